@@ -1,0 +1,41 @@
+# Two commands for a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install test demo migrate serve clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev,worker]'
+	touch $(STAMP)
+
+test: install
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+demo: install
+	$(BIN)/incident-bot demo
+
+migrate: install
+	$(BIN)/incident-bot migrate
+
+serve: install
+	$(BIN)/incident-bot serve
+
+clean:
+	rm -rf $(VENV) var .pytest_cache
+
+.PHONY: bench bench-ingest bench-inference
+bench: bench-ingest bench-inference
+
+# A signed webhook storm from 32 clients against the bot and a bare FastAPI baseline.
+bench-ingest: install
+	$(BIN)/python -m tests.bench.ingest
+
+# The model worker at 1, 8 and 32 clients against a bare forward pass of the same model version.
+bench-inference: install
+	$(BIN)/python -m tests.bench.inference

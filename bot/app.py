@@ -1,0 +1,207 @@
+"""The FastAPI application factory: Bolt at /slack/events, health endpoints, the outbox."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from slack_bolt.adapter.fastapi.async_handler import AsyncSlackRequestHandler
+from slack_sdk.signature import SignatureVerifier
+from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy.exc import SQLAlchemyError
+
+from bot.core.clock import Clock, utc_now
+from bot.core.outbox import enqueue_refresh_for_open_incidents
+from bot.core.unit_of_work import Core
+from bot.errors import SettingsError
+from bot.metrics import Metrics
+from bot.services import Services
+from bot.settings import Settings
+from bot.slack.bolt_app import build_bolt_app
+from bot.dispatcher import DispatchPolicy, OutboxDispatcher
+from bot.slack.gateway import SlackSdkGateway, build_web_client
+from bot.slack.writes import SlackWorkspaceConfig, SlackWrites
+from bot.core.outbox import OutboxKind
+from bot.sync.pagerduty import PagerDutySync
+from handlers.http import health
+from handlers.webhooks import routes as webhooks
+from handlers.webhooks.intake import Intake
+from handlers.webhooks.routes import WebhookSettings
+from handlers.webhooks.sns_verify import HttpxCertFetcher, SnsVerifier
+from runbooks.providers.pagerduty import PagerDutyRestClient
+from handlers.slack.errors import MALFORMED_PAYLOAD_ERRORS
+from storage.db import create_engine_for, session_factory
+from storage.migrate import upgrade_to_head_async
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class AppOptions:
+    socket_mode: bool = False
+    clock: Clock = utc_now
+
+
+def check_settings(settings: Settings, *, socket_mode: bool) -> None:
+    missing = []
+    if not settings.slack_bot_token:
+        missing.append("SLACK_BOT_TOKEN")
+    if socket_mode and not settings.slack_app_token:
+        missing.append("SLACK_APP_TOKEN (needed for --socket-mode)")
+    if not socket_mode and not settings.slack_signing_secret:
+        missing.append("SLACK_SIGNING_SECRET")
+    if missing:
+        raise SettingsError("missing settings: " + ", ".join(missing))
+
+
+def create_app(settings: Settings, options: AppOptions = AppOptions()) -> FastAPI:
+    check_settings(settings, socket_mode=options.socket_mode)
+    config = settings.config
+    engine = create_engine_for(settings.database_url)
+    sessions = session_factory(engine)
+    metrics = Metrics()
+    client = build_web_client(token=settings.slack_bot_token, base_url=settings.slack_api_url)
+    gateway = SlackSdkGateway(client, post_interval=settings.slack_post_interval)
+    workspace = SlackWorkspaceConfig(
+        announce_channel=config.channels.announce,
+        oncall_users=tuple(config.oncall.users),
+        oncall_usergroups=tuple(config.oncall.usergroups),
+        severity_names={sev.value: policy.name for sev, policy in config.severities.items()},
+        summary_every=config.alerts.summary_every,
+    )
+    slack_writes = SlackWrites(sessions=sessions, gateway=gateway, workspace=workspace, clock=options.clock)
+    pagerduty = _pagerduty_client(settings)
+    pagerduty_sync = PagerDutySync(sessions=sessions, client=pagerduty, clock=options.clock)
+
+    async def perform(kind: str, payload: dict[str, Any], attempt: int) -> None:
+        if kind == OutboxKind.PAGERDUTY_STATUS:
+            await pagerduty_sync.perform(payload, attempt)
+        else:
+            await slack_writes.perform(kind, payload)
+
+    dispatcher = OutboxDispatcher(
+        sessions=sessions,
+        perform=perform,
+        clock=options.clock,
+        metrics=metrics,
+        policy=DispatchPolicy(poll_interval=settings.outbox_poll_interval, retry_base=settings.outbox_retry_base),
+    )
+    core = Core(sessions=sessions, clock=options.clock, outbox_ready=dispatcher.wake)
+    services = Services(core=core, gateway=gateway, config=config, metrics=metrics)
+    # Bolt's own client carries no token: the authorize function hands it one per request.
+    bolt_client = AsyncWebClient(base_url=settings.slack_api_url)
+    bolt = build_bolt_app(settings, client=bolt_client, services=services)
+    slack_handler = AsyncSlackRequestHandler(bolt)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if settings.migrate_on_start:
+            await upgrade_to_head_async(settings.database_url)
+        delivery = asyncio.create_task(dispatcher.run(), name="slack-outbox")
+        refresher = asyncio.create_task(
+            _keep_headlines_current(core, settings.headline_refresh_interval), name="headline-refresh"
+        )
+        socket = await _start_socket_mode(bolt, settings) if options.socket_mode else None
+        try:
+            yield
+        finally:
+            if socket is not None:
+                await socket.close_async()
+            refresher.cancel()
+            dispatcher.stop()
+            await delivery
+            if pagerduty is not None:
+                await pagerduty.aclose()
+            with contextlib.suppress(asyncio.CancelledError):
+                await refresher
+            await engine.dispose()
+
+    app = FastAPI(title="incident-bot", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app.state.services = services
+    app.state.dispatcher = dispatcher
+    sns_fetcher = HttpxCertFetcher()
+    app.state.webhooks = WebhookSettings(
+        intake=Intake(core=core, config=config, metrics=metrics),
+        pagerduty_secrets=tuple(settings.pagerduty_secrets),
+        eventbridge_token=settings.eventbridge_token,
+        sns_verifier=SnsVerifier(
+            certs_dir=Path(settings.sns_certs_dir) if settings.sns_certs_dir else None,
+            fetcher=sns_fetcher,
+            allowed_topics=frozenset(settings.sns_topics),
+        ),
+        sns_fetcher=sns_fetcher,
+        sns_extra_origins=frozenset(o for o in [_origin(settings.aws_endpoint_url)] if o),
+    )
+    app.include_router(health.router)
+    app.include_router(webhooks.router)
+
+    # The one signature check for HTTP deliveries (Bolt's own is switched off). Without a signing
+    # secret (Socket Mode) nothing that arrives over HTTP can be trusted, so all of it is refused.
+    verifier = SignatureVerifier(settings.slack_signing_secret) if settings.slack_signing_secret else None
+
+    @app.post("/slack/events")
+    async def slack_events(request: Request) -> Response:
+        body = await request.body()
+        try:
+            body.decode("utf-8")
+        except UnicodeDecodeError:
+            return JSONResponse({"error": "the body must be UTF-8"}, status_code=400)
+        if verifier is None or not verifier.is_valid_request(body, dict(request.headers)):
+            return JSONResponse({"error": "invalid request"}, status_code=401)
+        try:
+            return await slack_handler.handle(request)
+        except MALFORMED_PAYLOAD_ERRORS as exc:
+            # Bolt assumes Slack's payload shapes while building its request; a signed body
+            # of another shape is the sender's mistake, not a server error.
+            log.warning("malformed Slack request: %s: %s", exc.__class__.__name__, exc)
+            return JSONResponse({"error": "malformed Slack request"}, status_code=400)
+
+    return app
+
+
+def _pagerduty_client(settings: Settings) -> PagerDutyRestClient | None:
+    if not settings.pagerduty_api_token:
+        return None
+    return PagerDutyRestClient(
+        base_url=settings.pagerduty_api_url, token=settings.pagerduty_api_token,
+        from_email=settings.pagerduty_from_email,
+    )
+
+
+def _origin(url: str) -> str | None:
+    """scheme://host[:port] of AWS_ENDPOINT_URL, the local AWS stand-in SNS may confirm through."""
+    if not url:
+        return None
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else None
+
+
+async def _keep_headlines_current(core: Core, interval: float) -> None:
+    """Headlines show a running duration; an edit every few minutes keeps it true."""
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            async with core.sessions() as session, session.begin():
+                refreshed = await enqueue_refresh_for_open_incidents(session, now=core.clock())
+        except SQLAlchemyError as exc:
+            log.warning("could not queue headline refreshes: %s", exc)
+            continue
+        if refreshed:
+            core.outbox_ready()
+
+
+async def _start_socket_mode(bolt, settings: Settings):  # type: ignore[no-untyped-def]
+    from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+    handler = AsyncSocketModeHandler(bolt, settings.slack_app_token)
+    await handler.connect_async()
+    log.info("connected to Slack over Socket Mode")
+    return handler

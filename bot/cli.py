@@ -1,0 +1,141 @@
+"""The `incident-bot` command line."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from pydantic import ValidationError
+
+from bot.config import ConfigError
+from bot.errors import SettingsError
+from storage.errors import StorageError
+
+DESCRIPTION = """\
+incident-bot: incident response for teams that run ML services, in Slack.
+
+Configuration comes from environment variables (SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET,
+SLACK_APP_TOKEN, SLACK_API_URL, DATABASE_URL, ...) and an optional YAML file named by
+INCIDENT_BOT_CONFIG. See README.md for each one.
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="incident-bot", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="run the bot (Slack events, webhooks, health endpoints)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=3000, help="port to listen on (default 3000)")
+    serve.add_argument(
+        "--socket-mode", action="store_true",
+        help="receive Slack events over Socket Mode (needs SLACK_APP_TOKEN); for bots Slack can't reach",
+    )
+
+    commands.add_parser("migrate", help="upgrade the database schema to the latest version")
+
+    worker = commands.add_parser("worker", help="serve the models (KServe V1 HTTP API) from the model registry")
+    worker.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    worker.add_argument("--port", type=int, default=9001, help="port to listen on (default 9001)")
+
+    _add_models_parser(commands)
+
+    demo = commands.add_parser(
+        "demo", help="play a scripted incident against a local Slack server on SQLite; no workspace needed"
+    )
+    demo.add_argument("--database-url", default="sqlite:///var/demo.db", help="database for the demo")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # Alembic announces each of its plugins at INFO on import; the migrations themselves stay.
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+    try:
+        return _run(args)
+    except (ConfigError, SettingsError, StorageError) as exc:
+        print(f"incident-bot: {exc}", file=sys.stderr)
+        return 2
+    except ValidationError as exc:
+        print(f"incident-bot: invalid settings:\n{_describe(exc)}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _describe(exc: ValidationError) -> str:
+    return "\n".join(f"  {'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg']}" for e in exc.errors())
+
+
+def _run(args: argparse.Namespace) -> int:
+    if args.command == "serve":
+        return _serve(args)
+    if args.command == "migrate":
+        return _migrate()
+    if args.command == "worker":
+        return _worker(args)
+    if args.command == "models":
+        from inference.cli import run_models
+        from inference.settings import WorkerSettings
+
+        return run_models(args, WorkerSettings().model_registry)
+    if args.command == "demo":
+        from bot.demo import run_demo
+
+        return run_demo(database_url=args.database_url)
+    raise AssertionError(args.command)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from bot.app import AppOptions, create_app
+    from bot.settings import Settings
+
+    settings = Settings()
+    logging.getLogger().setLevel(settings.log_level.upper())
+    app = create_app(settings, AppOptions(socket_mode=args.socket_mode))
+    uvicorn.run(app, host=args.host, port=args.port, log_level=settings.log_level.lower())
+    return 0
+
+
+def _add_models_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    # The model commands need torch; their parser is cheap, their work is imported when run.
+    from inference.cli import add_models_parser
+
+    add_models_parser(commands)
+
+
+def _worker(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from inference.app import build_worker
+    from inference.settings import WorkerSettings
+
+    uvicorn.run(build_worker(WorkerSettings()), host=args.host, port=args.port, log_level="info")
+    return 0
+
+
+def _migrate() -> int:
+    from bot.settings import Settings
+    from storage.migrate import upgrade_to_head
+
+    settings = Settings()
+    upgrade_to_head(settings.database_url)
+    print(f"incident-bot: the database is at the latest schema ({_redacted(settings.database_url)})")
+    return 0
+
+
+def _redacted(url: str) -> str:
+    from storage.db import parse_database_url
+
+    return parse_database_url(url).render_as_string(hide_password=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,357 @@
+"""The typed configuration: one frozen pydantic model per section of the YAML file.
+
+The format is agreed in `shared/config.example.yaml`; every key is optional and every model
+forbids unknown keys, so a misspelt key fails at start-up instead of being silently ignored.
+Checks that span several keys (role references, level order, alias clashes) raise
+`NestedProblems` so each problem keeps its own key path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import timedelta
+from fnmatch import fnmatchcase
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic_core import PydanticCustomError
+
+from bot.config.errors import NestedProblems
+from bot.config.fields import (
+    KNOWN_ACTIONS,
+    ChannelRef,
+    Duration,
+    Name,
+    NonNegativeInt,
+    PositiveDuration,
+    PositiveNumber,
+    RunbookName,
+    SeverityKey,
+    SeverityValue,
+    UserGroupId,
+    UserId,
+)
+from bot.durations import format_duration
+from bot.severity import Severity
+
+
+class ConfigModel(BaseModel):
+    """Base for every section: frozen, strict about keys, and `key:` with no value means absent."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _null_means_absent(cls, data: Any) -> Any:
+        # In YAML `channels:` with nothing after it is null; treat it like a missing key so the
+        # default applies, rather than failing with "expected a mapping".
+        if isinstance(data, Mapping):
+            return {key: value for key, value in data.items() if value is not None}
+        return data
+
+
+class ChannelsConfig(ConfigModel):
+    announce: ChannelRef = "incidents"
+    escalations: ChannelRef = "incident-escalations"
+
+
+class Audience(ConfigModel):
+    """Who to reach: Slack users and user groups."""
+
+    users: tuple[UserId, ...] = ()
+    usergroups: tuple[UserGroupId, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.users or self.usergroups)
+
+
+class SeverityPolicy(ConfigModel):
+    name: Name
+    respond_within: PositiveDuration
+    update_every: PositiveDuration
+
+
+def _minutes(minutes: int) -> timedelta:
+    return timedelta(minutes=minutes)
+
+
+def _policy(name: str, respond_within_minutes: int, update_every_minutes: int) -> SeverityPolicy:
+    return SeverityPolicy(
+        name=name,
+        respond_within=_minutes(respond_within_minutes),
+        update_every=_minutes(update_every_minutes),
+    )
+
+
+DEFAULT_SEVERITIES: dict[Severity, SeverityPolicy] = {
+    Severity.P0: _policy("Critical", 15, 30),
+    Severity.P1: _policy("High", 60, 30),
+    Severity.P2: _policy("Medium", 4 * 60, 2 * 60),
+    Severity.P3: _policy("Low", 24 * 60, 24 * 60),
+}
+
+
+def _merge_severities(data: Any) -> Any:
+    """Lay the configured severities over the defaults, field by field, per severity."""
+    if not isinstance(data, Mapping):
+        return data
+    merged: dict[Any, Any] = {
+        severity: policy.model_dump() for severity, policy in DEFAULT_SEVERITIES.items()
+    }
+    for key, given in data.items():
+        try:
+            severity: Any = Severity.parse(key)
+        except ValueError:
+            severity = key  # left as written, so validation reports it under its own name
+        if given is None:
+            given = {}
+        if isinstance(given, Mapping):
+            # A null field falls back to the default, as a null key does everywhere else.
+            present = {field: value for field, value in given.items() if value is not None}
+            merged[severity] = {**merged.get(severity, {}), **present}
+        else:
+            merged[severity] = given
+    return merged
+
+
+Severities = Annotated[dict[SeverityKey, SeverityPolicy], BeforeValidator(_merge_severities)]
+
+
+class EcsConfig(ConfigModel):
+    cluster: Name
+    service: Name
+    min: NonNegativeInt
+    max: NonNegativeInt
+
+    @model_validator(mode="after")
+    def _bounds_in_order(self) -> EcsConfig:
+        if self.min > self.max:
+            raise NestedProblems([(("min",), f"must not exceed max ({self.max})")])
+        return self
+
+
+def _check_flag_prefix(prefix: str) -> str:
+    if not (prefix.startswith("/") and prefix.endswith("/")):
+        raise PydanticCustomError("flag_prefix", "must start and end with '/', e.g. /service/prod/")
+    return prefix
+
+
+class FlagsConfig(ConfigModel):
+    prefix: Annotated[Name, AfterValidator(_check_flag_prefix)]
+    names: tuple[Name, ...] = ()
+
+
+class MetricConfig(ConfigModel):
+    namespace: Name
+    name: Name
+    dimensions: dict[Name, str] = Field(default_factory=dict)
+
+
+class ServiceConfig(ConfigModel):
+    aliases: tuple[Name, ...] = ()
+    pagerduty_service_ids: tuple[Name, ...] = ()
+    alarms: tuple[Name, ...] = ()  # CloudWatch alarm-name globs
+    ecs: EcsConfig | None = None
+    models: tuple[Name, ...] = ()
+    flags: FlagsConfig | None = None
+    metric: MetricConfig | None = None
+
+
+def _check_service_names(services: dict[str, ServiceConfig]) -> dict[str, ServiceConfig]:
+    """Service names and aliases are matched case-insensitively, so each must be unique."""
+    owners: dict[str, str] = {name.casefold(): name for name in services}
+    problems = []
+    for name, service in services.items():
+        for index, alias in enumerate(service.aliases):
+            owner = owners.setdefault(alias.casefold(), name)
+            if owner != name:
+                message = f"{alias!r} already names service {owner!r}"
+                problems.append(((name, "aliases", index), message))
+    if problems:
+        raise NestedProblems(problems)
+    return services
+
+
+Services = Annotated[dict[Name, ServiceConfig], AfterValidator(_check_service_names)]
+
+
+class RouteMatch(ConfigModel):
+    alarm: Name | None = None
+    metric: Name | None = None
+    service: Name | None = None
+    pagerduty_service: Name | None = None
+    text_class: Name | None = None
+    # Matches alarms whose own threshold is at least this (the seeds: P95 latency over 1 s is
+    # critical, over 600 ms a warning). A key this project adds to the format.
+    threshold_at_least: float | None = None
+
+    @model_validator(mode="after")
+    def _names_something(self) -> RouteMatch:
+        if not self.model_dump(exclude_none=True):
+            raise PydanticCustomError(
+                "empty_match", "must name at least one of " + ", ".join(type(self).model_fields)
+            )
+        return self
+
+
+class RoutingRule(ConfigModel):
+    match: RouteMatch
+    runbook: RunbookName | None = None
+    severity: SeverityValue | None = None
+
+
+class UrgencyDefault(ConfigModel):
+    high: SeverityValue = Severity.P1
+    low: SeverityValue = Severity.P3
+
+
+DEFAULT_PRIORITY_MAP: dict[str, Severity] = {
+    "P1": Severity.P0,
+    "P2": Severity.P1,
+    "P3": Severity.P2,
+    "P4": Severity.P3,
+    "P5": Severity.P3,
+}
+
+
+class PagerDutyConfig(ConfigModel):
+    # A given priority_map replaces the default whole: PagerDuty accounts name priorities freely.
+    priority_map: dict[Name, SeverityValue] = Field(
+        default_factory=lambda: dict(DEFAULT_PRIORITY_MAP)
+    )
+    urgency_default: UrgencyDefault = Field(default_factory=UrgencyDefault)
+
+
+class EscalationLevel(ConfigModel):
+    after: Duration  # measured from declaration
+    notify: Audience = Field(default_factory=Audience)
+
+
+def _check_level_order(levels: tuple[EscalationLevel, ...]) -> tuple[EscalationLevel, ...]:
+    problems = []
+    for index in range(1, len(levels)):
+        before = levels[index - 1].after
+        if levels[index].after < before:
+            shown = format_duration(before, max_units=None)
+            message = f"must not be earlier than level {index - 1} ({shown})"
+            problems.append(((index, "after"), message))
+    if problems:
+        raise NestedProblems(problems)
+    return levels
+
+
+EscalationLevels = Annotated[tuple[EscalationLevel, ...], AfterValidator(_check_level_order)]
+
+
+class EscalationConfig(ConfigModel):
+    default: EscalationLevels = ()
+    by_runbook: dict[RunbookName, EscalationLevels] = Field(default_factory=dict)
+    pagerduty_routing_keys: dict[NonNegativeInt, Name] = Field(default_factory=dict)
+
+
+class RbacConfig(ConfigModel):
+    roles: dict[Name, Audience] = Field(default_factory=dict)
+    actions: dict[Name, tuple[Name, ...]] = Field(default_factory=dict)
+    approval_required: tuple[Name, ...] = ("stop",)
+    approval_ttl: PositiveDuration = _minutes(10)
+
+    @model_validator(mode="after")
+    def _references_exist(self) -> RbacConfig:
+        problems = [*self._unknown_roles(), *self._unknown_approval_actions()]
+        if problems:
+            raise NestedProblems(problems)
+        return self
+
+    def _unknown_roles(self) -> list[tuple[tuple[Any, ...], str]]:
+        known = ", ".join(sorted(self.roles)) or "none are defined in rbac.roles"
+        return [
+            (("actions", action, index), f"unknown role {role!r} (known roles: {known})")
+            for action, roles in self.actions.items()
+            for index, role in enumerate(roles)
+            if role not in self.roles
+        ]
+
+    def _unknown_approval_actions(self) -> list[tuple[tuple[Any, ...], str]]:
+        known = sorted(set(KNOWN_ACTIONS) | set(self.actions))
+        listed = ", ".join(known)
+        return [
+            (("approval_required", index), f"unknown action {action!r} (known actions: {listed})")
+            for index, action in enumerate(self.approval_required)
+            if action not in known
+        ]
+
+
+class ActionsConfig(ConfigModel):
+    dry_run: bool = False
+
+
+class AlertsConfig(ConfigModel):
+    """How incoming alerts group into incidents (a key this project adds to the format)."""
+
+    # An alert for a service whose open incident saw an alert this recently attaches to it.
+    group_window: PositiveDuration = timedelta(minutes=30)
+    # Alerts that attach to an incident are summarised in its channel at most this often.
+    summary_every: PositiveDuration = timedelta(seconds=5)
+
+
+class IncidentBotConfig(ConfigModel):
+    """The whole YAML file. Build it with `load_config` or `from_mapping`."""
+
+    channels: ChannelsConfig = Field(default_factory=ChannelsConfig)
+    oncall: Audience = Field(default_factory=Audience)
+    severities: Severities = Field(default_factory=lambda: dict(DEFAULT_SEVERITIES))
+    services: Services = Field(default_factory=dict)
+    routing: tuple[RoutingRule, ...] = ()
+    pagerduty: PagerDutyConfig = Field(default_factory=PagerDutyConfig)
+    escalation: EscalationConfig = Field(default_factory=EscalationConfig)
+    rbac: RbacConfig = Field(default_factory=RbacConfig)
+    actions: ActionsConfig = Field(default_factory=ActionsConfig)
+    alerts: AlertsConfig = Field(default_factory=AlertsConfig)
+    time_scale: PositiveNumber = 1.0
+
+    @classmethod
+    def from_mapping(
+        cls, data: Mapping[str, Any] | None, *, source: str = "<config>"
+    ) -> IncidentBotConfig:
+        """Validate already-parsed data; raise `ConfigError` naming `source` and each bad key."""
+        from bot.config.loader import config_from_data  # the loader imports this module
+
+        return config_from_data(data, source=source)
+
+    def severity_policy(self, severity: Severity | str) -> SeverityPolicy:
+        return self.severities[Severity.parse(severity)]
+
+    def service_name(self, name_or_alias: str) -> str | None:
+        """The configured name of a service, given its name or any alias, in any case."""
+        wanted = name_or_alias.casefold()
+        for name, service in self.services.items():
+            if wanted in {name.casefold(), *(alias.casefold() for alias in service.aliases)}:
+                return name
+        return None
+
+    def service(self, name_or_alias: str) -> ServiceConfig | None:
+        name = self.service_name(name_or_alias)
+        return None if name is None else self.services[name]
+
+    def service_for_alarm(self, alarm_name: str) -> str | None:
+        """The first service (in file order) with an alarm glob matching this CloudWatch alarm."""
+        for name, service in self.services.items():
+            if any(fnmatchcase(alarm_name, pattern) for pattern in service.alarms):
+                return name
+        return None
+
+    def service_for_pagerduty(self, pagerduty_service_id: str) -> str | None:
+        for name, service in self.services.items():
+            if pagerduty_service_id in service.pagerduty_service_ids:
+                return name
+        return None
+
+    def escalation_levels(self, runbook: str | None = None) -> tuple[EscalationLevel, ...]:
+        """The runbook's own escalation levels where it has them, else the default ones."""
+        if runbook is not None and runbook in self.escalation.by_runbook:
+            return self.escalation.by_runbook[runbook]
+        return self.escalation.default
+
+    def scaled(self, duration: timedelta) -> timedelta:
+        """A configured duration in real time: with `time_scale: 60` a minute lasts a second."""
+        return duration / self.time_scale

@@ -1,0 +1,41 @@
+"""The append-only audit log: every attempt to change something, allowed or refused."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from storage.models import AuditEntry
+
+
+class Outcome(StrEnum):
+    OK = "ok"
+    DENIED = "denied"
+    FAILED = "failed"
+
+
+def audit_entry(
+    *, actor: str, action: str, outcome: Outcome, now: datetime, incident_id: int | None = None,
+    detail: dict[str, Any] | None = None,
+) -> AuditEntry:
+    return AuditEntry(
+        occurred_at=now, actor=actor, action=action, incident_id=incident_id, outcome=outcome.value,
+        detail=detail or {},
+    )
+
+
+async def record_refusal(
+    sessions: async_sessionmaker[AsyncSession], *, actor: str, action: str, now: datetime,
+    incident_id: int | None, reason: str, detail: dict[str, Any] | None = None,
+) -> None:
+    """Refusals roll the change back, so they are written in a transaction of their own."""
+    async with sessions() as session, session.begin():
+        session.add(
+            audit_entry(
+                actor=actor, action=action, outcome=Outcome.DENIED, now=now, incident_id=incident_id,
+                detail={"reason": reason, **(detail or {})},
+            )
+        )

@@ -1,0 +1,111 @@
+"""Queueing Slack writes in the same transaction as the change they report.
+
+The core says *what* must reach Slack (set up a channel, refresh a headline, post a timeline
+event); the Slack edge decides *how*, and keeps trying until Slack has taken it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.core.lifecycle import OPEN_STATUSES
+from storage.models import Incident, OutboxMessage
+
+
+class OutboxKind(StrEnum):
+    """What an outbox row asks for: writes to Slack, and status syncs back to PagerDuty."""
+
+    PROVISION_CHANNEL = "provision_channel"
+    REFRESH_HEADLINE = "refresh_headline"
+    POST_TIMELINE_EVENT = "post_timeline_event"
+    ALERT_SUMMARY = "alert_summary"
+    PAGERDUTY_STATUS = "pagerduty_status"
+
+
+class OutboxState(StrEnum):
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+
+
+def incident_ordering_key(incident_id: int) -> str:
+    return f"incident:{incident_id}"
+
+
+async def enqueue(
+    session: AsyncSession,
+    *,
+    kind: OutboxKind,
+    incident_id: int | None,
+    ordering_key: str,
+    payload: dict[str, Any],
+    now: datetime,
+    coalesce_key: str | None = None,
+    not_before: datetime | None = None,
+) -> OutboxMessage | None:
+    """Add a write; with ``coalesce_key``, only if no such write is still waiting."""
+    if coalesce_key is not None:
+        waiting = await session.scalar(
+            select(OutboxMessage.id).where(OutboxMessage.coalesce_key == coalesce_key)
+        )
+        if waiting is not None:
+            return None
+    message = OutboxMessage(
+        kind=kind.value,
+        incident_id=incident_id,
+        ordering_key=ordering_key,
+        payload=payload,
+        coalesce_key=coalesce_key,
+        state=OutboxState.PENDING.value,
+        attempts=0,
+        created_at=now,
+        next_attempt_at=not_before or now,
+    )
+    if coalesce_key is None:
+        session.add(message)
+        await session.flush()
+        return message
+    # Two writers can both see no waiting refresh; the unique key lets exactly one insert.
+    try:
+        async with session.begin_nested():
+            session.add(message)
+            await session.flush()
+    except IntegrityError:
+        return None
+    return message
+
+
+async def enqueue_headline_refresh(
+    session: AsyncSession, *, incident_id: int, now: datetime, not_before: datetime | None = None
+) -> None:
+    """Queue a headline edit unless one is waiting; ``not_before`` paces edits during storms."""
+    await enqueue(
+        session,
+        kind=OutboxKind.REFRESH_HEADLINE,
+        incident_id=incident_id,
+        ordering_key=incident_ordering_key(incident_id),
+        payload={"incident_id": incident_id},
+        now=now,
+        coalesce_key=f"headline:{incident_id}",
+        not_before=not_before,
+    )
+
+
+async def enqueue_refresh_for_open_incidents(session: AsyncSession, *, now: datetime) -> int:
+    """Queue a headline refresh for every open incident, so durations shown stay current."""
+    ids = (
+        await session.scalars(
+            select(Incident.id).where(
+                Incident.status.in_([s.value for s in OPEN_STATUSES]), Incident.headline_ts.is_not(None)
+            )
+        )
+    ).all()
+    for incident_id in ids:
+        await enqueue_headline_refresh(session, incident_id=incident_id, now=now)
+    return len(ids)

@@ -1,0 +1,72 @@
+"""Alert signals: what every webhook source is parsed into before the core sees it.
+
+PagerDuty, CloudWatch over SNS and EventBridge each have their own envelope; the edge verifies
+and parses them into ``AlertSignal``, so grouping, deduplication and the lifecycle are written
+once, for all of them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+
+class Source(StrEnum):
+    PAGERDUTY = "pagerduty"
+    CLOUDWATCH = "cloudwatch"  # CloudWatch alarm over SNS
+    EVENTBRIDGE = "eventbridge"  # CloudWatch alarm state change over EventBridge
+
+
+class SignalKind(StrEnum):
+    TRIGGER = "trigger"  # PD incident.triggered; CloudWatch ALARM
+    CLEAR = "clear"  # PD incident.resolved; CloudWatch OK
+    ACKNOWLEDGE = "acknowledge"  # PD incident.acknowledged
+    UNACKNOWLEDGE = "unacknowledge"  # PD incident.unacknowledged
+    REOPEN = "reopen"  # PD incident.reopened
+    ESCALATE = "escalate"  # PD incident.escalated
+    REASSIGN = "reassign"  # PD incident.reassigned
+    PRIORITY = "priority"  # PD incident.priority_updated
+    ANNOTATE = "annotate"  # PD incident.annotated (data is an incident_note)
+    IGNORED = "ignored"  # any other type: recorded, answered 2xx, nothing else
+
+
+@dataclass(frozen=True)
+class MetricRef:
+    """The metric an alarm watches; for metric-math alarms, the one that returns data."""
+
+    namespace: str | None = None
+    name: str | None = None
+    dimensions: dict[str, str] = field(default_factory=dict)
+    statistic: str | None = None
+    period: int | None = None
+    threshold: float | None = None
+    comparison: str | None = None
+    expression: str | None = None  # metric-math alarms
+
+
+@dataclass(frozen=True)
+class AlertSignal:
+    source: Source
+    delivery_id: str  # PD X-Webhook-Id, SNS MessageId, EventBridge id: unique per delivery
+    kind: SignalKind
+    event_type: str  # the source's own word: "incident.triggered", "ALARM", ...
+    occurred_at: datetime | None
+    # Grouping: the same dedup key is the same alert; the same service groups into one incident.
+    dedup_key: str | None = None  # PD incident id (or incident_key); CloudWatch alarm ARN
+    title: str = ""  # PD incident title; CloudWatch AlarmName
+    description: str = ""  # AlarmDescription / NewStateReason / PD summary
+    service_hint: str | None = None  # PD service id; CloudWatch ServiceName dimension
+    service_name_hint: str | None = None  # PD service summary (a readable name)
+    alarm_name: str | None = None
+    alarm_arn: str | None = None
+    metric: MetricRef | None = None
+    region: str | None = None
+    account: str | None = None
+    pagerduty_incident_id: str | None = None
+    pagerduty_priority: str | None = None  # e.g. "P1"; None when PD sends no priority
+    pagerduty_urgency: str | None = None  # "high" / "low"
+    html_url: str | None = None
+    actor: str | None = None  # who did it at the source (PD agent summary)
+    note: str | None = None  # annotation content; who it was escalated/reassigned to
+    topic_arn: str | None = None  # SNS topic it came through

@@ -1,0 +1,70 @@
+"""Timeline events: the record of everything that happened in an incident."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.core.outbox import OutboxKind, enqueue, incident_ordering_key
+from storage.models import TimelineEvent
+
+
+class EventKind(StrEnum):
+    DECLARED = "declared"
+    STATUS_CHANGED = "status_changed"
+    SEVERITY_CHANGED = "severity_changed"
+    ROLE_ASSIGNED = "role_assigned"
+    STATUS_UPDATE = "status_update"
+    NOTE = "note"
+    ALERT = "alert"  # an alert attached (kept quiet: storms are summarised instead)
+    ALERT_CLEARED = "alert_cleared"
+    ALL_ALERTS_CLEARED = "all_alerts_cleared"  # posted with a Resolve button
+    PAGERDUTY = "pagerduty"  # escalations, reassignments and sync trouble, as PagerDuty reports them
+
+
+async def record_event(
+    session: AsyncSession,
+    *,
+    incident_id: int,
+    kind: EventKind,
+    actor: str,
+    now: datetime,
+    text: str = "",
+    data: dict[str, Any] | None = None,
+    announce: bool = True,
+) -> TimelineEvent:
+    """Write an event; with ``announce`` it is also posted in the incident channel."""
+    event = TimelineEvent(
+        incident_id=incident_id, occurred_at=now, kind=kind.value, actor=actor, text=text, data=data or {}
+    )
+    session.add(event)
+    await session.flush()
+    if announce:
+        await enqueue(
+            session,
+            kind=OutboxKind.POST_TIMELINE_EVENT,
+            incident_id=incident_id,
+            ordering_key=incident_ordering_key(incident_id),
+            payload={"event_id": event.id},
+            now=now,
+        )
+    return event
+
+
+async def list_events(session: AsyncSession, *, incident_id: int, limit: int | None = None) -> Sequence[TimelineEvent]:
+    query = (
+        select(TimelineEvent)
+        .where(TimelineEvent.incident_id == incident_id)
+        .order_by(TimelineEvent.occurred_at, TimelineEvent.id)
+    )
+    if limit is not None:
+        # The most recent ``limit`` events, still oldest first.
+        newest = query.order_by(None).order_by(TimelineEvent.occurred_at.desc(), TimelineEvent.id.desc()).limit(limit)
+        rows = list((await session.scalars(newest)).all())
+        return rows[::-1]
+    return (await session.scalars(query)).all()

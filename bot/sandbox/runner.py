@@ -1,0 +1,147 @@
+"""Running the bot on loopback and talking to it as Slack would: for the demo and the tests."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import socket
+import threading
+import time
+import urllib.parse
+import uuid
+from typing import Any
+
+import httpx
+import uvicorn
+from fastapi import FastAPI
+from sqlalchemy import create_engine, func, select
+
+from storage.db import sync_url
+from storage.models import OutboxMessage
+
+TEAM_ID = "T0LOCAL"
+
+
+class ThreadedServer:
+    """An ASGI app under uvicorn in a background thread, on a free loopback port."""
+
+    def __init__(self, app: FastAPI, *, host: str = "127.0.0.1") -> None:
+        self.app = app
+        self.host = host
+        self.url = ""
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+
+    def start(self, timeout: float = 30.0) -> ThreadedServer:
+        # Naming IPPROTO_TCP matters: with protocol 0 asyncio never sets TCP_NODELAY, and every
+        # keep-alive response then waits ~40 ms for Nagle's algorithm.
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+        sock.bind((self.host, 0))
+        self.url = f"http://{self.host}:{sock.getsockname()[1]}"
+        self._server = uvicorn.Server(uvicorn.Config(self.app, log_level="warning", lifespan="on"))
+        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]}, daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + timeout
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the bot did not start; see the log above")
+            time.sleep(0.01)
+        return self
+
+    def stop(self, timeout: float = 10.0) -> None:
+        if self._server is not None and self._thread is not None:
+            self._server.should_exit = True
+            self._thread.join(timeout)
+        self._server = self._thread = None
+
+
+def slack_signature_headers(body: bytes, *, secret: str, timestamp: int | None = None) -> dict[str, str]:
+    """Headers exactly as Slack signs a request: v0=HMAC-SHA256(secret, "v0:{ts}:{body}")."""
+    ts = str(int(time.time()) if timestamp is None else timestamp)
+    digest = hmac.new(secret.encode(), f"v0:{ts}:".encode() + body, hashlib.sha256).hexdigest()
+    return {
+        "X-Slack-Request-Timestamp": ts,
+        "X-Slack-Signature": f"v0={digest}",
+        "Content-Type": "application/x-www-form-urlencoded",
+    }
+
+
+class SignedSlackClient:
+    """Sends one person's slash commands, clicks and form submissions to the bot, signed."""
+
+    def __init__(self, *, bot_url: str, secret: str, user_id: str, http: httpx.Client,
+                 response_url_for: Any) -> None:
+        self.bot_url = bot_url
+        self.secret = secret
+        self.user_id = user_id
+        self.http = http
+        self._response_url_for = response_url_for
+        self.last_response_name = ""
+
+    def post(self, form: dict[str, str]) -> httpx.Response:
+        body = urllib.parse.urlencode(form).encode()
+        return self.http.post(f"{self.bot_url}/slack/events", content=body,
+                              headers=slack_signature_headers(body, secret=self.secret))
+
+    def _new_response_url(self, prefix: str) -> str:
+        self.last_response_name = f"{prefix}-{uuid.uuid4().hex[:8]}"
+        return str(self._response_url_for(self.last_response_name))
+
+    def command(self, text: str, *, channel: str, trigger_id: str | None = None) -> httpx.Response:
+        return self.post(
+            {
+                "token": "unused", "team_id": TEAM_ID, "team_domain": "local", "channel_id": channel,
+                "channel_name": "", "user_id": self.user_id, "user_name": self.user_id.lower(),
+                "command": "/incident", "text": text, "api_app_id": "A0LOCAL", "is_enterprise_install": "false",
+                "response_url": self._new_response_url("cmd"),
+                "trigger_id": trigger_id or f"trig.{uuid.uuid4().hex}",
+            }
+        )
+
+    def click(self, action_id: str, *, channel: str, message_ts: str, block_id: str = "") -> httpx.Response:
+        payload = {
+            "type": "block_actions", "team": {"id": TEAM_ID}, "user": {"id": self.user_id},
+            "api_app_id": "A0LOCAL", "trigger_id": f"trig.{uuid.uuid4().hex}",
+            "channel": {"id": channel},
+            "container": {"type": "message", "channel_id": channel, "message_ts": message_ts},
+            "message": {"ts": message_ts}, "response_url": self._new_response_url("act"),
+            "actions": [{"type": "button", "action_id": action_id, "block_id": block_id,
+                         "action_ts": str(time.time())}],
+        }
+        return self.post({"payload": json.dumps(payload)})
+
+    def submit_view(self, view: dict[str, Any], values: dict[str, Any]) -> httpx.Response:
+        payload = {
+            "type": "view_submission", "team": {"id": TEAM_ID}, "user": {"id": self.user_id},
+            "api_app_id": "A0LOCAL", "trigger_id": f"trig.{uuid.uuid4().hex}",
+            "view": {**view, "state": {"values": values}},
+        }
+        return self.post({"payload": json.dumps(payload)})
+
+
+class OutboxProbe:
+    """Watches the bot's outbox from outside the bot, to know when Slack has caught up."""
+
+    def __init__(self, database_url: str) -> None:
+        self.engine = create_engine(sync_url(database_url))
+
+    def pending(self) -> int:
+        with self.engine.connect() as conn:
+            query = select(func.count()).select_from(OutboxMessage).where(OutboxMessage.state == "pending")
+            return int(conn.scalar(query) or 0)
+
+    def states(self) -> dict[str, int]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(OutboxMessage.state, func.count()).group_by(OutboxMessage.state)).all()
+            return {state: count for state, count in rows}
+
+    def wait_drained(self, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while self.pending():
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"Slack writes still pending after {timeout}s: {self.states()}")
+            time.sleep(0.05)
+
+    def dispose(self) -> None:
+        self.engine.dispose()

@@ -1,0 +1,103 @@
+"""Settings: read once from the environment (and the YAML file it names), then passed in."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, PrivateAttr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from bot.config import IncidentBotConfig, load_config
+from storage.db import DEFAULT_DATABASE_URL, parse_database_url
+
+
+class Settings(BaseSettings):
+    """Environment variables by their documented names; see README for each one's use."""
+
+    model_config = SettingsConfigDict(case_sensitive=False, extra="ignore", frozen=True, populate_by_name=True)
+
+    slack_bot_token: str = Field(default="", validation_alias=AliasChoices("SLACK_BOT_TOKEN", "slack_bot_token"))
+    slack_signing_secret: str = Field(
+        default="", validation_alias=AliasChoices("SLACK_SIGNING_SECRET", "slack_signing_secret")
+    )
+    slack_app_token: str = Field(default="", validation_alias=AliasChoices("SLACK_APP_TOKEN", "slack_app_token"))
+    slack_api_url: str = Field(
+        default="https://slack.com/api/", validation_alias=AliasChoices("SLACK_API_URL", "slack_api_url")
+    )
+    database_url: str = Field(
+        default=DEFAULT_DATABASE_URL, validation_alias=AliasChoices("DATABASE_URL", "database_url")
+    )
+    config_path: Path | None = Field(
+        default=None, validation_alias=AliasChoices("INCIDENT_BOT_CONFIG", "config_path")
+    )
+    pagerduty_webhook_secrets: str = Field(
+        default="", validation_alias=AliasChoices("PAGERDUTY_WEBHOOK_SECRETS", "pagerduty_webhook_secrets")
+    )
+    pagerduty_api_url: str = Field(
+        default="https://api.pagerduty.com", validation_alias=AliasChoices("PAGERDUTY_API_URL", "pagerduty_api_url")
+    )
+    pagerduty_api_token: str = Field(
+        default="", validation_alias=AliasChoices("PAGERDUTY_API_TOKEN", "pagerduty_api_token")
+    )
+    pagerduty_from_email: str = Field(
+        default="", validation_alias=AliasChoices("PAGERDUTY_FROM_EMAIL", "pagerduty_from_email")
+    )
+    aws_endpoint_url: str = Field(default="", validation_alias=AliasChoices("AWS_ENDPOINT_URL", "aws_endpoint_url"))
+    sns_topic_arns: str = Field(default="", validation_alias=AliasChoices("SNS_TOPIC_ARNS", "sns_topic_arns"))
+    sns_certs_dir: str = Field(default="", validation_alias=AliasChoices("SNS_CERTS_DIR", "sns_certs_dir"))
+    eventbridge_token: str = Field(default="", validation_alias=AliasChoices("EVENTBRIDGE_TOKEN", "eventbridge_token"))
+    worker_url: str = Field(default="http://127.0.0.1:9001", validation_alias=AliasChoices("WORKER_URL", "worker_url"))
+
+    # Tuning knobs with safe defaults; tests and the demo shorten them.
+    slack_post_interval: float = Field(
+        default=1.0, ge=0, validation_alias=AliasChoices("SLACK_POST_INTERVAL", "slack_post_interval")
+    )
+    outbox_poll_interval: float = Field(
+        default=1.0, gt=0, validation_alias=AliasChoices("OUTBOX_POLL_INTERVAL", "outbox_poll_interval")
+    )
+    outbox_retry_base: float = Field(
+        default=1.0, gt=0, validation_alias=AliasChoices("OUTBOX_RETRY_BASE", "outbox_retry_base")
+    )
+    headline_refresh_interval: float = Field(
+        default=300.0, gt=0, validation_alias=AliasChoices("HEADLINE_REFRESH_INTERVAL", "headline_refresh_interval")
+    )
+    migrate_on_start: bool = Field(
+        default=True, validation_alias=AliasChoices("MIGRATE_ON_START", "migrate_on_start")
+    )
+    log_level: str = Field(default="INFO", validation_alias=AliasChoices("LOG_LEVEL", "log_level"))
+
+    _config: IncidentBotConfig = PrivateAttr(default_factory=IncidentBotConfig)
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url_is_usable(cls, value: str) -> str:
+        parse_database_url(value)
+        return value
+
+    @field_validator("slack_api_url")
+    @classmethod
+    def _api_url_ends_with_slash(cls, value: str) -> str:
+        # slack_sdk joins method names onto the base URL; without the slash it drops "api".
+        return value if value.endswith("/") else value + "/"
+
+    @model_validator(mode="after")
+    def _load_config_file(self) -> Settings:
+        self._config = load_config(self.config_path)
+        return self
+
+    @property
+    def config(self) -> IncidentBotConfig:
+        return self._config
+
+    def with_config(self, config: IncidentBotConfig) -> Settings:
+        copy = self.model_copy()
+        copy._config = config
+        return copy
+
+    @property
+    def sns_topics(self) -> list[str]:
+        return [t.strip() for t in self.sns_topic_arns.split(",") if t.strip()]
+
+    @property
+    def pagerduty_secrets(self) -> list[str]:
+        return [s.strip() for s in self.pagerduty_webhook_secrets.split(",") if s.strip()]

@@ -1,0 +1,47 @@
+"""Small mrkdwn helpers shared by the Block Kit builders."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+
+from bot.core.text import clean_text, escape_mrkdwn
+
+_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
+
+SEVERITY_EMOJI = {"P0": "🔴", "P1": "🟠", "P2": "🟡", "P3": "🔵"}
+STATUS_EMOJI = {
+    "triggered": "🚨",
+    "acknowledged": "👀",
+    "mitigated": "🩹",
+    "resolved": "✅",
+    "closed": "📁",
+}
+
+
+def person(actor: str | None) -> str:
+    """A Slack mention for user ids; other actors (``system``, ``pagerduty``) as plain words."""
+    if not actor:
+        return "_unassigned_"
+    return f"<@{actor}>" if _USER_ID.match(actor) else escape_mrkdwn(actor)
+
+
+def user_text(text: str, *, limit: int = 2900) -> str:
+    """People's words, safe inside mrkdwn: one paragraph, no @channel, no fake links."""
+    return escape_mrkdwn(clean_text_keep_lines(text, limit=limit))
+
+
+def clean_text_keep_lines(text: str, *, limit: int) -> str:
+    lines = [clean_text(line) for line in text.splitlines()]
+    joined = "\n".join(line for line in lines if line)
+    return joined if len(joined) <= limit else joined[: limit - 1] + "…"
+
+
+def slack_date(moment: datetime) -> str:
+    """Slack renders this in each reader's own time zone; the fallback is UTC."""
+    epoch = int(moment.timestamp())
+    return f"<!date^{epoch}^{{date_short_pretty}} {{time}}|{moment:%Y-%m-%d %H:%M} UTC>"
+
+
+def channel_link(channel_id: str | None) -> str:
+    return f"<#{channel_id}>" if channel_id else "_(channel being set up)_"

@@ -1,0 +1,202 @@
+"""The one place that writes to Slack.
+
+Every Slack call goes through ``SlackGateway``. The real implementation wraps slack_sdk's
+``AsyncWebClient`` with its retry handlers (rate limits honour ``Retry-After``; server and
+connection errors retry a few times), keeps to about one post per second per channel, and maps
+slack_sdk's errors to ours. What still fails is retried later by the outbox dispatcher.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import aiohttp
+from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+    AsyncServerErrorRetryHandler,
+)
+from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.webhook.async_client import AsyncWebhookClient
+
+from bot.slack.errors import ChannelNameTaken, SlackRejected, SlackUnavailable
+from bot.slack.pacing import ChannelPacer
+
+Blocks = Sequence[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class PostedMessage:
+    channel_id: str
+    ts: str
+
+
+@dataclass(frozen=True)
+class CreatedChannel:
+    id: str
+    name: str
+
+
+class SlackGateway(Protocol):
+    async def create_channel(self, name: str) -> CreatedChannel: ...
+    async def find_channel(self, name: str) -> str | None: ...
+    async def join_channel(self, channel_id: str) -> None: ...
+    async def invite(self, channel_id: str, user_id: str) -> None: ...
+    async def usergroup_members(self, usergroup_id: str) -> list[str]: ...
+    async def set_topic(self, channel_id: str, topic: str) -> None: ...
+    async def post(self, channel: str, *, text: str, blocks: Blocks | None = None,
+                   thread_ts: str | None = None) -> PostedMessage: ...
+    async def update(self, channel_id: str, ts: str, *, text: str, blocks: Blocks | None = None) -> None: ...
+    async def pin(self, channel_id: str, ts: str) -> None: ...
+    async def open_view(self, trigger_id: str, view: dict[str, Any]) -> None: ...
+    async def post_ephemeral(self, channel: str, user: str, *, text: str, blocks: Blocks | None = None) -> None: ...
+    async def respond(self, response_url: str, *, text: str, blocks: Blocks | None = None,
+                      replace_original: bool = False) -> None: ...
+
+
+# Outcomes that mean "already done": repeating an idempotent step after a crash lands here.
+_ALREADY_DONE = {"already_in_channel", "already_pinned", "cant_invite_self"}
+
+
+def build_web_client(*, token: str, base_url: str, max_retries: int = 2) -> AsyncWebClient:
+    return AsyncWebClient(
+        token=token,
+        base_url=base_url,
+        timeout=10,
+        retry_handlers=[
+            AsyncConnectionErrorRetryHandler(max_retry_count=max_retries),
+            AsyncRateLimitErrorRetryHandler(max_retry_count=max_retries),
+            AsyncServerErrorRetryHandler(max_retry_count=max_retries),
+        ],
+    )
+
+
+class SlackSdkGateway:
+    def __init__(self, client: AsyncWebClient, *, post_interval: float = 1.0) -> None:
+        self._client = client
+        self._pacer = ChannelPacer(post_interval)
+
+    async def _call(self, method: str, **params: Any) -> dict[str, Any]:
+        # The SDK's typed methods know which of Slack's methods take JSON and which take form
+        # fields; api_call(json=...) would be refused by the read methods.
+        sdk_method = getattr(self._client, method.replace(".", "_"))
+        try:
+            response = await sdk_method(**params)
+        except SlackApiError as exc:
+            raise _map_api_error(method, exc) from exc
+        except (SlackClientError, aiohttp.ClientError, TimeoutError, OSError) as exc:
+            raise SlackUnavailable(f"{method}: {exc.__class__.__name__}: {exc}") from exc
+        return dict(response.data) if isinstance(response.data, dict) else {}
+
+    async def _call_tolerant(self, method: str, **params: Any) -> dict[str, Any]:
+        try:
+            return await self._call(method, **params)
+        except SlackRejected as exc:
+            if exc.code in _ALREADY_DONE:
+                return {}
+            raise
+
+    async def create_channel(self, name: str) -> CreatedChannel:
+        try:
+            data = await self._call("conversations.create", name=name, is_private=False)
+        except SlackRejected as exc:
+            if exc.code == "name_taken":
+                raise ChannelNameTaken(name) from exc
+            raise
+        channel = data["channel"]
+        return CreatedChannel(id=channel["id"], name=channel.get("name", name))
+
+    async def find_channel(self, name: str) -> str | None:
+        cursor = None
+        for _ in range(50):
+            params: dict[str, Any] = {"types": "public_channel", "limit": 200, "exclude_archived": True}
+            if cursor:
+                params["cursor"] = cursor
+            data = await self._call("conversations.list", **params)
+            for channel in data.get("channels", []):
+                if channel.get("name") == name:
+                    return str(channel["id"])
+            cursor = (data.get("response_metadata") or {}).get("next_cursor")
+            if not cursor:
+                return None
+        return None
+
+    async def join_channel(self, channel_id: str) -> None:
+        await self._call_tolerant("conversations.join", channel=channel_id)
+
+    async def invite(self, channel_id: str, user_id: str) -> None:
+        await self._call_tolerant("conversations.invite", channel=channel_id, users=user_id)
+
+    async def usergroup_members(self, usergroup_id: str) -> list[str]:
+        data = await self._call("usergroups.users.list", usergroup=usergroup_id)
+        return [str(u) for u in data.get("users", [])]
+
+    async def set_topic(self, channel_id: str, topic: str) -> None:
+        await self._call("conversations.setTopic", channel=channel_id, topic=topic)
+
+    async def post(self, channel: str, *, text: str, blocks: Blocks | None = None,
+                   thread_ts: str | None = None) -> PostedMessage:
+        params: dict[str, Any] = {"channel": channel, "text": text, "unfurl_links": False}
+        if blocks:
+            params["blocks"] = list(blocks)
+        if thread_ts:
+            params["thread_ts"] = thread_ts
+        async with self._pacer.turn(channel):
+            data = await self._call("chat.postMessage", **params)
+        return PostedMessage(channel_id=str(data.get("channel") or channel), ts=str(data["ts"]))
+
+    async def update(self, channel_id: str, ts: str, *, text: str, blocks: Blocks | None = None) -> None:
+        params: dict[str, Any] = {"channel": channel_id, "ts": ts, "text": text}
+        if blocks is not None:
+            params["blocks"] = list(blocks)
+        await self._call("chat.update", **params)
+
+    async def pin(self, channel_id: str, ts: str) -> None:
+        await self._call_tolerant("pins.add", channel=channel_id, timestamp=ts)
+
+    async def open_view(self, trigger_id: str, view: dict[str, Any]) -> None:
+        await self._call("views.open", trigger_id=trigger_id, view=view)
+
+    async def post_ephemeral(self, channel: str, user: str, *, text: str, blocks: Blocks | None = None) -> None:
+        params: dict[str, Any] = {"channel": channel, "user": user, "text": text}
+        if blocks:
+            params["blocks"] = list(blocks)
+        await self._call("chat.postEphemeral", **params)
+
+    async def respond(self, response_url: str, *, text: str, blocks: Blocks | None = None,
+                      replace_original: bool = False) -> None:
+        webhook = AsyncWebhookClient(response_url, timeout=10)
+        try:
+            response = await webhook.send(
+                text=text, blocks=list(blocks) if blocks else None, response_type="ephemeral",
+                replace_original=replace_original,
+            )
+        except (SlackClientError, aiohttp.ClientError, TimeoutError, OSError) as exc:
+            raise SlackUnavailable(f"response_url: {exc}") from exc
+        if response.status_code >= 500 or response.status_code == 429:
+            raise SlackUnavailable(f"response_url answered {response.status_code}")
+        if response.status_code >= 400:
+            raise SlackRejected("response_url", str(response.status_code))
+
+
+def _map_api_error(method: str, exc: SlackApiError) -> Exception:
+    response = exc.response
+    status = getattr(response, "status_code", 200)
+    if status == 429 or status >= 500:
+        retry_after = None
+        headers = getattr(response, "headers", {}) or {}
+        raw = headers.get("Retry-After") or headers.get("retry-after")
+        if isinstance(raw, list):
+            raw = raw[0] if raw else None
+        try:
+            retry_after = float(raw) if raw is not None else None
+        except ValueError:
+            retry_after = None
+        return SlackUnavailable(f"{method}: HTTP {status}", retry_after=retry_after)
+    code = str((response.data or {}).get("error", "unknown_error")) if isinstance(response.data, dict) else "unknown_error"
+    if code in {"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"}:
+        return SlackUnavailable(f"{method}: {code}")
+    return SlackRejected(method, code)

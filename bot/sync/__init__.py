@@ -1,0 +1,1 @@
+"""Keeping other systems in step with the incident record (PagerDuty)."""

@@ -1,0 +1,1 @@
+"""Thin edges: parse and verify what arrives, call the core, answer."""

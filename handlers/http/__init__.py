@@ -1,0 +1,1 @@
+"""Plain HTTP endpoints: health, readiness and metrics."""

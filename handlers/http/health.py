@@ -1,0 +1,46 @@
+"""GET /healthz (the process is up), /readyz (the database answers), /metrics (Prometheus)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+
+from bot.metrics import CONTENT_TYPE_LATEST
+from bot.services import Services
+
+router = APIRouter()
+
+READY_TIMEOUT_SECONDS = 2.0
+
+
+def _services(request: Request) -> Services:
+    return request.app.state.services
+
+
+@router.get("/healthz")
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get("/readyz")
+async def readyz(request: Request) -> JSONResponse:
+    sessions = _services(request).core.sessions
+
+    async def ping() -> None:
+        async with sessions() as session:
+            await session.execute(text("SELECT 1"))
+
+    try:
+        await asyncio.wait_for(ping(), timeout=READY_TIMEOUT_SECONDS)
+    except (SQLAlchemyError, OSError, TimeoutError) as exc:
+        return JSONResponse({"status": "unavailable", "database": exc.__class__.__name__}, status_code=503)
+    return JSONResponse({"status": "ready", "database": "ok"})
+
+
+@router.get("/metrics")
+async def metrics(request: Request) -> Response:
+    return Response(_services(request).metrics.render(), media_type=CONTENT_TYPE_LATEST)

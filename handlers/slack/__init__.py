@@ -1,0 +1,15 @@
+"""Slack listeners: slash commands, buttons and modals."""
+
+from slack_bolt.async_app import AsyncApp
+
+from handlers.slack import actions, events, views
+from handlers.slack.commands import router
+from handlers.slack.errors import register_error_handler
+
+
+def register(app: AsyncApp) -> None:
+    router.register(app)
+    actions.register(app)
+    views.register(app)
+    events.register(app)
+    register_error_handler(app)

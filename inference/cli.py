@@ -1,0 +1,120 @@
+"""`incident-bot models ...` and `incident-bot worker`: the model side of the command line.
+
+Imported only when those commands run, so the bot's own commands never load torch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from inference.registry import DEFAULT_REGISTRY, RegistryError, open_registry
+from inference.settings import WorkerSettings
+from inference.training.run import (
+    CHART_MODEL,
+    FUSION_MODEL,
+    PROMOTE_MIN_ACCURACY,
+    TRAINABLE,
+    passes,
+    promote_if_fit,
+    train_chart,
+    train_fusion_model,
+    train_text,
+)
+
+
+def add_models_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    models = commands.add_parser("models", help="train, list, validate, promote and roll back models")
+    models.add_argument("--registry", default=None, help=f"registry folder or s3://bucket/prefix (default {DEFAULT_REGISTRY}, or MODEL_REGISTRY)")
+    actions = models.add_subparsers(dest="models_command", required=True, metavar="ACTION")
+    train = actions.add_parser("train", help="train models from the project's data and publish them")
+    train.add_argument("--model", choices=TRAINABLE, action="append", help="only this model (repeatable)")
+    train.add_argument("--quick", action="store_true", help="small, fast models for tests and CI")
+    train.add_argument("--seed", type=int, default=7)
+    train.add_argument("--retrain", action="store_true", help="train even if this data and settings were trained before")
+    actions.add_parser("list", help="each model's versions with their evaluation metrics")
+    validate = actions.add_parser("validate", help="check a version's evaluation metrics against a bar")
+    validate.add_argument("name")
+    validate.add_argument("version")
+    validate.add_argument("--min-accuracy", type=float, default=PROMOTE_MIN_ACCURACY)
+    promote = actions.add_parser("promote", help="serve a version (it must pass validation unless --force)")
+    promote.add_argument("name")
+    promote.add_argument("version")
+    promote.add_argument("--min-accuracy", type=float, default=PROMOTE_MIN_ACCURACY)
+    promote.add_argument("--force", action="store_true")
+    rollback = actions.add_parser("rollback", help="go back to the version deployed before")
+    rollback.add_argument("name")
+    rollback.add_argument("--steps", type=int, default=1)
+
+
+def run_models(args: argparse.Namespace, registry_uri: str) -> int:
+    registry = open_registry(args.registry or registry_uri)
+    try:
+        return _ACTIONS[args.models_command](args, registry)
+    except RegistryError as exc:
+        print(f"incident-bot models: {exc}", file=sys.stderr)
+        return 2
+
+
+def _train(args: argparse.Namespace, registry) -> int:  # type: ignore[no-untyped-def]
+    for name in args.model or TRAINABLE:
+        if name == "incident-text":
+            manifest, fresh = train_text(registry, quick=args.quick, seed=args.seed, retrain=args.retrain)
+        elif name == CHART_MODEL:
+            manifest, fresh = train_chart(registry, quick=args.quick, seed=args.seed, retrain=args.retrain)
+        elif name == FUSION_MODEL:
+            manifest, fresh = train_fusion_model(registry, quick=args.quick, seed=args.seed, retrain=args.retrain,
+                                                 cache_dir=Path(WorkerSettings().model_cache_dir))
+        else:  # pragma: no cover - argparse limits the choices
+            raise AssertionError(name)
+        promoted = promote_if_fit(registry, manifest) if fresh else registry.current(name) == manifest.version
+        verb = "trained" if fresh else "already trained"
+        print(f"{name} {manifest.version}: {verb}; accuracy {manifest.metrics.get('accuracy')}, "
+              f"macro-F1 {manifest.metrics.get('macro_f1')}" + ("; serving" if promoted else ""))
+    return 0
+
+
+def _list(_args: argparse.Namespace, registry) -> int:  # type: ignore[no-untyped-def]
+    names = registry.models()
+    if not names:
+        print("no models yet: run `incident-bot models train`")
+    for name in names:
+        current = registry.current(name)
+        print(f"{name}")
+        for manifest in registry.versions(name):
+            m = manifest.metrics
+            marker = "*" if manifest.version == current else " "
+            print(f"  {marker} {manifest.version:<5} accuracy {m.get('accuracy', '-'):<7} macro-F1 {m.get('macro_f1', '-'):<7} "
+                  f"on {m.get('examples', '?')} held-out  created {manifest.created_at:%Y-%m-%d %H:%M}  {manifest.notes}")
+    return 0
+
+
+def _validate(args: argparse.Namespace, registry) -> int:  # type: ignore[no-untyped-def]
+    manifest = registry.manifest(args.name, args.version)
+    ok = passes(manifest, args.min_accuracy)
+    print(f"{args.name} {args.version}: accuracy {manifest.metrics.get('accuracy')} "
+          f"{'passes' if ok else 'fails'} the bar of {args.min_accuracy}")
+    return 0 if ok else 1
+
+
+def _promote(args: argparse.Namespace, registry) -> int:  # type: ignore[no-untyped-def]
+    manifest = registry.manifest(args.name, args.version)
+    if not passes(manifest, args.min_accuracy) and not args.force:
+        print(f"incident-bot models: {args.name} {args.version} fails validation (accuracy "
+              f"{manifest.metrics.get('accuracy')} < {args.min_accuracy}); use --force to promote it anyway",
+              file=sys.stderr)
+        return 1
+    registry.promote(args.name, args.version, actor="cli")
+    print(f"{args.name} {args.version} is now the serving version (a running worker picks it up on "
+          f"POST /v1/models/{args.name}/versions/{args.version}:load or at restart)")
+    return 0
+
+
+def _rollback(args: argparse.Namespace, registry) -> int:  # type: ignore[no-untyped-def]
+    version = registry.rollback(args.name, args.steps, actor="cli")
+    print(f"{args.name} rolled back {args.steps} deploy(s): {version} is now the serving version")
+    return 0
+
+
+_ACTIONS = {"train": _train, "list": _list, "validate": _validate, "promote": _promote, "rollback": _rollback}

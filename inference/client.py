@@ -1,0 +1,144 @@
+"""The small async client the bot uses to reach the worker. It imports no torch.
+
+Errors come in two kinds the bot can act on: the worker is unavailable (down, overloaded,
+timing out: try later, say so in Slack), or it refused the request (bad input, unknown model:
+the message says why).
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+
+class WorkerError(Exception):
+    """Base class for worker client errors."""
+
+
+class WorkerUnavailable(WorkerError):
+    """The worker could not be reached, timed out, or is overloaded or still loading."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class WorkerRejected(WorkerError):
+    """The worker refused the request; ``code`` is its error code (DOC_001, IMG_001, ...)."""
+
+    def __init__(self, message: str, *, status: int, code: str | None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+
+
+@dataclass(frozen=True)
+class WorkerPrediction:
+    label: str
+    confidence: float
+    scores: dict[str, float]
+    model_version: str
+
+
+@dataclass(frozen=True)
+class ModelStatus:
+    name: str
+    version: str | None
+    ready: bool
+
+
+class WorkerClient:
+    def __init__(self, base_url: str, *, timeout: float = 10.0, http: httpx.AsyncClient | None = None) -> None:
+        self._http = http or httpx.AsyncClient(base_url=base_url.rstrip("/"), timeout=timeout)
+        self._owns_http = http is None
+
+    async def aclose(self) -> None:
+        if self._owns_http:
+            await self._http.aclose()
+
+    async def __aenter__(self) -> WorkerClient:
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        await self.aclose()
+
+    async def _request(self, method: str, path: str, **kwargs: Any) -> Any:
+        try:
+            response = await self._http.request(method, path, **kwargs)
+        except httpx.TimeoutException as exc:
+            raise WorkerUnavailable(f"the model worker did not answer in time ({path})") from exc
+        except httpx.HTTPError as exc:
+            raise WorkerUnavailable(f"the model worker is unreachable: {exc.__class__.__name__}") from exc
+        if response.status_code == 503 or response.status_code == 429 or response.status_code >= 500:
+            raise WorkerUnavailable(f"the model worker answered {response.status_code}: {_error_text(response)}",
+                                    retry_after=_retry_after(response))
+        if response.status_code >= 400:
+            body = _json_or_none(response)
+            code = body.get("code") if isinstance(body, dict) else None
+            raise WorkerRejected(_error_text(response), status=response.status_code, code=code)
+        try:
+            return response.json()
+        except ValueError as exc:
+            raise WorkerUnavailable("the model worker sent an unreadable answer") from exc
+
+    async def models(self) -> list[ModelStatus]:
+        body = await self._request("GET", "/v1/models")
+        return [ModelStatus(m["name"], m.get("version"), bool(m.get("ready"))) for m in body.get("models", [])]
+
+    async def model(self, name: str) -> dict[str, Any]:
+        return await self._request("GET", f"/v1/models/{name}")
+
+    async def ready(self) -> bool:
+        try:
+            await self._request("GET", "/readyz")
+        except WorkerError:
+            return False
+        return True
+
+    async def predict(self, name: str, instances: list[dict[str, Any]]) -> list[WorkerPrediction]:
+        body = await self._request("POST", f"/v1/models/{name}:predict", json={"instances": instances})
+        version = body.get("model_version", "")
+        return [WorkerPrediction(p["label"], float(p["confidence"]), dict(p.get("scores", {})),
+                                 p.get("model_version", version)) for p in body["predictions"]]
+
+    async def classify_text(self, text: str, *, model: str = "incident-text") -> WorkerPrediction:
+        return (await self.predict(model, [{"text": text}]))[0]
+
+    async def classify_chart(self, png: bytes, *, model: str = "chart-vit") -> WorkerPrediction:
+        return (await self.predict(model, [{"image_b64": base64.b64encode(png).decode()}]))[0]
+
+    async def load_version(self, name: str, version: str) -> str:
+        body = await self._request("POST", f"/v1/models/{name}/versions/{version}:load")
+        return str(body["version"])
+
+    async def rollback(self, name: str, steps: int = 1) -> str:
+        body = await self._request("POST", f"/v1/models/{name}:rollback", json={"steps": steps})
+        return str(body["version"])
+
+    async def recent_predictions(self, name: str, limit: int = 500) -> list[dict[str, Any]]:
+        body = await self._request("GET", f"/v1/models/{name}/predictions", params={"limit": limit})
+        return list(body.get("predictions", []))
+
+
+def _json_or_none(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def _error_text(response: httpx.Response) -> str:
+    body = _json_or_none(response)
+    if isinstance(body, dict) and "error" in body:
+        return f"{body['error']} ({body.get('code', response.status_code)})"
+    return response.text[:200] or str(response.status_code)
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    try:
+        return float(response.headers.get("retry-after", ""))
+    except ValueError:
+        return None

@@ -1,0 +1,1 @@
+"""Labelled data that ships with the worker: the incident text corpus."""

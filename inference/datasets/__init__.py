@@ -1,0 +1,1 @@
+"""Loaders for the labelled corpora under ``inference/data``."""

@@ -1,0 +1,1 @@
+"""The served models: text (incident-text), image (chart-vit) and fusion."""

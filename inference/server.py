@@ -1,0 +1,178 @@
+"""The worker's HTTP API: KServe V1 style, plus the seeds' own routes as aliases.
+
+Every refusal is a 4xx (or 503) whose body carries the error code; nothing a client sends can
+make it answer 500.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from inference.errors import (
+    BadRequest,
+    InferenceError,
+    ModelNotFound,
+    ModelNotReady,
+    Overloaded,
+    PayloadTooLarge,
+)
+from inference.host import ModelHost
+from inference.inputs import Instance, check_text, parse_instances
+from inference.metrics import WorkerMetrics
+from inference.registry import RegistryError, UnknownModel, UnknownVersion
+
+MAX_BODY_BYTES = 16 * 1024 * 1024
+TEXT_MODEL = "incident-text"
+_WANTS = {"text": (True, False), "image": (False, True), "fusion": (True, True)}
+
+
+def create_worker_app(host: ModelHost, metrics: WorkerMetrics) -> FastAPI:
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        await host.load_all()
+        try:
+            yield
+        finally:
+            await host.stop()
+
+    app = FastAPI(title="incident-bot worker", lifespan=lifespan, docs_url=None, redoc_url=None)
+
+    @app.exception_handler(InferenceError)
+    async def inference_error(_request: Request, exc: InferenceError) -> JSONResponse:
+        metrics.errors.labels(code=exc.code).inc()
+        headers = {"Retry-After": "1"} if isinstance(exc, Overloaded) or exc.http_status == 503 else None
+        return JSONResponse(exc.body(), status_code=exc.http_status, headers=headers)
+
+    @app.exception_handler(RegistryError)
+    async def registry_error(_request: Request, exc: RegistryError) -> JSONResponse:
+        if isinstance(exc, UnknownModel | UnknownVersion):
+            mapped: InferenceError = ModelNotFound(str(exc))
+        else:
+            mapped = ModelNotReady(f"the model registry is unavailable: {exc}")
+        return await inference_error(_request, mapped)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        metrics.errors.labels(code=BadRequest.code).inc()
+        return JSONResponse({"error": "malformed request", "code": BadRequest.code}, status_code=400)
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz")
+    async def readyz() -> JSONResponse:
+        body = {"ready": host.ready, "models": {name: _version_or_none(host, name) for name in host.names}}
+        return JSONResponse(body, status_code=200 if host.ready else 503)
+
+    @app.get("/metrics")
+    async def prometheus() -> Response:
+        return Response(metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
+
+    @app.get("/v1/models")
+    async def list_models() -> dict[str, Any]:
+        return {"models": [_describe(host, name) for name in host.names]}
+
+    @app.get("/v1/models/{name}")
+    async def model_info(name: str) -> dict[str, Any]:
+        info = _describe(host, name)
+        info["versions"] = [_manifest_json(m) for m in await host.versions(name)]
+        return info
+
+    @app.post("/v1/models/{name}:predict")
+    async def predict(name: str, request: Request) -> dict[str, Any]:
+        model = host.served(name)
+        wants_text, wants_image = _WANTS.get(model.kind, (True, False))
+        instances = parse_instances(await _json(request), wants_text=wants_text, wants_image=wants_image)
+        results = await host.predict(name, instances)
+        return _predict_response(name, results)
+
+    @app.post("/v1/models/{name}/versions/{version}:load")
+    async def load_version(name: str, version: str) -> dict[str, Any]:
+        host.served(name)  # 404 for an unknown model before touching the registry
+        model = await host.swap(name, version, promote=True)
+        return {"name": name, "version": model.version, "ready": True}
+
+    @app.post("/v1/models/{name}:rollback")
+    async def rollback(name: str, request: Request) -> dict[str, Any]:
+        body = await _json(request, allow_empty=True)
+        steps = body.get("steps", 1) if isinstance(body, dict) else None
+        if not isinstance(steps, int) or isinstance(steps, bool) or not 1 <= steps <= 50:
+            raise BadRequest("steps must be a whole number from 1 to 50")
+        model = await host.rollback(name, steps)
+        return {"name": name, "version": model.version, "ready": True}
+
+    @app.get("/v1/models/{name}/predictions")
+    async def predictions(name: str, limit: int = 500) -> dict[str, Any]:
+        logged = host.prediction_log(name, max(0, min(limit, 5000)))
+        return {"name": name, "predictions": [
+            {"at": p.at, "version": p.version, "label": p.label, "confidence": p.confidence,
+             "embedding": list(p.embedding)} for p in logged]}
+
+    @app.post("/classify")
+    async def classify(request: Request) -> dict[str, Any]:
+        body = await _json(request)
+        if not isinstance(body, dict) or "text" not in body:
+            raise BadRequest('expected {"text": "..."}')
+        text = check_text(body["text"])
+        version, prediction = (await host.predict(TEXT_MODEL, [Instance(text=text)]))[0]
+        return {"model_name": TEXT_MODEL, "model_version": version, **prediction.to_json()}
+
+    @app.get("/model/version")
+    async def model_version() -> dict[str, Any]:
+        return {"models": {name: _version_or_none(host, name) for name in host.names}}
+
+    return app
+
+
+async def _json(request: Request, *, allow_empty: bool = False) -> Any:
+    body = await request.body()
+    if len(body) > MAX_BODY_BYTES:
+        raise PayloadTooLarge(f"request bodies are limited to {MAX_BODY_BYTES // (1024 * 1024)} MB")
+    if not body and allow_empty:
+        return {}
+    try:
+        return json.loads(body)
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        raise BadRequest("the body is not valid JSON") from exc
+
+
+def _version_or_none(host: ModelHost, name: str) -> str | None:
+    try:
+        return host.served(name).version
+    except InferenceError:
+        return None
+
+
+def _describe(host: ModelHost, name: str) -> dict[str, Any]:
+    try:
+        model = host.served(name)
+    except ModelNotReady:
+        return {"name": name, "version": None, "ready": False}
+    return {"name": name, "version": model.version, "ready": True, "kind": model.kind, "labels": list(model.labels)}
+
+
+def _manifest_json(manifest: Any) -> dict[str, Any]:
+    return json.loads(manifest.to_json())
+
+
+def _predict_response(name: str, results: list[tuple[str, Any]]) -> dict[str, Any]:
+    versions = [version for version, _ in results]
+    return {
+        "model_name": name,
+        # A request that straddled a hot swap is reported under the newer version.
+        "model_version": max(versions, key=_version_number),
+        "predictions": [{**p.to_json(), "model_version": v} for v, p in results],
+    }
+
+
+def _version_number(version: str) -> int:
+    digits = "".join(ch for ch in version if ch.isdigit())
+    return int(digits) if digits else 0

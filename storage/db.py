@@ -1,0 +1,91 @@
+"""Database URLs, engines and sessions.
+
+Users write plain URLs (``sqlite:///var/bot.db``, ``postgresql://user@host/db``). The app picks
+the drivers: psycopg 3 for PostgreSQL, because it does both sync (alembic) and async (the bot)
+on the same URL, and aiosqlite/pysqlite for SQLite.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import event
+from sqlalchemy.engine import URL, Engine, make_url
+from sqlalchemy.exc import ArgumentError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+from storage.errors import DatabaseUrlError
+
+DEFAULT_DATABASE_URL = "sqlite:///var/incident-bot.db"
+
+_POSTGRES_NAMES = {"postgres", "postgresql", "postgresql+psycopg", "postgresql+psycopg_async"}
+_SQLITE_NAMES = {"sqlite", "sqlite+pysqlite", "sqlite+aiosqlite"}
+
+
+def parse_database_url(raw: str) -> URL:
+    try:
+        url = make_url(raw.strip())
+    except ArgumentError as exc:
+        raise DatabaseUrlError(f"DATABASE_URL is not a database URL: {raw!r}") from exc
+    if url.drivername not in _POSTGRES_NAMES | _SQLITE_NAMES:
+        raise DatabaseUrlError(
+            f"DATABASE_URL scheme {url.drivername!r} is not supported; "
+            "use sqlite:///path/to.db or postgresql://user@host:5432/db"
+        )
+    return url
+
+
+def is_sqlite(url: URL) -> bool:
+    return url.drivername.startswith("sqlite")
+
+
+def async_url(raw: str) -> URL:
+    url = parse_database_url(raw)
+    return url.set(drivername="sqlite+aiosqlite" if is_sqlite(url) else "postgresql+psycopg")
+
+
+def sync_url(raw: str) -> URL:
+    url = parse_database_url(raw)
+    return url.set(drivername="sqlite+pysqlite" if is_sqlite(url) else "postgresql+psycopg")
+
+
+def ensure_sqlite_directory(url: URL) -> None:
+    """SQLite creates the file but not its folder; the default lives under ./var/."""
+    if is_sqlite(url) and url.database and url.database != ":memory:":
+        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+        # The driver's own deferred BEGIN lets two transactions read, then both try to write:
+        # SQLite then fails one at once with "database is locked", whatever the busy timeout.
+        # Taking the write lock at BEGIN (below) makes writers queue instead.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        # WAL lets the readers of /readyz and the outbox run beside a writer; the busy timeout
+        # makes a second writer wait instead of failing with "database is locked".
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection) -> None:  # type: ignore[no-untyped-def]
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def create_engine_for(raw_url: str, *, echo: bool = False) -> AsyncEngine:
+    url = async_url(raw_url)
+    ensure_sqlite_directory(url)
+    if is_sqlite(url):
+        # SQLite takes one writer at a time; queueing for a single connection in asyncio is
+        # fair and fast, where many connections would poll SQLite's busy handler with sleeps.
+        engine = create_async_engine(url, echo=echo, pool_size=1, max_overflow=0, pool_timeout=60)
+        _configure_sqlite(engine.sync_engine)
+        return engine
+    return create_async_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=10)
+
+
+def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False)

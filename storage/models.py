@@ -1,0 +1,180 @@
+"""SQLAlchemy models: the durable record of every incident.
+
+Slack is a view of these tables. Anything a person saw in Slack can be rebuilt from here.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from storage.types import UtcDateTime
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: UtcDateTime, dict[str, Any]: JSON}
+
+
+class Incident(Base):
+    __tablename__ = "incidents"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    number: Mapped[int] = mapped_column(Integer, unique=True)
+    # The full title as given; Slack only ever sees a sanitised copy.
+    title: Mapped[str] = mapped_column(Text)
+    severity: Mapped[str] = mapped_column(String(2))
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    service: Mapped[str | None] = mapped_column(String(200))
+    runbook_class: Mapped[str | None] = mapped_column(String(64))
+    summary: Mapped[str | None] = mapped_column(Text)
+    channel_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    channel_name: Mapped[str | None] = mapped_column(String(80))
+    headline_ts: Mapped[str | None] = mapped_column(String(32))
+    announcement_channel_id: Mapped[str | None] = mapped_column(String(32))
+    announcement_ts: Mapped[str | None] = mapped_column(String(32))
+    commander: Mapped[str | None] = mapped_column(String(32))
+    declared_by: Mapped[str] = mapped_column(String(64))
+    declared_at: Mapped[datetime]
+    acknowledged_at: Mapped[datetime | None]
+    mitigated_at: Mapped[datetime | None]
+    resolved_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime]
+    # Compare-and-swap guard: every change bumps it, and a writer that read an older value
+    # loses and re-reads, so a late ack can never overwrite a resolve.
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    # Where it came from ("slack", "pagerduty", "cloudwatch", "eventbridge") and, for PagerDuty,
+    # the PagerDuty incident that Slack-side acks and resolves are synced back to.
+    source: Mapped[str] = mapped_column(String(16), default="slack")
+    pagerduty_incident_id: Mapped[str | None] = mapped_column(String(64), index=True)
+
+    roles: Mapped[list[RoleAssignment]] = relationship(back_populates="incident", lazy="raise")
+
+
+class RoleAssignment(Base):
+    __tablename__ = "role_assignments"
+    __table_args__ = (Index("ix_role_assignments_current", "incident_id", "role", "ended_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
+    role: Mapped[str] = mapped_column(String(32))
+    user_id: Mapped[str] = mapped_column(String(32))
+    assigned_by: Mapped[str] = mapped_column(String(64))
+    assigned_at: Mapped[datetime]
+    ended_at: Mapped[datetime | None]
+
+    incident: Mapped[Incident] = relationship(back_populates="roles", lazy="raise")
+
+
+class TimelineEvent(Base):
+    __tablename__ = "timeline_events"
+    __table_args__ = (Index("ix_timeline_incident_time", "incident_id", "occurred_at", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
+    occurred_at: Mapped[datetime]
+    kind: Mapped[str] = mapped_column(String(48))
+    actor: Mapped[str] = mapped_column(String(64))
+    text: Mapped[str] = mapped_column(Text, default="")
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # Alert events: when a storm summary in the channel counted this one.
+    summarized_at: Mapped[datetime | None]
+
+
+class AuditEntry(Base):
+    """Append-only: the migration installs triggers that refuse UPDATE and DELETE."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    occurred_at: Mapped[datetime] = mapped_column(index=True)
+    actor: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(64))
+    incident_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    outcome: Mapped[str] = mapped_column(String(16))
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class OutboxMessage(Base):
+    """A Slack write that must happen, kept until Slack has taken it.
+
+    Rows that share an ``ordering_key`` (one per channel) are delivered strictly in id order.
+    """
+
+    __tablename__ = "slack_outbox"
+    __table_args__ = (
+        Index("ix_outbox_pending", "state", "ordering_key", "id"),
+        UniqueConstraint("coalesce_key", name="uq_outbox_coalesce_key"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    incident_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    ordering_key: Mapped[str] = mapped_column(String(64))
+    # Set while a coalescable write (a headline refresh) is pending, so a burst of changes
+    # queues one refresh; cleared once it is taken, so the next change queues a new one.
+    coalesce_key: Mapped[str | None] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime]
+    next_attempt_at: Mapped[datetime]
+    claimed_until: Mapped[datetime | None]
+    delivered_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class WebhookDelivery(Base):
+    """Every verified webhook delivery, once: the unique key is what makes retries harmless."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (UniqueConstraint("source", "delivery_id", name="uq_webhook_delivery"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source: Mapped[str] = mapped_column(String(16))
+    delivery_id: Mapped[str] = mapped_column(String(200))
+    event_type: Mapped[str] = mapped_column(String(100))
+    outcome: Mapped[str] = mapped_column(String(32))
+    incident_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    received_at: Mapped[datetime]
+    body: Mapped[str] = mapped_column(Text)
+
+
+class Alert(Base):
+    """One alerting thing (a PagerDuty incident, a CloudWatch alarm) within one incident."""
+
+    __tablename__ = "alerts"
+    __table_args__ = (
+        UniqueConstraint("incident_id", "dedup_key", name="uq_alert_per_incident"),
+        Index("ix_alerts_dedup_key", "dedup_key"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
+    source: Mapped[str] = mapped_column(String(16))
+    dedup_key: Mapped[str] = mapped_column(String(300))
+    title: Mapped[str] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(16))
+    occurrences: Mapped[int] = mapped_column(Integer, default=1)
+    first_seen_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+    cleared_at: Mapped[datetime | None]
+    pagerduty_incident_id: Mapped[str | None] = mapped_column(String(64))
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class IncidentGroup(Base):
+    """The open incident that new alerts for a grouping key (a service) attach to.
+
+    The primary key makes "first alert opens the incident" safe under concurrency: of two
+    deliveries racing to open one, exactly one inserts the row; the other attaches.
+    """
+
+    __tablename__ = "incident_groups"
+
+    group_key: Mapped[str] = mapped_column(String(300), primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
+    last_alert_at: Mapped[datetime]

@@ -1,0 +1,280 @@
+"""`make bench-ingest`: a webhook storm against the real bot, set against a bare FastAPI endpoint.
+
+Both servers run as their own processes under uvicorn on loopback, so the load generator does
+not share a GIL with them. The storm mixes signed PagerDuty and SNS (signature v2) deliveries
+over several services, sent by 32 concurrent clients that retry anything not answered 2xx, as
+PagerDuty and SNS do. Figures are ratios against the baseline measured in the same run.
+
+    make bench-ingest                       # SQLite
+    BENCH_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/bench make bench-ingest
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import hmac
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import httpx
+from sqlalchemy import create_engine, func, select
+
+from storage.db import sync_url
+from tests.databases import PostgresDatabases
+from storage.models import Incident, WebhookDelivery
+from tests.handlers.webhooks.sns_fixtures import cloudwatch_alarm_message, signed_sns_message, write_pinned_cert
+
+ROOT = Path(__file__).resolve().parents[2]
+PD_SECRET = "bench-pd-secret"
+CLIENTS = 32
+SERVICES = ["multimodal-api", "ticket-classifier", "scoring-engine", "predictive-maintenance", "ai-orchestrator"]
+
+BASELINE_APP = '''
+import json
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+app = FastAPI()
+@app.post("/webhooks/{source}")
+async def parse_only(source: str, request: Request):
+    json.loads(await request.body())
+    return JSONResponse({"status": "parsed"})
+'''
+
+
+@dataclass
+class Delivery:
+    path: str
+    body: bytes
+    headers: dict[str, str]
+
+
+@dataclass
+class StormResult:
+    name: str
+    deliveries: int
+    seconds: float
+    throughput_per_s: float
+    ack_p50_ms: float
+    ack_p99_ms: float
+    retries: int
+    failed: int
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_http(url: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=1).status_code < 500:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"{url} did not come up")
+
+
+def build_storm(count: int) -> list[Delivery]:
+    storm: list[Delivery] = []
+    for i in range(count):
+        service = SERVICES[i % len(SERVICES)]
+        if i % 2:
+            event = {"event": {
+                "id": uuid.uuid4().hex, "event_type": "incident.triggered", "resource_type": "incident",
+                "occurred_at": "2026-11-23T10:00:00Z", "agent": {"summary": "PagerDuty"},
+                "data": {"id": f"PB{i:06d}", "type": "incident", "title": f"{service} alert {i % 13}",
+                         "status": "triggered", "service": {"id": f"PSVC-{service}", "summary": service},
+                         "urgency": "high", "priority": None},
+            }}
+            body = json.dumps(event).encode()
+            signature = "v1=" + hmac.new(PD_SECRET.encode(), body, hashlib.sha256).hexdigest()
+            storm.append(Delivery("/webhooks/pagerduty", body, {
+                "X-PagerDuty-Signature": signature, "X-Webhook-Id": uuid.uuid4().hex,
+                "Content-Type": "application/json"}))
+        else:
+            alarm = cloudwatch_alarm_message(alarm_name=f"{service}-alarm-{i % 11}", dimensions={"ServiceName": service})
+            message = signed_sns_message(message=alarm, message_id=str(uuid.uuid4()))
+            storm.append(Delivery("/webhooks/cloudwatch", json.dumps(message).encode(), {
+                "x-amz-sns-message-type": "Notification", "Content-Type": "text/plain"}))
+    return storm
+
+
+async def send_storm(name: str, base_url: str, storm: list[Delivery]) -> StormResult:
+    queue: asyncio.Queue[Delivery] = asyncio.Queue()
+    for delivery in storm:
+        queue.put_nowait(delivery)
+    latencies: list[float] = []
+    retries = failed = 0
+
+    async def client() -> None:
+        nonlocal retries, failed
+        async with httpx.AsyncClient(base_url=base_url, timeout=30) as http:
+            while not queue.empty():
+                delivery = queue.get_nowait()
+                for attempt in range(8):
+                    started = time.perf_counter()
+                    try:
+                        answer = await http.post(delivery.path, content=delivery.body, headers=delivery.headers)
+                        status = answer.status_code
+                    except httpx.HTTPError:
+                        status = 0
+                    latencies.append(time.perf_counter() - started)
+                    if 200 <= status < 300:
+                        break
+                    retries += 1
+                    await asyncio.sleep(0.2 * (attempt + 1))
+                else:
+                    failed += 1
+
+    started = time.perf_counter()
+    await asyncio.gather(*(client() for _ in range(CLIENTS)))
+    seconds = time.perf_counter() - started
+    ordered = sorted(latencies)
+    return StormResult(
+        name=name, deliveries=len(storm), seconds=round(seconds, 3),
+        throughput_per_s=round(len(storm) / seconds, 1),
+        ack_p50_ms=round(statistics.median(ordered) * 1000, 2),
+        ack_p99_ms=round(ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000, 2),
+        retries=retries, failed=failed,
+    )
+
+
+def start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(args, env={**os.environ, **env}, stdout=log.open("wb"), stderr=subprocess.STDOUT, cwd=ROOT)
+
+
+def run(count: int, database_url: str | None) -> dict:
+    work = Path(tempfile.mkdtemp(prefix="bench-ingest-"))
+    if database_url is None:
+        return _measure(count, f"sqlite:///{work}/bench.db", work)
+    # A fresh database for the run, so the counts below are this storm's alone.
+    databases = PostgresDatabases(database_url)
+    databases.prepare_template()
+    try:
+        return _measure(count, databases.create(), work)
+    finally:
+        databases.drop_all()
+
+
+def _measure(count: int, database_url: str, work: Path) -> dict:
+    certs = work / "certs"
+    certs.mkdir()
+    write_pinned_cert(certs)
+    slack_port, bot_port, base_port = free_port(), free_port(), free_port()
+    (work / "baseline.py").write_text(BASELINE_APP)
+    processes = [
+        start([sys.executable, "-m", "bot.sandbox.slack_api", "--port", str(slack_port)], {}, work / "slack.log"),
+        start([sys.executable, "-m", "uvicorn", "--app-dir", str(work), "baseline:app", "--port", str(base_port),
+               "--log-level", "warning"], {}, work / "baseline.log"),
+        start([sys.executable, "-m", "bot.cli", "serve", "--port", str(bot_port)], {
+            "SLACK_BOT_TOKEN": "xoxb-bench", "SLACK_SIGNING_SECRET": "bench",
+            "SLACK_API_URL": f"http://127.0.0.1:{slack_port}/api/", "DATABASE_URL": database_url,
+            "PAGERDUTY_WEBHOOK_SECRETS": PD_SECRET, "SNS_CERTS_DIR": str(certs), "LOG_LEVEL": "WARNING",
+        }, work / "bot.log"),
+    ]
+    try:
+        wait_http(f"http://127.0.0.1:{slack_port}/_local/calls")
+        wait_http(f"http://127.0.0.1:{base_port}/docs")
+        wait_http(f"http://127.0.0.1:{bot_port}/readyz")
+        storm = build_storm(count)
+        baseline = asyncio.run(send_storm("bare FastAPI, parse only", f"http://127.0.0.1:{base_port}", storm))
+        bot = asyncio.run(send_storm("incident-bot", f"http://127.0.0.1:{bot_port}", storm))
+        engine = create_engine(sync_url(database_url))
+        deadline = time.monotonic() + 120
+        with engine.connect() as conn:
+            stored = conn.scalar(select(func.count()).select_from(WebhookDelivery))
+            incidents = conn.scalar(select(func.count()).select_from(Incident))
+        while time.monotonic() < deadline:  # let the outbox finish what the storm queued
+            with engine.connect() as conn:
+                pending = conn.exec_driver_sql("SELECT count(*) FROM slack_outbox WHERE state='pending'").scalar()
+            if not pending:
+                break
+            time.sleep(0.5)
+        engine.dispose()
+        slack_calls = len(httpx.get(f"http://127.0.0.1:{slack_port}/_local/calls", timeout=10).json()["calls"])
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            process.wait(10)
+    return {
+        "database": "postgresql" if database_url.startswith("postgres") else "sqlite",
+        "clients": CLIENTS, "services": len(SERVICES),
+        "baseline": asdict(baseline), "bot": asdict(bot),
+        "ratios": {
+            "ack_p50": round(bot.ack_p50_ms / baseline.ack_p50_ms, 1),
+            "ack_p99": round(bot.ack_p99_ms / baseline.ack_p99_ms, 1),
+            "throughput": round(bot.throughput_per_s / baseline.throughput_per_s, 3),
+        },
+        "incidents_created": incidents, "deliveries_stored": stored,
+        "lost_deliveries": count - stored - bot.failed if stored is not None else None,
+        "slack_calls": slack_calls,
+    }
+
+
+def markdown(result: dict) -> str:
+    b, base, r = result["bot"], result["baseline"], result["ratios"]
+    return "\n".join([
+        f"## Ingest storm ({result['database']}, {b['deliveries']} signed deliveries, {result['clients']} clients, "
+        f"{result['services']} services)",
+        "",
+        "| | ack p50 | ack p99 | throughput | retries |",
+        "|---|---|---|---|---|",
+        f"| {base['name']} | {base['ack_p50_ms']} ms | {base['ack_p99_ms']} ms | {base['throughput_per_s']}/s | {base['retries']} |",
+        f"| {b['name']} | {b['ack_p50_ms']} ms | {b['ack_p99_ms']} ms | {b['throughput_per_s']}/s | {b['retries']} |",
+        f"| ratio (bot / baseline) | {r['ack_p50']}x | {r['ack_p99']}x | {r['throughput']}x | |",
+        "",
+        f"Incidents created: {result['incidents_created']} (one per service). Slack Web API calls: "
+        f"{result['slack_calls']}. Deliveries stored: {result['deliveries_stored']}. "
+        f"Lost deliveries: {result['lost_deliveries']}.",
+        "",
+    ])
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--deliveries", type=int, default=2000)
+    parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL"))
+    parser.add_argument("--out", default=str(ROOT / "bench-results"))
+    args = parser.parse_args()
+    result = run(args.deliveries, args.database_url)
+    out = Path(args.out)
+    out.mkdir(exist_ok=True)
+    (out / f"ingest-{result['database']}.json").write_text(json.dumps(result, indent=2))
+    table = markdown(result)
+    print(table)
+    _update_benchmarks_md(table, result["database"])
+    return 0 if result["lost_deliveries"] == 0 else 1
+
+
+def _update_benchmarks_md(table: str, database: str) -> None:
+    path = ROOT / "BENCHMARKS.md"
+    text = path.read_text() if path.exists() else "# Benchmarks\n\nFigures from `make bench...` runs; each is set against a baseline measured in the same run on the same machine.\n\n"
+    marker_start, marker_end = f"<!-- ingest:{database} -->", f"<!-- /ingest:{database} -->"
+    block = f"{marker_start}\n{table}{marker_end}\n"
+    if marker_start in text and marker_end in text:
+        before, rest = text.split(marker_start, 1)
+        _, after = rest.split(marker_end, 1)
+        text = before + block + after.lstrip("\n")
+    else:
+        text = text.rstrip("\n") + "\n\n" + block
+    path.write_text(text)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

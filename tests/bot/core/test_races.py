@@ -1,0 +1,94 @@
+"""Races between people: an ack arriving during a resolve must never reopen the incident.
+
+On PostgreSQL the two changes run on separate connections at the same time, and a barrier holds
+the resolve's transaction open after it has written, so the ack is guaranteed to read the old
+state and then meet the newer row.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+
+import pytest
+
+from bot.core import incidents
+from bot.core.errors import InvalidTransition
+from bot.core.unit_of_work import Core
+from bot.severity import Severity
+from storage.db import create_engine_for, session_factory
+
+NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+async def pg_core(postgres_url: str):
+    engine = create_engine_for(postgres_url)
+    yield Core(sessions=session_factory(engine))
+    await engine.dispose()
+
+
+async def _declare(core: Core) -> int:
+    incident = await core.change(
+        actor="U0ALICE", action="incident.declare", incident_id=None,
+        apply=lambda s, now: incidents.declare(s, title="race", severity=Severity.P1, declared_by="U0ALICE", now=now),
+    )
+    return incident.id
+
+
+@pytest.mark.postgres
+async def test_ack_racing_a_resolve_never_reopens_it(pg_core: Core) -> None:
+    incident_id = await _declare(pg_core)
+    resolve_written = asyncio.Event()
+    ack_has_read = asyncio.Event()
+
+    async def resolve() -> None:
+        async def apply(session, now):
+            changed = await incidents.resolve(session, incident_id=incident_id, actor="U0BOB", now=now)
+            resolve_written.set()
+            # Keep the transaction open until the ack has read the still-triggered row.
+            await asyncio.wait_for(ack_has_read.wait(), timeout=10)
+            return changed
+
+        await pg_core.change(actor="U0BOB", action="incident.resolve", incident_id=incident_id, apply=apply)
+
+    async def acknowledge() -> None:
+        await resolve_written.wait()
+
+        async def apply(session, now):
+            stale = await incidents.get_incident(session, incident_id=incident_id)
+            assert stale.status == "triggered"  # the resolve is not committed yet
+            ack_has_read.set()
+            return await incidents.acknowledge(session, incident_id=incident_id, actor="U0CAROL", now=now)
+
+        await pg_core.change(actor="U0CAROL", action="incident.acknowledge", incident_id=incident_id, apply=apply)
+
+    results = await asyncio.gather(resolve(), acknowledge(), return_exceptions=True)
+    assert results[0] is None
+    assert isinstance(results[1], InvalidTransition), results[1]
+    final = await pg_core.read(lambda s: incidents.get_incident(s, incident_id=incident_id))
+    assert final.status == "resolved"
+    assert final.acknowledged_at is None
+    assert final.version == 2
+
+
+@pytest.mark.postgres
+async def test_many_concurrent_changes_serialise(pg_core: Core) -> None:
+    """Twenty acks, mitigations and resolves at once: exactly one of each kind can win, in order."""
+    incident_id = await _declare(pg_core)
+    changes = [incidents.acknowledge, incidents.mitigate, incidents.resolve] * 7
+
+    async def attempt(change, i: int) -> bool:
+        try:
+            await pg_core.change(actor=f"U0USER{i}", action=change.__name__, incident_id=incident_id,
+                                 apply=lambda s, now: change(s, incident_id=incident_id, actor=f"U0USER{i}", now=now))
+            return True
+        except InvalidTransition:
+            return False
+
+    outcomes = await asyncio.gather(*(attempt(c, i) for i, c in enumerate(changes)))
+    final = await pg_core.read(lambda s: incidents.get_incident(s, incident_id=incident_id))
+    assert final.status == "resolved"
+    # The version counts exactly the changes that won; none was lost or applied twice.
+    assert final.version == 1 + sum(outcomes)
+    assert 1 <= sum(outcomes) <= 3

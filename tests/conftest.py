@@ -1,0 +1,57 @@
+"""Shared fixtures: databases on SQLite and, when TEST_DATABASE_URL is set, PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from storage.db import create_engine_for, session_factory
+from tests.databases import PostgresDatabases, migrated_sqlite_url, postgres_base_url
+
+
+@pytest.fixture(scope="session")
+def postgres_databases() -> Iterator[PostgresDatabases | None]:
+    base = postgres_base_url()
+    if base is None:
+        yield None
+        return
+    databases = PostgresDatabases(base)
+    databases.prepare_template()
+    yield databases
+    databases.drop_all()
+
+
+def _backend_params() -> list:
+    return ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+
+
+@pytest.fixture(params=_backend_params())
+def database_url(request: pytest.FixtureRequest, tmp_path, postgres_databases) -> Iterator[str]:
+    """A migrated, empty database: once on SQLite, once on PostgreSQL."""
+    if request.param == "sqlite":
+        yield migrated_sqlite_url(tmp_path)
+        return
+    yield from _fresh_postgres(postgres_databases)
+
+
+@pytest.fixture
+def postgres_url(postgres_databases) -> Iterator[str]:
+    """Only PostgreSQL, for tests of behaviour that SQLite cannot show (real concurrency)."""
+    yield from _fresh_postgres(postgres_databases)
+
+
+def _fresh_postgres(postgres_databases: PostgresDatabases | None) -> Iterator[str]:
+    if postgres_databases is None:
+        pytest.skip("PostgreSQL tests need TEST_DATABASE_URL")
+    url = postgres_databases.create()
+    yield url
+    postgres_databases.drop(url)
+
+
+@pytest.fixture
+async def sessions(database_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    engine = create_engine_for(database_url)
+    yield session_factory(engine)
+    await engine.dispose()

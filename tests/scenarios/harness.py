@@ -1,0 +1,85 @@
+"""The real app over HTTP against the local Slack server, driven as Slack would drive it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from sqlalchemy import func, select
+
+from bot.app import AppOptions, create_app
+from bot.sandbox.runner import OutboxProbe, SignedSlackClient, ThreadedServer, slack_signature_headers
+from bot.sandbox.slack_api import LocalSlackServer
+from bot.settings import Settings
+from storage.models import Incident, WebhookDelivery
+
+SIGNING_SECRET = "test-signing-secret"
+BOT_TOKEN = "xoxb-test-token"
+
+
+def sign(body: bytes, *, secret: str = SIGNING_SECRET, timestamp: int | None = None) -> dict[str, str]:
+    return slack_signature_headers(body, secret=secret, timestamp=timestamp)
+
+
+def bot_settings(*, slack: LocalSlackServer, database_url: str, **overrides: Any) -> Settings:
+    values: dict[str, Any] = dict(
+        slack_bot_token=BOT_TOKEN, slack_signing_secret=SIGNING_SECRET, slack_api_url=slack.base_url,
+        database_url=database_url, slack_post_interval=0.0, outbox_poll_interval=0.05, outbox_retry_base=0.1,
+    )
+    values.update(overrides)
+    return Settings(**values)
+
+
+class BotServer(ThreadedServer):
+    def __init__(self, settings: Settings, options: AppOptions = AppOptions()) -> None:
+        super().__init__(create_app(settings, options))
+        self.settings = settings
+
+
+@dataclass
+class SlackUser:
+    """A person in the local workspace; commands default to #general."""
+
+    bot: BotServer
+    slack: LocalSlackServer
+    user_id: str
+    http: httpx.Client
+
+    def __post_init__(self) -> None:
+        self.client = SignedSlackClient(bot_url=self.bot.url, secret=SIGNING_SECRET, user_id=self.user_id,
+                                        http=self.http, response_url_for=self.slack.response_url)
+
+    def command(self, text: str, *, channel: str | None = None, trigger_id: str | None = None) -> httpx.Response:
+        return self.client.command(text, channel=channel or self.slack.channel_id("general"), trigger_id=trigger_id)
+
+    def click(self, action_id: str, *, channel: str, message_ts: str) -> httpx.Response:
+        return self.client.click(action_id, channel=channel, message_ts=message_ts, block_id="headline_actions")
+
+    def submit_view(self, view: dict[str, Any], values: dict[str, Any]) -> httpx.Response:
+        return self.client.submit_view(view, values)
+
+    def responses(self) -> list[dict[str, Any]]:
+        return self.slack.responses(self.client.last_response_name)
+
+
+class Database(OutboxProbe):
+    """Synchronous looks at the bot's database, from the test's side."""
+
+    def pending_outbox(self) -> int:
+        return self.pending()
+
+    def wait_outbox_drained(self, timeout: float = 30.0) -> None:
+        self.wait_drained(timeout)
+
+    def deliveries(self) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.scalar(select(func.count()).select_from(WebhookDelivery)) or 0)
+
+    def incidents(self) -> list[Any]:
+        with self.engine.connect() as conn:
+            return list(conn.execute(select(Incident).order_by(Incident.number)).all())
+
+    def incident(self, number: int) -> Any:
+        with self.engine.connect() as conn:
+            return conn.execute(select(Incident).where(Incident.number == number)).one()
