@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test demo migrate serve clean
+.PHONY: install models test demo migrate serve clean
 
 install: $(STAMP)
 
@@ -17,7 +17,12 @@ $(STAMP): pyproject.toml
 test: install
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-demo: install
+# Trains the full models into ./var/models the first time (minutes, with progress bars); later
+# runs recognise the same data and settings and return at once.
+models: install
+	$(BIN)/incident-bot models train
+
+demo: install models
 	$(BIN)/incident-bot demo
 
 migrate: install
@@ -37,5 +42,5 @@ bench-ingest: install
 	$(BIN)/python -m tests.bench.ingest
 
 # The model worker at 1, 8 and 32 clients against a bare forward pass of the same model version.
-bench-inference: install
+bench-inference: install models
 	$(BIN)/python -m tests.bench.inference

@@ -18,6 +18,7 @@ import httpx
 
 from bot.app import create_app
 from bot.config import IncidentBotConfig
+from bot.demo_models import show_diagnostics
 from bot.sandbox.runner import OutboxProbe, SignedSlackClient, ThreadedServer
 from bot.sandbox.slack_api import LocalSlackServer
 from bot.sandbox.transcript import render_mrkdwn, render_message
@@ -144,7 +145,8 @@ def _play(bot_url: str, secret: str, slack: LocalSlackServer, http: httpx.Client
     calls = slack.calls()
     say(f"The bot made {len(calls)} Slack Web API calls; the incident is in the database at "
         "the path you gave (default var/demo.db).")
-    say("Run it against a real workspace: see README.md, 'Running it against a real Slack workspace'.")
+    show_diagnostics("Inference latency above SLO on multimodal-api", say)
+    say("\nRun it against a real workspace: see README.md, 'Running it against a real Slack workspace'.")
 
 
 def _incident_channel(slack: LocalSlackServer) -> str:
