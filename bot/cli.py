@@ -117,7 +117,9 @@ def _worker(args: argparse.Namespace) -> int:
     from inference.app import build_worker
     from inference.settings import WorkerSettings
 
-    uvicorn.run(build_worker(WorkerSettings()), host=args.host, port=args.port, log_level="info")
+    # No access log: at hundreds of predictions a second it costs CPU the models need, and
+    # /metrics counts every request by model and outcome.
+    uvicorn.run(build_worker(WorkerSettings()), host=args.host, port=args.port, log_level="info", access_log=False)
     return 0
 
 

@@ -197,7 +197,8 @@ def load_served(registry: Any, name: str, cache: Path) -> Any:
         version = versions[0].version
     manifest = registry.manifest(name, version)
     folder = registry.materialize(name, version, cache / name / version)
-    return ModelLoader().load(manifest, folder)
+    # A fusion version loads its pinned components from the registry, as the worker's loader does.
+    return ModelLoader(registry=registry, cache_dir=cache).load(manifest, folder)
 
 
 def time_bare(model: Any, pool: Pool, batch: int, seconds: float, warmup: float) -> Timing:
