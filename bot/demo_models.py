@@ -92,7 +92,7 @@ def _ask(url: str, worker: subprocess.Popen[bytes], text: str, say: Callable[[st
                 answer = _predict(http, url, "fusion", [{"text": text, "image_b64": _chart_png(pattern)}])[0]
                 mechanism = answer["mechanism"]
                 chart = answer["inputs"]["chart"]
-                say(f"  fusion, with a {pattern} latency chart (chart-vit read it as {chart['label']}): "
+                say(f"  fusion, with a {pattern} chart (chart-vit read it as {chart['label']}): "
                     f"{answer['label']}, mechanism {mechanism['label']} ({mechanism['confidence']:.0%}) → "
                     f"{mechanism['first_action']}")
 
