@@ -9,6 +9,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from inference.errors import ModelNotReady
 from inference.registry import DEFAULT_REGISTRY, RegistryError, open_registry
 from inference.settings import WorkerSettings
 from inference.training.run import (
@@ -52,7 +53,8 @@ def run_models(args: argparse.Namespace, registry_uri: str) -> int:
     registry = open_registry(args.registry or registry_uri)
     try:
         return _ACTIONS[args.models_command](args, registry)
-    except RegistryError as exc:
+    except (RegistryError, ModelNotReady) as exc:
+        # ModelNotReady: a fusion version's pinned component cannot be loaded.
         print(f"incident-bot models: {exc}", file=sys.stderr)
         return 2
 

@@ -9,7 +9,7 @@
   the model never trains on), from a fixed seed, so every version is measured on the same set. A
   small set of unseen charts in the training styles is scored as well (``seen_styles_accuracy``),
   to show the gap between seen and unseen styles.
-- Recipe: AdamW, linear warm-up then cosine decay, label smoothing, gradient clipping, and cheap
+- Recipe: AdamW, linear warm-up then cosine decay, gradient clipping, and (in the full run) cheap
   batched augmentation (random zoom and shift, channel shuffles, greyscale, contrast, blur, noise).
 - Deterministic for a seed: the weights, the batches and the augmentation all draw from generators
   seeded by it, and torch runs with a fixed number of threads.
