@@ -31,8 +31,10 @@ def _free_port() -> int:
 def _has_models(registry: str) -> bool:
     if registry.startswith("s3://"):
         return True  # the worker says so itself if it has none
-    root = Path(registry)
-    return root.is_dir() and any((child / "CURRENT").exists() for child in root.iterdir() if child.is_dir())
+    # The registry's own listing (no torch, no boto3): a model with a complete version is served.
+    from inference.registry import LocalRegistry
+
+    return bool(LocalRegistry(Path(registry)).models())
 
 
 def _chart_png(pattern: str) -> str:
@@ -46,7 +48,7 @@ def _chart_png(pattern: str) -> str:
 def show_diagnostics(incident_text: str, say: Callable[[str], None], *, registry: str | None = None) -> None:
     registry = registry or os.environ.get("MODEL_REGISTRY", "./var/models")
     if not _has_models(registry):
-        say("\n(No trained models in ./var/models: `make models` trains them, then the demo shows the worker too.)")
+        say(f"\n(No trained models in {registry}: `make models` trains them, then the demo shows the worker too.)")
         return
     port = _free_port()
     command = [str(Path(sys.executable).with_name("incident-bot")), "worker", "--host", "127.0.0.1", "--port", str(port)]

@@ -496,13 +496,16 @@ class PagerDutySandbox:
             payload: Any = json.loads(raw) if raw else None
         except (ValueError, RecursionError):
             payload = ValueError
-        rule = self.faults.pick_rule(request.url.path)
-        if rule is not None:
-            response: Response = _fault_response(rule, request.url.path)
-        else:
-            refusal = self._refuse_rest(request) if rest else None
-            response = refusal or answer(request, payload)
-        self._record(request, payload, response)
+        # One step under the (re-entrant) lock: whoever reads the incidents and the call log sees a
+        # change together with the call that made it, never one without the other.
+        with self._lock:
+            rule = self.faults.pick_rule(request.url.path)
+            if rule is not None:
+                response: Response = _fault_response(rule, request.url.path)
+            else:
+                refusal = self._refuse_rest(request) if rest else None
+                response = refusal or answer(request, payload)
+            self._record(request, payload, response)
         return response
 
     def _refuse_rest(self, request: Request) -> Response | None:
