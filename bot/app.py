@@ -36,7 +36,19 @@ from handlers.webhooks import routes as webhooks
 from handlers.webhooks.intake import Intake
 from handlers.webhooks.routes import WebhookSettings
 from handlers.webhooks.sns_verify import HttpxCertFetcher, SnsVerifier
+from inference.client import WorkerClient
+from runbooks.actions.apply import Executor
+from runbooks.actions.pipeline import ActionPipeline
+from runbooks.actions.plans import Planner
+from runbooks.actions.providers import ActionProviders
+from runbooks.actions.rbac import Authorizer
+from runbooks.actions.requests import AUTO_APPLY_FLAG
+from runbooks.providers.ecs import Boto3Ecs
+from runbooks.providers.models import WorkerModelControl
 from runbooks.providers.pagerduty import PagerDutyRestClient
+from runbooks.providers.ssm import Boto3ParameterStore
+from bot.config import IncidentBotConfig
+from bot.slack.blocks import ActionButtons
 from handlers.slack.errors import MALFORMED_PAYLOAD_ERRORS
 from storage.db import create_engine_for, session_factory
 from storage.migrate import upgrade_to_head_async
@@ -76,6 +88,7 @@ def create_app(settings: Settings, options: AppOptions = AppOptions()) -> FastAP
         oncall_usergroups=tuple(config.oncall.usergroups),
         severity_names={sev.value: policy.name for sev, policy in config.severities.items()},
         summary_every=config.alerts.summary_every,
+        service_actions=service_action_buttons(config),
     )
     slack_writes = SlackWrites(sessions=sessions, gateway=gateway, workspace=workspace, clock=options.clock)
     pagerduty = _pagerduty_client(settings)
@@ -95,7 +108,19 @@ def create_app(settings: Settings, options: AppOptions = AppOptions()) -> FastAP
         policy=DispatchPolicy(poll_interval=settings.outbox_poll_interval, retry_base=settings.outbox_retry_base),
     )
     core = Core(sessions=sessions, clock=options.clock, outbox_ready=dispatcher.wake)
-    services = Services(core=core, gateway=gateway, config=config, metrics=metrics)
+    worker = WorkerClient(settings.worker_url)
+    action_providers = ActionProviders(
+        ecs=Boto3Ecs(endpoint_url=settings.aws_endpoint_url or None),
+        parameters=Boto3ParameterStore(endpoint_url=settings.aws_endpoint_url or None),
+        models=WorkerModelControl(worker),
+    )
+    actions = ActionPipeline(
+        core=core, config=config, planner=Planner(config=config, providers=action_providers),
+        executor=Executor(config=config, providers=action_providers),
+        authorizer=Authorizer(rbac=config.rbac, directory=gateway),
+    )
+    services = Services(core=core, gateway=gateway, config=config, metrics=metrics, actions=actions,
+                        action_providers=action_providers)
     # Bolt's own client carries no token: the authorize function hands it one per request.
     bolt_client = AsyncWebClient(base_url=settings.slack_api_url)
     bolt = build_bolt_app(settings, client=bolt_client, services=services)
@@ -109,12 +134,17 @@ def create_app(settings: Settings, options: AppOptions = AppOptions()) -> FastAP
         refresher = asyncio.create_task(
             _keep_headlines_current(core, settings.headline_refresh_interval), name="headline-refresh"
         )
+        sweeper = asyncio.create_task(_sweep_actions(actions, settings.action_sweep_interval), name="action-sweep")
         socket = await _start_socket_mode(bolt, settings) if options.socket_mode else None
         try:
             yield
         finally:
             if socket is not None:
                 await socket.close_async()
+            sweeper.cancel()
+            # A run cut off here is marked interrupted by the next sweep, on this or another replica.
+            await actions.aclose()
+            await worker.aclose()
             refresher.cancel()
             dispatcher.stop()
             await delivery
@@ -122,6 +152,8 @@ def create_app(settings: Settings, options: AppOptions = AppOptions()) -> FastAP
                 await pagerduty.aclose()
             with contextlib.suppress(asyncio.CancelledError):
                 await refresher
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweeper
             await engine.dispose()
 
     app = FastAPI(title="incident-bot", lifespan=lifespan, docs_url=None, redoc_url=None)
@@ -196,6 +228,30 @@ async def _keep_headlines_current(core: Core, interval: float) -> None:
             continue
         if refreshed:
             core.outbox_ready()
+
+
+def service_action_buttons(config: IncidentBotConfig) -> dict[str, ActionButtons]:
+    """Which guarded-action buttons each service's incidents show, from what the service has."""
+    buttons = {}
+    for name, service in config.services.items():
+        flags = service.flags.names if service.flags else ()
+        buttons[name] = ActionButtons(
+            scale=service.ecs is not None,
+            rollback=bool(service.ecs or service.models or flags),
+            flags=bool(flags),
+            disable_auto_apply=AUTO_APPLY_FLAG in flags,
+        )
+    return buttons
+
+
+async def _sweep_actions(actions: ActionPipeline, interval: float) -> None:
+    """Expire approvals nobody gave in time, and free targets of runs cut off by a restart."""
+    while True:
+        try:
+            await actions.sweep()
+        except SQLAlchemyError as exc:
+            log.warning("could not sweep actions: %s", exc)
+        await asyncio.sleep(interval)
 
 
 async def _start_socket_mode(bolt, settings: Settings):  # type: ignore[no-untyped-def]

@@ -9,6 +9,8 @@ from bot.config import IncidentBotConfig
 from bot.core.unit_of_work import Core
 from bot.metrics import Metrics
 from bot.slack.gateway import SlackGateway
+from runbooks.actions.pipeline import ActionPipeline
+from runbooks.actions.providers import ActionProviders
 
 SERVICES_KEY = "incident_bot_services"
 
@@ -19,6 +21,8 @@ class Services:
     gateway: SlackGateway
     config: IncidentBotConfig
     metrics: Metrics
+    actions: ActionPipeline
+    action_providers: ActionProviders
 
     @property
     def severity_names(self) -> Mapping[str, str]:

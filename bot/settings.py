@@ -55,6 +55,9 @@ class Settings(BaseSettings):
     outbox_poll_interval: float = Field(
         default=1.0, gt=0, validation_alias=AliasChoices("OUTBOX_POLL_INTERVAL", "outbox_poll_interval")
     )
+    action_sweep_interval: float = Field(
+        default=15.0, gt=0, validation_alias=AliasChoices("ACTION_SWEEP_INTERVAL", "action_sweep_interval")
+    )
     outbox_retry_base: float = Field(
         default=1.0, gt=0, validation_alias=AliasChoices("OUTBOX_RETRY_BASE", "outbox_retry_base")
     )

@@ -2,7 +2,8 @@
 
 Errors come in two kinds the bot can act on: the worker is unavailable (down, overloaded,
 timing out: try later, say so in Slack), or it refused the request (bad input, unknown model:
-the message says why).
+the message says why). A refusal with 409 is a ``WorkerConflict``: the served version was not
+the one the caller expected, because someone else changed it.
 """
 
 from __future__ import annotations
@@ -19,11 +20,18 @@ class WorkerError(Exception):
 
 
 class WorkerUnavailable(WorkerError):
-    """The worker could not be reached, timed out, or is overloaded or still loading."""
+    """The worker could not be reached, timed out, or is overloaded or still loading.
 
-    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+    ``status`` is the worker's HTTP status when it answered at all; ``delivered`` is False when
+    the request certainly never reached it (no connection), so it cannot have acted on it.
+    """
+
+    def __init__(self, message: str, *, retry_after: float | None = None, status: int | None = None,
+                 delivered: bool = True) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+        self.status = status
+        self.delivered = delivered
 
 
 class WorkerRejected(WorkerError):
@@ -33,6 +41,10 @@ class WorkerRejected(WorkerError):
         super().__init__(message)
         self.status = status
         self.code = code
+
+
+class WorkerConflict(WorkerRejected):
+    """409: the model was not serving the version the caller expected; nothing was done."""
 
 
 @dataclass(frozen=True)
@@ -68,17 +80,22 @@ class WorkerClient:
     async def _request(self, method: str, path: str, **kwargs: Any) -> Any:
         try:
             response = await self._http.request(method, path, **kwargs)
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+            raise WorkerUnavailable(f"the model worker is unreachable: {exc.__class__.__name__}",
+                                    delivered=False) from exc
         except httpx.TimeoutException as exc:
             raise WorkerUnavailable(f"the model worker did not answer in time ({path})") from exc
         except httpx.HTTPError as exc:
             raise WorkerUnavailable(f"the model worker is unreachable: {exc.__class__.__name__}") from exc
-        if response.status_code == 503 or response.status_code == 429 or response.status_code >= 500:
-            raise WorkerUnavailable(f"the model worker answered {response.status_code}: {_error_text(response)}",
-                                    retry_after=_retry_after(response))
-        if response.status_code >= 400:
+        status = response.status_code
+        if status == 429 or status >= 500:
+            raise WorkerUnavailable(f"the model worker answered {status}: {_error_text(response)}",
+                                    retry_after=_retry_after(response), status=status)
+        if status >= 400:
             body = _json_or_none(response)
             code = body.get("code") if isinstance(body, dict) else None
-            raise WorkerRejected(_error_text(response), status=response.status_code, code=code)
+            rejected = WorkerConflict if status == 409 else WorkerRejected
+            raise rejected(_error_text(response), status=status, code=code)
         try:
             return response.json()
         except ValueError as exc:
@@ -110,17 +127,27 @@ class WorkerClient:
     async def classify_chart(self, png: bytes, *, model: str = "chart-vit") -> WorkerPrediction:
         return (await self.predict(model, [{"image_b64": base64.b64encode(png).decode()}]))[0]
 
-    async def load_version(self, name: str, version: str) -> str:
-        body = await self._request("POST", f"/v1/models/{name}/versions/{version}:load")
+    async def load_version(self, name: str, version: str, *, expect: str | None = None,
+                           actor: str | None = None) -> str:
+        """Load and promote ``version``; with ``expect``, only if that version is serving now."""
+        guard = _guard(expect, actor)
+        body = await self._request("POST", f"/v1/models/{name}/versions/{version}:load", json=guard or None)
         return str(body["version"])
 
-    async def rollback(self, name: str, steps: int = 1) -> str:
-        body = await self._request("POST", f"/v1/models/{name}:rollback", json={"steps": steps})
+    async def rollback(self, name: str, steps: int = 1, *, expect: str | None = None,
+                       actor: str | None = None) -> str:
+        """Go back ``steps`` deploys; with ``expect``, only if that version is serving now."""
+        body = await self._request("POST", f"/v1/models/{name}:rollback",
+                                   json={"steps": steps, **_guard(expect, actor)})
         return str(body["version"])
 
     async def recent_predictions(self, name: str, limit: int = 500) -> list[dict[str, Any]]:
         body = await self._request("GET", f"/v1/models/{name}/predictions", params={"limit": limit})
         return list(body.get("predictions", []))
+
+
+def _guard(expect: str | None, actor: str | None) -> dict[str, str]:
+    return {key: value for key, value in (("expect", expect), ("actor", actor)) if value is not None}
 
 
 def _json_or_none(response: httpx.Response) -> Any:

@@ -62,3 +62,24 @@ class BatchFailed(InferenceError):
 class ModelNotReady(InferenceError):
     code = "SYS_001"
     http_status = 503
+
+
+class VersionChanged(InferenceError):
+    """The caller acted on a served version that is no longer the one serving."""
+
+    code = "VERSION_CHANGED"
+    http_status = 409
+
+    def __init__(self, name: str, *, expected: str, serving: str | None) -> None:
+        super().__init__(f"{name} is serving {serving or 'nothing'}, not {expected}: someone else changed it; "
+                         "nothing was done")
+        self.expected = expected
+        self.serving = serving
+
+
+class DeployRefused(InferenceError):
+    """A load or rollback that cannot be done (a broken version, nothing left to roll back to);
+    the served model and the registry are as they were."""
+
+    code = "MODEL_422"
+    http_status = 422

@@ -2,6 +2,8 @@
 
 A slot's model is replaced in one assignment once the new version is fully loaded, so requests
 never see a half-loaded model; batches already running finish on the version they started with.
+Loads and rollbacks of one model take turns under its slot's swap lock, and each changes the
+registry only after the new version has loaded: a failure leaves everything as it was.
 """
 
 from __future__ import annotations
@@ -16,12 +18,21 @@ from pathlib import Path
 from typing import Any
 
 from inference.batching import Batcher, BatchPolicy
-from inference.errors import ModelNotFound, ModelNotReady
+from inference.errors import (
+    DeployRefused,
+    InferenceError,
+    ModelNotFound,
+    ModelNotReady,
+    VersionChanged,
+)
 from inference.inputs import Instance
 from inference.metrics import WorkerMetrics
 from inference.models.base import Prediction, ServedModel
+from inference.registry import RegistryError
+from inference.registry.manifest import rollback_target
 
 PREDICTION_LOG_SIZE = 5000
+DEFAULT_ACTOR = "worker"
 
 Loader = Callable[[Any, Path], ServedModel]
 
@@ -42,6 +53,12 @@ class ModelSlot:
     model: ServedModel | None = None
     log: deque[LoggedPrediction] = field(default_factory=lambda: deque(maxlen=PREDICTION_LOG_SIZE))
     swap_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+
+def _check_serving(slot: ModelSlot, expect: str | None) -> None:
+    serving = slot.model.version if slot.model is not None else None
+    if expect is not None and expect != serving:
+        raise VersionChanged(slot.name, expected=expect, serving=serving)
 
 
 def _run_batch(model: ServedModel | None, instances: Sequence[Instance]) -> list[tuple[str, Prediction]]:
@@ -93,23 +110,59 @@ class ModelHost:
     async def _call(self, fn: Callable[..., Any], *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
 
-    async def swap(self, name: str, version: str, *, promote: bool) -> ServedModel:
-        """Load ``version`` fully, then serve it; with ``promote``, also record it in the registry."""
+    async def swap(self, name: str, version: str, *, promote: bool, expect: str | None = None,
+                   actor: str = DEFAULT_ACTOR) -> ServedModel:
+        """Load ``version`` fully, then serve it; with ``promote``, also record it in the registry.
+
+        ``expect`` is the version the caller believes is serving; if another one is, nothing is done.
+        """
         slot = self._slot(name)
         async with slot.swap_lock:
-            manifest = await self._call(self._registry.manifest, name, version)
-            folder = self._cache_dir / name / version
-            await self._call(self._registry.materialize, name, version, folder)
-            model = await self._call(self._loader, manifest, folder)
+            _check_serving(slot, expect)
+            model = await self._load(name, version)
             if promote:
-                await self._call(lambda: self._registry.promote(name, version, actor="worker"))
+                await self._call(lambda: self._registry.promote(name, version, actor=actor))
             slot.model = model
             return model
 
-    async def rollback(self, name: str, steps: int) -> ServedModel:
-        self._require(name)
-        version = await self._call(lambda: self._registry.rollback(name, steps, actor="worker"))
-        return await self.swap(name, version, promote=False)
+    async def rollback(self, name: str, steps: int, *, expect: str | None = None,
+                       actor: str = DEFAULT_ACTOR) -> ServedModel:
+        """Go back ``steps`` deploys in the registry's deploy log, never half-way.
+
+        The target is loaded before the rollback is recorded, and served only once it is recorded,
+        so a version that cannot load leaves both the served model and the registry as they were.
+        """
+        slot = self._require(name)
+        async with slot.swap_lock:
+            _check_serving(slot, expect)
+            records = await self._call(self._registry.deploy_log, name)
+            try:
+                target = rollback_target(name, records, steps)
+            except RegistryError as exc:
+                raise DeployRefused(f"{exc}; nothing was changed") from exc
+            model = await self._load(name, target)
+            recorded = await self._call(lambda: self._registry.rollback(name, steps, actor=actor))
+            if recorded != target:
+                # Another process deployed between our read of the log and our write to it; the
+                # registry's log is the truth, so serve what it recorded.
+                try:
+                    model = await self._load(name, recorded)
+                except (InferenceError, RegistryError) as exc:
+                    raise InferenceError(f"the registry now has {name} {recorded} serving (another deploy came "
+                                         f"first), but the worker could not load it: {exc}") from exc
+            slot.model = model
+            return model
+
+    async def _load(self, name: str, version: str) -> ServedModel:
+        manifest = await self._call(self._registry.manifest, name, version)
+        folder = self._cache_dir / name / version
+        await self._call(self._registry.materialize, name, version, folder)
+        try:
+            return await self._call(self._loader, manifest, folder)
+        except RegistryError:
+            raise  # a fusion's components come from the registry: its errors keep their meaning
+        except Exception as exc:
+            raise DeployRefused(f"{name} {version} cannot be loaded: {exc}; nothing was changed") from exc
 
     # --- serving ---------------------------------------------------------------------------
 
@@ -156,6 +209,10 @@ class ModelHost:
     def prediction_log(self, name: str, limit: int) -> list[LoggedPrediction]:
         log = self._require(name).log
         return list(log)[-limit:] if limit > 0 else []
+
+    async def deploy_log(self, name: str) -> list[Any]:
+        self._require(name)
+        return list(await self._call(self._registry.deploy_log, name))
 
     async def versions(self, name: str) -> list[Any]:
         self._require(name)

@@ -17,20 +17,28 @@ from fastapi.responses import JSONResponse
 
 from inference.errors import (
     BadRequest,
+    DeployRefused,
     InferenceError,
     ModelNotFound,
     ModelNotReady,
     Overloaded,
     PayloadTooLarge,
 )
-from inference.host import ModelHost
+from inference.host import DEFAULT_ACTOR, ModelHost
 from inference.inputs import Instance, check_text, parse_instances
 from inference.metrics import WorkerMetrics
-from inference.registry import RegistryError, UnknownModel, UnknownVersion
+from inference.registry import (
+    CorruptVersion,
+    RegistryError,
+    UnknownModel,
+    UnknownVersion,
+)
+from inference.registry.manifest import serving_history
 
 MAX_BODY_BYTES = 16 * 1024 * 1024
 TEXT_MODEL = "incident-text"
 _WANTS = {"text": (True, False), "image": (False, True), "fusion": (True, True)}
+ACTOR_MAX = 200
 
 
 def create_worker_app(host: ModelHost, metrics: WorkerMetrics) -> FastAPI:
@@ -54,6 +62,8 @@ def create_worker_app(host: ModelHost, metrics: WorkerMetrics) -> FastAPI:
     async def registry_error(_request: Request, exc: RegistryError) -> JSONResponse:
         if isinstance(exc, UnknownModel | UnknownVersion):
             mapped: InferenceError = ModelNotFound(str(exc))
+        elif isinstance(exc, CorruptVersion):
+            mapped = DeployRefused(f"{exc}; nothing was changed")
         else:
             mapped = ModelNotReady(f"the model registry is unavailable: {exc}")
         return await inference_error(_request, mapped)
@@ -84,6 +94,9 @@ def create_worker_app(host: ModelHost, metrics: WorkerMetrics) -> FastAPI:
     async def model_info(name: str) -> dict[str, Any]:
         info = _describe(host, name)
         info["versions"] = [_manifest_json(m) for m in await host.versions(name)]
+        records = await host.deploy_log(name)
+        info["deploys"] = [record.to_dict() for record in records]
+        info["serving_history"] = serving_history(records)
         return info
 
     @app.post("/v1/models/{name}:predict")
@@ -95,18 +108,21 @@ def create_worker_app(host: ModelHost, metrics: WorkerMetrics) -> FastAPI:
         return _predict_response(name, results)
 
     @app.post("/v1/models/{name}/versions/{version}:load")
-    async def load_version(name: str, version: str) -> dict[str, Any]:
+    async def load_version(name: str, version: str, request: Request) -> dict[str, Any]:
+        body = _object(await _json(request, allow_empty=True))
+        expect, actor = _expect_and_actor(body)
         host.served(name)  # 404 for an unknown model before touching the registry
-        model = await host.swap(name, version, promote=True)
+        model = await host.swap(name, version, promote=True, expect=expect, actor=actor)
         return {"name": name, "version": model.version, "ready": True}
 
     @app.post("/v1/models/{name}:rollback")
     async def rollback(name: str, request: Request) -> dict[str, Any]:
-        body = await _json(request, allow_empty=True)
-        steps = body.get("steps", 1) if isinstance(body, dict) else None
+        body = _object(await _json(request, allow_empty=True))
+        steps = body.get("steps", 1)
         if not isinstance(steps, int) or isinstance(steps, bool) or not 1 <= steps <= 50:
             raise BadRequest("steps must be a whole number from 1 to 50")
-        model = await host.rollback(name, steps)
+        expect, actor = _expect_and_actor(body)
+        model = await host.rollback(name, steps, expect=expect, actor=actor)
         return {"name": name, "version": model.version, "ready": True}
 
     @app.get("/v1/models/{name}/predictions")
@@ -142,6 +158,25 @@ async def _json(request: Request, *, allow_empty: bool = False) -> Any:
         return json.loads(body)
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise BadRequest("the body is not valid JSON") from exc
+
+
+def _object(body: Any) -> dict[str, Any]:
+    if not isinstance(body, dict):
+        raise BadRequest("the body must be a JSON object")
+    return body
+
+
+def _expect_and_actor(body: dict[str, Any]) -> tuple[str | None, str]:
+    """The optional ``expect`` (the version the caller believes is serving) and ``actor``."""
+    expect = body.get("expect")
+    if expect is not None and (not isinstance(expect, str) or not expect):
+        raise BadRequest("expect must be a version name such as \"v2\"")
+    actor = body.get("actor")
+    if actor is None:
+        return expect, DEFAULT_ACTOR
+    if not isinstance(actor, str) or not actor.strip() or len(actor) > ACTOR_MAX:
+        raise BadRequest(f"actor must be a non-empty string of at most {ACTOR_MAX} characters")
+    return expect, actor
 
 
 def _version_or_none(host: ModelHost, name: str) -> str | None:

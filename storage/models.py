@@ -178,3 +178,44 @@ class IncidentGroup(Base):
     group_key: Mapped[str] = mapped_column(String(300), primary_key=True)
     incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
     last_alert_at: Mapped[datetime]
+
+
+class ResponseAction(Base):
+    """One guarded action (scale, roll back, set a flag, stop), from proposal to verified result.
+
+    ``active_target`` holds the target's key while the action runs and is cleared when it ends;
+    its unique constraint is what stops two people changing the same thing at once (NULLs do
+    not clash, so finished actions never block). ``version`` guards each state change, so a
+    double click or Slack's retry moves the row once.
+    """
+
+    __tablename__ = "response_actions"
+    __table_args__ = (
+        UniqueConstraint("active_target", name="uq_response_actions_active_target"),
+        Index("ix_response_actions_state_expiry", "state", "expires_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    service: Mapped[str] = mapped_column(String(200))
+    target: Mapped[str] = mapped_column(String(300))
+    summary: Mapped[str] = mapped_column(Text)
+    before: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    after: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    state: Mapped[str] = mapped_column(String(24))
+    requested_by: Mapped[str] = mapped_column(String(64))
+    requested_at: Mapped[datetime]
+    needs_approval: Mapped[bool] = mapped_column(default=False)
+    dry_run: Mapped[bool] = mapped_column(default=False)
+    decided_by: Mapped[str | None] = mapped_column(String(64))
+    decided_at: Mapped[datetime | None]
+    expires_at: Mapped[datetime | None]
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    progress: Mapped[str] = mapped_column(Text, default="")
+    result: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    active_target: Mapped[str | None] = mapped_column(String(300))
+    channel_id: Mapped[str | None] = mapped_column(String(32))
+    message_ts: Mapped[str | None] = mapped_column(String(32))
+    version: Mapped[int] = mapped_column(Integer, default=1)

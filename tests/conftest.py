@@ -10,6 +10,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from storage.db import create_engine_for, session_factory
 from tests.databases import PostgresDatabases, migrated_sqlite_url, postgres_base_url
 
+# Session fixtures every package may use: quick-model registries and a local moto server.
+pytest_plugins = ("tests.registries", "tests.inference.moto_server")
+
 
 @pytest.fixture(scope="session")
 def postgres_databases() -> Iterator[PostgresDatabases | None]:

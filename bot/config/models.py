@@ -283,6 +283,10 @@ class RbacConfig(ConfigModel):
 
 class ActionsConfig(ConfigModel):
     dry_run: bool = False
+    # Keys this project adds: how long to wait for a change to show (ECS deployments take
+    # minutes) and how often to look while waiting.
+    verify_timeout: PositiveDuration = _minutes(10)
+    verify_every: PositiveDuration = timedelta(seconds=5)
 
 
 class AlertsConfig(ConfigModel):

@@ -15,6 +15,14 @@ class Outcome(StrEnum):
     OK = "ok"
     DENIED = "denied"
     FAILED = "failed"
+    # The steps of a guarded response action, each its own row.
+    INVALID = "invalid"  # refused as asked: unknown target, out of bounds
+    REQUESTED = "requested"
+    APPROVED = "approved"
+    EXPIRED = "expired"
+    CANCELLED = "cancelled"
+    CONFLICT = "conflict"  # someone else's action on the same target came first
+    DRY_RUN = "dry_run"
 
 
 def audit_entry(

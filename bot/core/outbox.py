@@ -26,6 +26,7 @@ class OutboxKind(StrEnum):
     POST_TIMELINE_EVENT = "post_timeline_event"
     ALERT_SUMMARY = "alert_summary"
     PAGERDUTY_STATUS = "pagerduty_status"
+    ACTION_MESSAGE = "action_message"  # post, or edit in place, the message that follows one action
 
 
 class OutboxState(StrEnum):

@@ -25,6 +25,7 @@ class EventKind(StrEnum):
     ALERT_CLEARED = "alert_cleared"
     ALL_ALERTS_CLEARED = "all_alerts_cleared"  # posted with a Resolve button
     PAGERDUTY = "pagerduty"  # escalations, reassignments and sync trouble, as PagerDuty reports them
+    ACTION = "action"  # a guarded response action: requested, approved, refused, done
 
 
 async def record_event(

@@ -99,15 +99,35 @@ class SignedSlackClient:
             }
         )
 
-    def click(self, action_id: str, *, channel: str, message_ts: str, block_id: str = "") -> httpx.Response:
+    def click(self, action_id: str, *, channel: str, message_ts: str, block_id: str = "",
+              value: str | None = None) -> httpx.Response:
+        """A button in a message (``message_ts``; an ephemeral message has its own ts too)."""
+        button: dict[str, Any] = {"type": "button", "action_id": action_id, "block_id": block_id,
+                                  "action_ts": str(time.time())}
+        if value is not None:
+            button["value"] = value
         payload = {
             "type": "block_actions", "team": {"id": TEAM_ID}, "user": {"id": self.user_id},
             "api_app_id": "A0LOCAL", "trigger_id": f"trig.{uuid.uuid4().hex}",
             "channel": {"id": channel},
             "container": {"type": "message", "channel_id": channel, "message_ts": message_ts},
             "message": {"ts": message_ts}, "response_url": self._new_response_url("act"),
-            "actions": [{"type": "button", "action_id": action_id, "block_id": block_id,
-                         "action_ts": str(time.time())}],
+            "actions": [button],
+        }
+        return self.post({"payload": json.dumps(payload)})
+
+    def click_in_view(self, action_id: str, *, view: dict[str, Any], block_id: str = "",
+                      value: str | None = None) -> httpx.Response:
+        """A button inside an open modal: Slack sends the view, and no channel or response_url."""
+        button: dict[str, Any] = {"type": "button", "action_id": action_id, "block_id": block_id,
+                                  "action_ts": str(time.time())}
+        if value is not None:
+            button["value"] = value
+        payload = {
+            "type": "block_actions", "team": {"id": TEAM_ID}, "user": {"id": self.user_id},
+            "api_app_id": "A0LOCAL", "trigger_id": f"trig.{uuid.uuid4().hex}",
+            "container": {"type": "view", "view_id": view.get("id", "")}, "view": view,
+            "actions": [button],
         }
         return self.post({"payload": json.dumps(payload)})
 

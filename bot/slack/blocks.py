@@ -61,9 +61,19 @@ def incident_fallback_text(incident: Incident) -> str:
     return f"#{incident.number} [{incident.severity}] {status}: {escape_mrkdwn(display_title(incident.title))}"
 
 
+@dataclass(frozen=True)
+class ActionButtons:
+    """The guarded-action buttons an incident's headline offers, from its service's config."""
+
+    scale: bool = False
+    rollback: bool = False
+    flags: bool = False
+    disable_auto_apply: bool = False
+
+
 def headline(
     incident: Incident, *, now: datetime, severity_names: Mapping[str, str], roles: Mapping[Role, str],
-    alerts: AlertCounts | None = None,
+    alerts: AlertCounts | None = None, actions: ActionButtons = ActionButtons(),
 ) -> list[Block]:
     status = Status(incident.status)
     ended = incident.resolved_at if status in (Status.RESOLVED, Status.CLOSED) else None
@@ -88,7 +98,7 @@ def headline(
     if incident.summary:
         blocks.append(section(f"*Resolution summary*\n{user_text(incident.summary)}"))
     blocks.append(context(" · ".join(footer)))
-    buttons = headline_buttons(status)
+    buttons = headline_buttons(status) + (action_buttons(actions) if status.is_open else [])
     if buttons:
         blocks.append({"type": "actions", "block_id": BlockId.HEADLINE_ACTIONS.value, "elements": buttons})
     return blocks
@@ -115,6 +125,17 @@ def headline_buttons(status: Status) -> list[Block]:
             }
         )
     return buttons
+
+
+def action_buttons(actions: ActionButtons) -> list[Block]:
+    shown = [
+        (actions.scale, ActionId.OPEN_SCALE, "Scale"),
+        (actions.rollback, ActionId.OPEN_ROLLBACK, "Rollback"),
+        (actions.flags, ActionId.OPEN_FLAGS, "Flags"),
+        (actions.disable_auto_apply, ActionId.DISABLE_AUTO_APPLY, "Disable auto-apply"),
+    ]
+    return [{"type": "button", "action_id": action_id.value, "text": _plain(label), "value": action_id.value}
+            for wanted, action_id, label in shown if wanted]
 
 
 def announcement(incident: Incident, *, severity_names: Mapping[str, str]) -> list[Block]:
@@ -156,6 +177,10 @@ def _status_change_line(event: TimelineEvent) -> str:
     return line
 
 
+_ACTION_EMOJI = {"succeeded": "✅", "no_change": "➖", "failed": "❌", "unverified": "⚠️", "stale": "↩️",
+                 "denied": "🚫", "expired": "⌛", "dry_run": "🧪", "interrupted": "⚠️", "refused": "🔒"}
+
+
 def timeline_event_line(event: TimelineEvent) -> str:
     """One event as a line of mrkdwn, for channel posts and the /incident timeline listing."""
     actor = person(event.actor)
@@ -180,6 +205,9 @@ def timeline_event_line(event: TimelineEvent) -> str:
             return "🟢 *Every alert of this incident has cleared.* Resolve it if the impact is over."
         case "pagerduty":
             return f"📟 {user_text(event.text)}"
+        case "action":
+            emoji = _ACTION_EMOJI.get(str(event.data.get("state")), "🛠️")
+            return f"{emoji} {user_text(event.text, limit=600)} ({actor})"
         case _:
             detail = f": {user_text(event.text)}" if event.text else ""
             return f"• {escape_mrkdwn(event.kind)} by {actor}{detail}"

@@ -6,6 +6,18 @@ from enum import StrEnum
 class ActionId(StrEnum):
     ACKNOWLEDGE = "incident_acknowledge"
     RESOLVE = "incident_resolve"
+    # Headline buttons that open the guarded-action modals.
+    OPEN_SCALE = "action_open_scale"
+    OPEN_ROLLBACK = "action_open_rollback"
+    OPEN_FLAGS = "action_open_flags"
+    DISABLE_AUTO_APPLY = "action_disable_auto_apply"
+    # Inside the Scale modal.
+    EMERGENCY_STOP = "action_emergency_stop"
+    # On a proposal, and on an approval request; the button's value is the action's id.
+    CONFIRM = "action_confirm"
+    CANCEL = "action_cancel"
+    APPROVE = "action_approve"
+    DENY = "action_deny"
 
 
 class BlockId(StrEnum):
@@ -13,13 +25,28 @@ class BlockId(StrEnum):
     DECLARE_TITLE = "declare_title"
     DECLARE_SEVERITY = "declare_severity"
     DECLARE_SERVICE = "declare_service"
+    SCALE_COUNT = "scale_count"
+    ROLLBACK_TARGET = "rollback_target"
+    ROLLBACK_VERSION = "rollback_version"
+    FLAG_NAME = "flag_name"
+    FLAG_VALUE = "flag_value"
+    ACTION_BUTTONS = "action_buttons"
 
 
 class InputId(StrEnum):
     TITLE = "title"
     SEVERITY = "severity"
     SERVICE = "service"
+    COUNT = "count"
+    TARGET = "target"
+    VERSION = "version"
+    FLAG = "flag"
+    VALUE = "value"
 
 
 class CallbackId(StrEnum):
     DECLARE_MODAL = "incident_declare"
+    SCALE_MODAL = "action_scale"
+    ROLLBACK_MODAL = "action_rollback"
+    FLAGS_MODAL = "action_flags"
+    CONFIRM_MODAL = "action_confirm_modal"

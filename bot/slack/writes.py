@@ -11,10 +11,11 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import is_channel_id
@@ -23,11 +24,12 @@ from bot.core.clock import Clock
 from bot.core.ingest import alert_stats, alerts_active_since, mark_summarized, unsummarized_alert_events
 from bot.core.outbox import OutboxKind, enqueue_headline_refresh
 from bot.core.text import TOPIC_MAX, display_title, incident_channel_name, truncate
-from bot.slack import blocks
+from bot.slack import action_blocks, blocks
 from bot.delivery import NotReady
 from bot.slack.errors import ChannelNameTaken, SlackRejected
 from bot.slack.gateway import CreatedChannel, SlackGateway
-from storage.models import Incident, TimelineEvent
+from runbooks.actions.kinds import ActionState
+from storage.models import Incident, ResponseAction, TimelineEvent
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +47,8 @@ class SlackWorkspaceConfig:
     oncall_usergroups: tuple[str, ...]
     severity_names: Mapping[str, str]
     summary_every: timedelta = timedelta(seconds=5)
+    # Which action buttons each service's incidents get on their headline.
+    service_actions: Mapping[str, blocks.ActionButtons] = field(default_factory=dict)
 
 
 class SlackWrites:
@@ -68,6 +72,8 @@ class SlackWrites:
                 await self.refresh_headline(int(payload["incident_id"]))
             case OutboxKind.POST_TIMELINE_EVENT:
                 await self.post_timeline_event(int(payload["event_id"]))
+            case OutboxKind.ACTION_MESSAGE:
+                await self.post_action_message(int(payload["action_id"]))
 
     async def _load(self, incident_id: int) -> Incident:
         async with self._sessions() as session:
@@ -157,7 +163,36 @@ class SlackWrites:
             roles = await core.current_roles(session, incident_id=incident.id)
             counts = blocks.AlertCounts(*await alert_stats(session, incident_id=incident.id))
         return blocks.headline(incident, now=self._clock(), severity_names=self._workspace.severity_names,
-                               roles=roles, alerts=counts)
+                               roles=roles, alerts=counts, actions=self._action_buttons(incident))
+
+    def _action_buttons(self, incident: Incident) -> blocks.ActionButtons:
+        by_service = self._workspace.service_actions
+        if incident.service and incident.service in by_service:
+            return by_service[incident.service]
+        # Without a service of its own, an incident offers what the only configured service can do.
+        return next(iter(by_service.values())) if len(by_service) == 1 else blocks.ActionButtons()
+
+    async def post_action_message(self, action_id: int) -> None:
+        """Post the action's message the first time, and edit that same message afterwards."""
+        async with self._sessions() as session:
+            action = await session.get(ResponseAction, action_id)
+        if action is None:
+            return
+        if action.message_ts is None and action.state in (ActionState.PROPOSED, ActionState.CANCELLED):
+            return  # a proposal is private to its requester until confirmed
+        incident = await self._load(action.incident_id)
+        if not incident.channel_id:
+            raise NotReady(f"incident {incident.id} has no channel yet")
+        text, body = action_blocks.action_message(action)
+        if action.message_ts:
+            await self._gateway.update(incident.channel_id, action.message_ts, text=text, blocks=body)
+            return
+        posted = await self._gateway.post(incident.channel_id, text=text, blocks=body)
+        async with self._sessions() as session, session.begin():
+            await session.execute(
+                update(ResponseAction).where(ResponseAction.id == action_id, ResponseAction.message_ts.is_(None))
+                .values(message_ts=posted.ts, channel_id=posted.channel_id)
+            )
 
     async def post_alert_summary(self, incident_id: int) -> None:
         incident = await self._load(incident_id)

@@ -2,7 +2,7 @@
 
 from slack_bolt.async_app import AsyncApp
 
-from handlers.slack import actions, events, views
+from handlers.slack import action_buttons, action_modals, actions, events, views
 from handlers.slack.commands import router
 from handlers.slack.errors import register_error_handler
 
@@ -10,6 +10,8 @@ from handlers.slack.errors import register_error_handler
 def register(app: AsyncApp) -> None:
     router.register(app)
     actions.register(app)
+    action_buttons.register(app)
+    action_modals.register(app)
     views.register(app)
     events.register(app)
     register_error_handler(app)

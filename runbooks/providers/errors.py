@@ -1,7 +1,9 @@
 """Errors of the providers, independent of the library that talks to each one.
 
 Callers decide on two things only: whether to try again later (``ProviderUnavailable``, with
-the provider's own hint of when) or to give up and tell a person (``ProviderRejected``).
+the provider's own hint of when) or to give up and tell a person (``ProviderRejected``). A
+``ProviderConflict`` is the refusal that means someone else changed the thing first: show them
+what it is now rather than what was asked.
 """
 
 from __future__ import annotations
@@ -35,3 +37,10 @@ class ProviderRejected(ProviderError):
     def __init__(self, message: str, *, provider: str = "", status: int) -> None:
         super().__init__(message, provider=provider)
         self.status = status
+
+
+class ProviderConflict(ProviderRejected):
+    """409: the thing changed under the caller (someone else acted first); nothing was done."""
+
+    def __init__(self, message: str, *, provider: str = "", status: int = 409) -> None:
+        super().__init__(message, provider=provider, status=status)

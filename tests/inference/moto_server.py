@@ -1,8 +1,6 @@
 """A real moto server on 127.0.0.1 for tests that talk to AWS (S3, ECS, SSM, CloudWatch, ...).
 
-Use the fixtures by importing them into a test module (or a conftest)::
-
-    from tests.inference.moto_server import aws_env, moto_endpoint, moto_server_url  # noqa: F401
+`tests/conftest.py` loads this module as a plugin, so every test can ask for its fixtures:
 
 - ``moto_server_url`` (session): one server for the whole run.
 - ``moto_endpoint`` (function): the same URL, with every service's state reset after the test.

@@ -31,7 +31,7 @@ from inference.registry import (
     validate_model_name,
 )
 from inference.registry.s3 import S3Registry
-from tests.inference.moto_server import aws_env, moto_client, moto_endpoint, moto_server_url  # noqa: F401
+from tests.inference.moto_server import moto_client
 
 NAME = "incident-text"
 LABELS = ["high_latency", "high_error_rate"]

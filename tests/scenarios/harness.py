@@ -53,8 +53,12 @@ class SlackUser:
     def command(self, text: str, *, channel: str | None = None, trigger_id: str | None = None) -> httpx.Response:
         return self.client.command(text, channel=channel or self.slack.channel_id("general"), trigger_id=trigger_id)
 
-    def click(self, action_id: str, *, channel: str, message_ts: str) -> httpx.Response:
-        return self.client.click(action_id, channel=channel, message_ts=message_ts, block_id="headline_actions")
+    def click(self, action_id: str, *, channel: str, message_ts: str, value: str | None = None,
+              block_id: str = "headline_actions") -> httpx.Response:
+        return self.client.click(action_id, channel=channel, message_ts=message_ts, block_id=block_id, value=value)
+
+    def click_in_view(self, action_id: str, *, view: dict[str, Any], value: str | None = None) -> httpx.Response:
+        return self.client.click_in_view(action_id, view=view, value=value)
 
     def submit_view(self, view: dict[str, Any], values: dict[str, Any]) -> httpx.Response:
         return self.client.submit_view(view, values)

@@ -1,4 +1,4 @@
-"""Registries with quick models, trained once per test run (seconds, not minutes)."""
+"""Registries with quick models, trained once per test run (seconds, not minutes); a pytest plugin."""
 
 from __future__ import annotations
 

@@ -1,0 +1,350 @@
+"""The one path every action takes, from request to verified and audited result.
+
+    propose  -> RBAC, plan within bounds (before and after), saved as PROPOSED
+    confirm  -> by the requester only; dry run ends here; destructive ones wait for approval
+    approve  -> by someone else with the approver role, before the approval expires
+    run      -> claim the target, change it, verify, record the outcome
+
+Handlers ack Slack at once and call these; `confirm` and `approve` return as soon as the
+action is running, and the run goes on in a background task that edits the action's message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.config import IncidentBotConfig
+from bot.core import incidents
+from bot.core.audit import Outcome, audit_entry
+from bot.core.errors import CoreError
+from bot.core.lifecycle import Status
+from bot.core.unit_of_work import Core
+from runbooks.actions import store
+from runbooks.actions.apply import Executor, StoredPlan
+from runbooks.actions.errors import ActionConflict, ActionDenied
+from runbooks.actions.kinds import ActionKind, ActionState, Permission
+from runbooks.actions.plans import Planner
+from runbooks.actions.rbac import Authorizer
+from runbooks.actions.requests import ActionRequest
+from storage.models import ResponseAction
+
+log = logging.getLogger(__name__)
+
+# A run that has not finished this long after its verification time is up was cut off (the bot
+# stopped or lost its database); the sweep marks it so its target is free again.
+RUN_GRACE = timedelta(minutes=2)
+
+_FINAL_AUDIT = {
+    ActionState.SUCCEEDED: Outcome.OK,
+    ActionState.NO_CHANGE: Outcome.OK,
+    ActionState.STALE: Outcome.CONFLICT,
+    ActionState.UNVERIFIED: Outcome.FAILED,
+    ActionState.FAILED: Outcome.FAILED,
+}
+
+
+class ActionPipeline:
+    def __init__(self, *, core: Core, config: IncidentBotConfig, planner: Planner, executor: Executor,
+                 authorizer: Authorizer) -> None:
+        self._core = core
+        self._config = config
+        self._planner = planner
+        self._executor = executor
+        self._authorizer = authorizer
+        self._runs: set[asyncio.Task[None]] = set()
+
+    @property
+    def authorizer(self) -> Authorizer:
+        return self._authorizer
+
+    # --- the steps ---------------------------------------------------------------------------
+
+    async def check(self, *, actor: str, incident_id: int, permission: Permission) -> None:
+        """Refuse early (before a modal opens) when the person may not do this at all; audited."""
+        incident = await self._core.read(lambda s: incidents.get_incident(s, incident_id=incident_id))
+        decision = await self._authorizer.may(actor, permission, commander=incident.commander)
+        if not decision.allowed:
+            now = self._core.clock()
+            detail = {"permission": permission.value, "reason": decision.reason, "via": "modal"}
+            async with self._core.sessions() as session, session.begin():
+                session.add(audit_entry(actor=actor, action=f"action.{permission.value}", outcome=Outcome.DENIED,
+                                        now=now, incident_id=incident_id, detail=detail))
+                await store.record_refusal(session, incident_id=incident_id, actor=actor, now=now,
+                                           text=f"was refused {permission.value}: {decision.reason}", data=detail)
+            raise ActionDenied(f"🔒 {decision.reason}")
+
+    async def propose(self, *, actor: str, incident_id: int, request: ActionRequest) -> ResponseAction:
+        """Check who is asking and what, read the state now, and save the plan for confirmation."""
+        incident = await self._core.read(lambda s: incidents.get_incident(s, incident_id=incident_id))
+        permission = request.kind.permission
+        if not Status(incident.status).is_open:
+            raise ActionDenied(f"Incident #{incident.number} is {incident.status}; actions are for open incidents.")
+        decision = await self._authorizer.may(actor, permission, commander=incident.commander)
+        if not decision.allowed:
+            await self._refused(actor=actor, incident_id=incident_id, request=request, outcome=Outcome.DENIED,
+                                reason=decision.reason)
+            raise ActionDenied(f"🔒 {decision.reason}")
+        try:
+            plan = await self._planner.plan(request, incident_service=incident.service)
+        except CoreError as exc:
+            await self._refused(actor=actor, incident_id=incident_id, request=request, outcome=Outcome.INVALID,
+                                reason=str(exc))
+            raise
+        now = self._core.clock()
+        async with self._core.sessions() as session, session.begin():
+            action = ResponseAction(
+                incident_id=incident_id, kind=plan.kind.value, service=plan.service, target=plan.target,
+                summary=plan.summary, before=plan.before, after=plan.after, state=ActionState.PROPOSED.value,
+                requested_by=actor, requested_at=now, needs_approval=self._authorizer.needs_approval(permission),
+                dry_run=self._config.actions.dry_run, progress="", result={"notes": list(plan.notes)},
+                channel_id=incident.channel_id, version=1,
+            )
+            session.add(action)
+            await session.flush()
+            store.audit(session, action=action, actor=actor, outcome=Outcome.REQUESTED, now=now)
+            await store.record(session, action=action, actor=actor, now=now,
+                               text=f"requested {plan.summary}")
+        return action
+
+    async def confirm(self, *, actor: str, action_id: int) -> ResponseAction:
+        """The requester's go-ahead. Idempotent: a second confirm returns the action as it is."""
+        action = await self._load(action_id)
+        if actor != action.requested_by:
+            raise ActionDenied(f"Only <@{action.requested_by}> can confirm their request; ask for your own.")
+        if action.state != ActionState.PROPOSED.value:
+            return action
+        incident = await self._core.read(lambda s: incidents.get_incident(s, incident_id=action.incident_id))
+        decision = await self._authorizer.may(actor, ActionKind(action.kind).permission, commander=incident.commander)
+        if not decision.allowed:
+            await self._step(action, actor=actor, to=ActionState.CANCELLED, expect=(ActionState.PROPOSED,),
+                             outcome=Outcome.DENIED, text=f"was refused {action.summary}", note=decision.reason)
+            raise ActionDenied(f"🔒 {decision.reason}")
+        if action.dry_run:
+            return await self._step(action, actor=actor, to=ActionState.DRY_RUN, expect=(ActionState.PROPOSED,),
+                                    outcome=Outcome.DRY_RUN, text=f"dry run: would {action.summary}",
+                                    values={"finished_at": self._core.clock()}, announce=True)
+        if action.needs_approval:
+            expires = self._core.clock() + self._config.scaled(self._config.rbac.approval_ttl)
+            return await self._step(action, actor=actor, to=ActionState.AWAITING_APPROVAL,
+                                    expect=(ActionState.PROPOSED,), outcome=Outcome.REQUESTED,
+                                    text=f"asked for approval of {action.summary}", values={"expires_at": expires},
+                                    note="waiting for a second person's approval")
+        return await self._start(action, actor=actor, expect=ActionState.PROPOSED)
+
+    async def cancel(self, *, actor: str, action_id: int) -> ResponseAction:
+        action = await self._load(action_id)
+        if actor != action.requested_by:
+            raise ActionDenied(f"Only <@{action.requested_by}> can cancel their request.")
+        return await self._step(action, actor=actor, to=ActionState.CANCELLED,
+                                expect=(ActionState.PROPOSED, ActionState.AWAITING_APPROVAL),
+                                outcome=Outcome.CANCELLED, text=f"withdrew {action.summary}",
+                                values={"finished_at": self._core.clock()})
+
+    async def approve(self, *, actor: str, action_id: int) -> ResponseAction:
+        action = await self._load(action_id)
+        if action.state != ActionState.AWAITING_APPROVAL.value:
+            return action
+        if await self._expire_if_due(action):
+            raise ActionConflict("This approval request expired; nothing was done. Ask again if it is still needed.")
+        if actor == action.requested_by:
+            await self._audit_only(action, actor=actor, outcome=Outcome.DENIED,
+                                   note="the requester tried to approve their own request")
+            raise ActionDenied("You can't approve your own request: a second person with the approver role must.")
+        decision = await self._authorizer.may_approve(actor)
+        if not decision.allowed:
+            await self._audit_only(action, actor=actor, outcome=Outcome.DENIED, note=decision.reason)
+            raise ActionDenied(f"🔒 {decision.reason}")
+        return await self._start(action, actor=actor, expect=ActionState.AWAITING_APPROVAL, approved=True)
+
+    async def deny(self, *, actor: str, action_id: int) -> ResponseAction:
+        """An approver's no; the requester withdrawing their own request is a cancel."""
+        action = await self._load(action_id)
+        if actor == action.requested_by:
+            return await self.cancel(actor=actor, action_id=action_id)
+        if action.state != ActionState.AWAITING_APPROVAL.value:
+            return action
+        decision = await self._authorizer.may_approve(actor)
+        if not decision.allowed:
+            await self._audit_only(action, actor=actor, outcome=Outcome.DENIED, note=decision.reason)
+            raise ActionDenied(f"🔒 {decision.reason}")
+        return await self._step(action, actor=actor, to=ActionState.DENIED, expect=(ActionState.AWAITING_APPROVAL,),
+                                outcome=Outcome.DENIED, text=f"denied {action.summary}",
+                                values={"decided_by": actor, "decided_at": self._core.clock(),
+                                        "finished_at": self._core.clock()}, announce=True)
+
+    # --- housekeeping ------------------------------------------------------------------------
+
+    async def sweep(self) -> int:
+        """Expire approvals nobody gave in time, and free targets of runs that were cut off."""
+        now = self._core.clock()
+        async with self._core.sessions() as session:
+            due = await store.due_for_expiry(session, now=now)
+            running = await store.left_running(session)
+        count = 0
+        for action in due:
+            count += await self._expire_if_due(action)
+        cutoff = self._config.scaled(self._config.actions.verify_timeout) + RUN_GRACE
+        for action in running:
+            if action.started_at is not None and now - action.started_at > cutoff and not self._is_mine(action.id):
+                await self._finish(action, to=ActionState.INTERRUPTED, message=(
+                    "The run was cut off before it finished (the bot stopped). Check the target's state "
+                    "before trying again."), observed={})
+                count += 1
+        return count
+
+    async def wait_idle(self) -> None:
+        """Wait for every run this process started (tests, and a clean shutdown)."""
+        while self._runs:
+            await asyncio.gather(*list(self._runs), return_exceptions=True)
+
+    async def aclose(self) -> None:
+        for task in list(self._runs):
+            task.cancel()
+        await asyncio.gather(*list(self._runs), return_exceptions=True)
+
+    # --- running -----------------------------------------------------------------------------
+
+    async def _start(self, action: ResponseAction, *, actor: str, expect: ActionState,
+                     approved: bool = False) -> ResponseAction:
+        now = self._core.clock()
+        values: dict[str, Any] = {"started_at": now, "progress": "Starting…"}
+        if approved:
+            values.update(decided_by=actor, decided_at=now)
+        async with self._core.sessions() as session, session.begin():
+            fresh = await store.get_action(session, action_id=action.id)
+            try:
+                moved = await store.move(session, action=fresh, to=ActionState.RUNNING, expect=(expect,),
+                                         values=values, claim=True)
+            except IntegrityError:
+                holder = await store.running_on(session, target=fresh.target)
+                await self._conflict(session, fresh, actor=actor, holder=holder, now=now)
+                moved = False
+                conflict = holder
+            else:
+                conflict = None
+            if moved:
+                store.audit(session, action=fresh, actor=actor, outcome=Outcome.APPROVED if approved else Outcome.OK,
+                            now=now, note="approved; running" if approved else "confirmed; running")
+                await store.record(session, action=fresh, actor=actor, now=now,
+                                   text=f"{'approved' if approved else 'started'} {fresh.summary}")
+                await store.refresh_message(session, action=fresh, now=now)
+        self._core.outbox_ready()
+        if conflict is not None:
+            raise ActionConflict(
+                f"{conflict.summary} is running now (#{conflict.id}, asked by <@{conflict.requested_by}>). "
+                "Its result will be posted in the channel; nothing else was started."
+            )
+        if moved:
+            task = asyncio.create_task(self._run(fresh.id), name=f"action-{fresh.id}")
+            self._runs.add(task)
+            task.add_done_callback(self._runs.discard)
+        return await self._load(action.id)
+
+    async def _conflict(self, session: AsyncSession, action: ResponseAction, *, actor: str,
+                        holder: ResponseAction | None, now: datetime) -> None:
+        session.add(audit_entry(
+            actor=actor, action=f"action.{action.kind}", outcome=Outcome.CONFLICT, now=now,
+            incident_id=action.incident_id,
+            detail={"action_id": action.id, "summary": action.summary, "running": holder.id if holder else None},
+        ))
+
+    async def _run(self, action_id: int) -> None:
+        action = await self._load(action_id)
+        plan = StoredPlan(kind=ActionKind(action.kind), service=action.service, before=action.before,
+                          after=action.after, actor=action.decided_by or action.requested_by)
+        try:
+            outcome = await self._executor.run(plan, self._progress(action_id))
+            await self._finish(action, to=outcome.state, message=outcome.message, observed=outcome.observed)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a run must always end with a recorded outcome
+            log.exception("action %s failed unexpectedly", action_id)
+            await self._finish(action, to=ActionState.FAILED, observed={},
+                               message=f"Failed unexpectedly ({exc.__class__.__name__}); check the target's state.")
+
+    def _progress(self, action_id: int) -> Callable[[str], Awaitable[None]]:
+        async def report(text: str) -> None:
+            now = self._core.clock()
+            async with self._core.sessions() as session, session.begin():
+                action = await store.get_action(session, action_id=action_id)
+                action.progress = text[:2000]
+                await store.refresh_message(session, action=action, now=now)
+            self._core.outbox_ready()
+
+        return report
+
+    async def _finish(self, action: ResponseAction, *, to: ActionState, message: str,
+                      observed: dict[str, Any]) -> None:
+        now = self._core.clock()
+        async with self._core.sessions() as session, session.begin():
+            fresh = await store.get_action(session, action_id=action.id)
+            result = {**fresh.result, "message": message, "observed": observed}
+            moved = await store.move(session, action=fresh, to=to, expect=(ActionState.RUNNING,), release=True,
+                                     values={"finished_at": now, "result": result, "progress": ""})
+            if moved:
+                store.audit(session, action=fresh, actor="system", outcome=_FINAL_AUDIT.get(to, Outcome.FAILED),
+                            now=now)
+                await store.record(session, action=fresh, actor=fresh.decided_by or fresh.requested_by, now=now,
+                                   text=f"{fresh.summary}: {message}", announce=True)
+                await store.refresh_message(session, action=fresh, now=now)
+        self._core.outbox_ready()
+
+    # --- helpers -----------------------------------------------------------------------------
+
+    def _is_mine(self, action_id: int) -> bool:
+        return any(task.get_name() == f"action-{action_id}" for task in self._runs)
+
+    async def _load(self, action_id: int) -> ResponseAction:
+        return await self._core.read(lambda s: store.get_action(s, action_id=action_id))
+
+    async def _step(self, action: ResponseAction, *, actor: str, to: ActionState, expect: tuple[ActionState, ...],
+                    outcome: Outcome, text: str, values: dict[str, Any] | None = None, note: str = "",
+                    announce: bool = False) -> ResponseAction:
+        now = self._core.clock()
+        async with self._core.sessions() as session, session.begin():
+            fresh = await store.get_action(session, action_id=action.id)
+            if await store.move(session, action=fresh, to=to, expect=expect, values=values):
+                store.audit(session, action=fresh, actor=actor, outcome=outcome, now=now, note=note)
+                await store.record(session, action=fresh, actor=actor, now=now, text=text, announce=announce)
+                await store.refresh_message(session, action=fresh, now=now)
+        self._core.outbox_ready()
+        return fresh
+
+    async def _expire_if_due(self, action: ResponseAction) -> bool:
+        now = self._core.clock()
+        if action.expires_at is None or action.expires_at > now:
+            return False
+        fresh = await self._step(action, actor="system", to=ActionState.EXPIRED,
+                                 expect=(ActionState.AWAITING_APPROVAL,), outcome=Outcome.EXPIRED,
+                                 text=f"approval expired for {action.summary}", values={"finished_at": now},
+                                 announce=True)
+        return fresh.state == ActionState.EXPIRED.value
+
+    async def _audit_only(self, action: ResponseAction, *, actor: str, outcome: Outcome, note: str) -> None:
+        now = self._core.clock()
+        async with self._core.sessions() as session, session.begin():
+            store.audit(session, action=action, actor=actor, outcome=outcome, now=now, note=note)
+            await store.record(session, action=action, actor=actor, now=now, text=f"was refused: {note}")
+
+    async def _refused(self, *, actor: str, incident_id: int, request: ActionRequest, outcome: Outcome,
+                       reason: str) -> None:
+        now = self._core.clock()
+        detail = {"request": _request_detail(request), "reason": reason}
+        async with self._core.sessions() as session, session.begin():
+            session.add(audit_entry(actor=actor, action=f"action.{request.kind.value}", outcome=outcome, now=now,
+                                    incident_id=incident_id, detail=detail))
+            if outcome == Outcome.DENIED:
+                await store.record_refusal(session, incident_id=incident_id, actor=actor, now=now,
+                                           text=f"was refused {request.kind.label.lower()}: {reason}", data=detail)
+
+
+def _request_detail(request: ActionRequest) -> dict[str, Any]:
+    return {key: value for key, value in vars(request).items() if value not in (None, "")} | {
+        "kind": request.kind.value}
