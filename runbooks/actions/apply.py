@@ -142,7 +142,8 @@ class Executor:
             raise _StaleState({"revision": state.revision_label})
         await progress(f"Starting a new deployment of {state.revision_label}…")
         await ecs.force_new_deployment(**names)
-        return await self._wait_for_revision(ecs, names, plan.after["task_definition"], progress)
+        return await self._wait_for_revision(ecs, names, plan.after["task_definition"], progress,
+                                             replacing=plan.before.get("deployment"))
 
     async def _rollback_deploy(self, plan: StoredPlan, progress: Progress) -> Outcome:
         assert self._providers.ecs is not None
@@ -158,11 +159,14 @@ class Executor:
         await ecs.set_task_definition(**names, task_definition=target)
         return await self._wait_for_revision(ecs, names, target, progress)
 
-    async def _wait_for_revision(self, ecs: Any, names: dict[str, str], target: str, progress: Progress) -> Outcome:
+    async def _wait_for_revision(self, ecs: Any, names: dict[str, str], target: str, progress: Progress,
+                                 replacing: str | None = None) -> Outcome:
+        """Until the service runs ``target`` and is at rest; with ``replacing``, also on a new deployment."""
         async def read() -> tuple[bool, dict[str, Any], str]:
             now = await ecs.describe(**names)
             observed = {"revision": now.revision_label, "desired": now.desired, "running": now.running}
-            return (now.task_definition == target and now.settled, observed,
+            fresh = replacing is None or (now.primary is not None and now.primary.id != replacing)
+            return (now.task_definition == target and now.settled and fresh, observed,
                     f"{now.revision_label}, running {now.running} of {now.desired}")
 
         verified, observed = await self._poll(read, progress)
@@ -228,7 +232,8 @@ class Executor:
 
 
 def _describe(state: dict[str, Any]) -> str:
-    return ", ".join(f"{key} {value}" for key, value in state.items() if key not in {"task_definition"})
+    hidden = {"task_definition", "deployment", "path", "model"}
+    return ", ".join(f"{key} {value}" for key, value in state.items() if key not in hidden)
 
 
 def _span(duration: timedelta) -> str:

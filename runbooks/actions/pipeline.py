@@ -117,6 +117,8 @@ class ActionPipeline:
         """The requester's go-ahead. Idempotent: a second confirm returns the action as it is."""
         action = await self._load(action_id)
         if actor != action.requested_by:
+            await self._audit_only(action, actor=actor, outcome=Outcome.DENIED,
+                                   note="only the requester can confirm a request")
             raise ActionDenied(f"Only <@{action.requested_by}> can confirm their request; ask for your own.")
         if action.state != ActionState.PROPOSED.value:
             return action
@@ -141,6 +143,8 @@ class ActionPipeline:
     async def cancel(self, *, actor: str, action_id: int) -> ResponseAction:
         action = await self._load(action_id)
         if actor != action.requested_by:
+            await self._audit_only(action, actor=actor, outcome=Outcome.DENIED,
+                                   note="only the requester can cancel a request")
             raise ActionDenied(f"Only <@{action.requested_by}> can cancel their request.")
         return await self._step(action, actor=actor, to=ActionState.CANCELLED,
                                 expect=(ActionState.PROPOSED, ActionState.AWAITING_APPROVAL),

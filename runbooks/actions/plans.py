@@ -140,7 +140,8 @@ class Planner:
         return Plan(
             kind=request.kind, service=name, target=ecs_target(ecs),
             target_label=f"{ecs.service} (ECS {ecs.cluster})",
-            before={"task_definition": state.task_definition, "revision": state.revision_label},
+            before={"task_definition": state.task_definition, "revision": state.revision_label,
+                    "deployment": state.primary.id if state.primary else None},
             after={"task_definition": state.task_definition, "revision": state.revision_label},
             change=f"new deployment of {state.revision_label}",
             notes=(f"Running {state.running} of {state.desired}",),

@@ -10,12 +10,15 @@ from pathlib import Path
 
 import httpx
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from bot.sandbox.aws_seed import SeededProduction, seed_production
 from bot.sandbox.runner import ThreadedServer
 from bot.slack.ids import ActionId, BlockId, CallbackId, InputId
 from inference.app import build_worker
 from inference.settings import WorkerSettings
+from tests.inference.moto_server import moto_client
 from tests.scenarios.actions_support import (
     ALICE,
     BOB,
@@ -335,3 +338,106 @@ def test_model_rollback_with_the_worker_down_reports_it_and_changes_nothing(acti
     answer = alice.command("rollback model incident-text", channel=channel).json()
     assert "worker" in answer["text"] and "Nothing was changed" in answer["text"]
     assert not button_values(answer.get("blocks"), ActionId.CONFIRM)
+
+
+def test_the_rollback_modal_rolls_the_deployment_back_even_with_the_worker_down(
+        action_bot, slack, http, db: Database, production, aws_env) -> None:
+    bot = action_bot(worker_url="http://127.0.0.1:9")
+    alice = person(bot, slack, http, ALICE)
+    channel = declare(alice, slack, db)
+    alice.click(ActionId.OPEN_ROLLBACK, channel=channel, message_ts=slack.pins(channel)[0].ts)
+    modal = wait_for(lambda: [v for v in slack.views() if v.get("submit")], what="the filled modal")[-1]
+    shown = json.dumps(modal, ensure_ascii=False)
+    assert "multimodal-api:3 → multimodal-api:2" in shown  # the deployment, from ECS
+    assert "max_batch_size: 32 → 16" in shown  # the config, from Parameter Store
+    assert "Could not read model" in shown and "worker" in shown  # the worker's part says why it is blank
+
+    values = {BlockId.ROLLBACK_TARGET.value: {InputId.TARGET.value: {"selected_option": {"value": "deploy"}}}}
+    confirmation = alice.submit_view(modal, values).json()["view"]
+    assert "task definition multimodal-api:3 → multimodal-api:2" in json.dumps(confirmation, ensure_ascii=False)
+    alice.submit_view(confirmation, {})
+    action_id = json.loads(confirmation["private_metadata"])["action_id"]
+    assert wait_finished(db, action_id).state == "succeeded"
+    ecs = moto_client(aws_env, "ecs")
+    service = ecs.describe_services(cluster=production.cluster, services=[production.service])["services"][0]
+    assert service["taskDefinition"] == production.task_definitions[1]
+
+
+def test_the_flags_modal_sets_a_flag_and_reads_it_back(action_bot, slack, http, db: Database, aws_env) -> None:
+    bot = action_bot()
+    alice = person(bot, slack, http, ALICE)
+    channel = declare(alice, slack, db)
+    alice.click(ActionId.OPEN_FLAGS, channel=channel, message_ts=slack.pins(channel)[0].ts)
+    modal = wait_for(lambda: [v for v in slack.views() if v.get("submit")], what="the filled modal")[-1]
+    assert "`rate_limit_rpm` = `600`" in json.dumps(modal, ensure_ascii=False)
+    values = {BlockId.FLAG_NAME.value: {InputId.FLAG.value: {"selected_option": {"value": "rate_limit_rpm"}}},
+              BlockId.FLAG_VALUE.value: {InputId.VALUE.value: {"value": "300"}}}
+    confirmation = alice.submit_view(modal, values).json()["view"]
+    assert "600 → 300" in json.dumps(confirmation, ensure_ascii=False)
+    alice.submit_view(confirmation, {})
+    row = wait_finished(db, json.loads(confirmation["private_metadata"])["action_id"])
+    assert row.state == "succeeded" and row.result["observed"]["value"] == "300"
+    assert parameter(aws_env, "/multimodal/prod/rate_limit_rpm") == "300"
+
+
+def test_redeploy_starts_a_new_deployment_and_waits_for_it(action_bot, slack, http, db: Database,
+                                                           production, aws_env) -> None:
+    bot = action_bot()
+    alice = person(bot, slack, http, ALICE)
+    channel = declare(alice, slack, db)
+    ecs = moto_client(aws_env, "ecs")
+    before = ecs.describe_services(cluster=production.cluster, services=[production.service])["services"][0]
+    action_id, answer = propose(alice, "redeploy multimodal-api", channel)
+    assert "new deployment of multimodal-api:3" in all_text(answer)
+    confirm(alice, channel, action_id)
+    assert wait_finished(db, action_id).state == "succeeded"
+    after = ecs.describe_services(cluster=production.cluster, services=[production.service])["services"][0]
+    assert after["deployments"][0]["id"] != before["deployments"][0]["id"]
+
+
+SUBCOMMAND_ARGS = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=40)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(subcommand=st.sampled_from(["scale", "stop", "rollback", "rollback model", "rollback config",
+                                   "rollback deploy", "flag", "redeploy"]), args=SUBCOMMAND_ARGS)
+def test_any_action_arguments_get_an_answer_and_change_nothing(action_bot_once, subcommand: str, args: str) -> None:
+    alice, channel, check_unchanged = action_bot_once
+    response = alice.command(f"{subcommand} {args}", channel=channel)
+    assert response.status_code == 200
+    body = response.json()
+    assert body["response_type"] == "ephemeral" and body["text"].strip()
+    check_unchanged()
+
+
+@pytest.fixture
+def action_bot_once(action_bot, slack, http, db: Database, production, aws_env):
+    """One bot and incident for every generated example (hypothesis reuses function fixtures)."""
+    bot = action_bot()
+    alice = person(bot, slack, http, ALICE)
+    channel = declare(alice, slack, db)
+
+    def check_unchanged() -> None:
+        # A subcommand only ever proposes: nothing changes before someone confirms.
+        assert desired_count(aws_env, production) == 4
+        assert parameter(aws_env, "/multimodal/prod/AUTO_APPLY_ENABLED") == "true"
+
+    return alice, channel, check_unchanged
+
+
+def test_only_the_requester_confirms_or_cancels_and_cancelling_does_nothing(
+        action_bot, slack, http, db: Database, production, aws_env) -> None:
+    bot = action_bot()
+    alice, bob = person(bot, slack, http, ALICE), person(bot, slack, http, BOB)
+    channel = declare(alice, slack, db)
+    action_id, _ = propose(alice, "scale multimodal-api 12", channel)
+    confirm(bob, channel, action_id)
+    assert "Only <@U0ALICE> can confirm" in wait_for(lambda: bob.responses(), what="bob's refusal")[-1]["text"]
+    alice.click(ActionId.CANCEL, channel=channel, message_ts="1.000001", value=str(action_id),
+                block_id="action_buttons")
+    assert wait_finished(db, action_id).state == "cancelled"
+    confirm(alice, channel, action_id)  # a late confirm of a cancelled request does nothing
+    assert action_row(db, action_id).state == "cancelled"
+    assert desired_count(aws_env, production) == 4
+    assert [(row.actor, row.outcome) for row in audit_rows(db)] == [(ALICE, "requested"), (BOB, "denied"),
+                                                                    (ALICE, "cancelled")]

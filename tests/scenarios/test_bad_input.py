@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from bot.app import AppOptions, create_app
 from bot.sandbox.runner import ThreadedServer
 from bot.settings import Settings
+from bot.slack.ids import ActionId, CallbackId
 from tests.scenarios.harness import SlackUser, sign
 
 json_values = st.recursive(
@@ -27,13 +28,15 @@ payloads = st.fixed_dictionaries(
         "user": st.one_of(st.fixed_dictionaries({"id": st.text(max_size=12)}), json_values),
         "channel": json_values,
         "actions": st.lists(
-            st.fixed_dictionaries({"action_id": st.sampled_from(["incident_acknowledge", "incident_resolve", "x"])},
-                                  optional={"block_id": st.text(max_size=10)}),
+            st.fixed_dictionaries({"action_id": st.sampled_from([a.value for a in ActionId] + ["x"])},
+                                  optional={"block_id": st.text(max_size=10),
+                                            "value": st.one_of(st.text(max_size=10), st.integers(0, 5).map(str))}),
             max_size=2,
         ),
         "view": st.one_of(
-            st.fixed_dictionaries({"callback_id": st.just("incident_declare"), "state": json_values,
-                                   "private_metadata": st.text(max_size=40)}),
+            st.fixed_dictionaries({"callback_id": st.sampled_from([c.value for c in CallbackId]), "state": json_values,
+                                   "private_metadata": st.one_of(st.text(max_size=40), st.builds(
+                                       lambda i: json.dumps({"incident_id": i, "action_id": i}), st.integers(0, 3)))}),
             json_values,
         ),
         "response_url": st.just("http://127.0.0.1:1/nowhere"),
