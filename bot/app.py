@@ -18,20 +18,22 @@ from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.exc import SQLAlchemyError
 
+from bot.config import IncidentBotConfig
 from bot.core.clock import Clock, utc_now
-from bot.core.outbox import enqueue_refresh_for_open_incidents
+from bot.core.outbox import OutboxKind, enqueue_refresh_for_open_incidents
 from bot.core.unit_of_work import Core
+from bot.dispatcher import DispatchPolicy, OutboxDispatcher
 from bot.errors import SettingsError
 from bot.metrics import Metrics
 from bot.services import Services
 from bot.settings import Settings
+from bot.slack.blocks import ActionButtons
 from bot.slack.bolt_app import build_bolt_app
-from bot.dispatcher import DispatchPolicy, OutboxDispatcher
 from bot.slack.gateway import SlackSdkGateway, build_web_client
 from bot.slack.writes import SlackWorkspaceConfig, SlackWrites
-from bot.core.outbox import OutboxKind
 from bot.sync.pagerduty import PagerDutySync
 from handlers.http import health
+from handlers.slack.errors import MALFORMED_PAYLOAD_ERRORS
 from handlers.webhooks import routes as webhooks
 from handlers.webhooks.intake import Intake
 from handlers.webhooks.routes import WebhookSettings
@@ -47,9 +49,6 @@ from runbooks.providers.ecs import Boto3Ecs
 from runbooks.providers.models import WorkerModelControl
 from runbooks.providers.pagerduty import PagerDutyRestClient
 from runbooks.providers.ssm import Boto3ParameterStore
-from bot.config import IncidentBotConfig
-from bot.slack.blocks import ActionButtons
-from handlers.slack.errors import MALFORMED_PAYLOAD_ERRORS
 from storage.db import create_engine_for, session_factory
 from storage.migrate import upgrade_to_head_async
 

@@ -102,10 +102,7 @@ class SignedSlackClient:
     def click(self, action_id: str, *, channel: str, message_ts: str, block_id: str = "",
               value: str | None = None) -> httpx.Response:
         """A button in a message (``message_ts``; an ephemeral message has its own ts too)."""
-        button: dict[str, Any] = {"type": "button", "action_id": action_id, "block_id": block_id,
-                                  "action_ts": str(time.time())}
-        if value is not None:
-            button["value"] = value
+        button = _button(action_id, block_id, value)
         payload = {
             "type": "block_actions", "team": {"id": TEAM_ID}, "user": {"id": self.user_id},
             "api_app_id": "A0LOCAL", "trigger_id": f"trig.{uuid.uuid4().hex}",
@@ -119,10 +116,7 @@ class SignedSlackClient:
     def click_in_view(self, action_id: str, *, view: dict[str, Any], block_id: str = "",
                       value: str | None = None) -> httpx.Response:
         """A button inside an open modal: Slack sends the view, and no channel or response_url."""
-        button: dict[str, Any] = {"type": "button", "action_id": action_id, "block_id": block_id,
-                                  "action_ts": str(time.time())}
-        if value is not None:
-            button["value"] = value
+        button = _button(action_id, block_id, value)
         payload = {
             "type": "block_actions", "team": {"id": TEAM_ID}, "user": {"id": self.user_id},
             "api_app_id": "A0LOCAL", "trigger_id": f"trig.{uuid.uuid4().hex}",
@@ -138,6 +132,14 @@ class SignedSlackClient:
             "view": {**view, "state": {"values": values}},
         }
         return self.post({"payload": json.dumps(payload)})
+
+
+def _button(action_id: str, block_id: str, value: str | None) -> dict[str, Any]:
+    button: dict[str, Any] = {"type": "button", "action_id": action_id, "block_id": block_id,
+                              "action_ts": str(time.time())}
+    if value is not None:
+        button["value"] = value
+    return button
 
 
 class OutboxProbe:

@@ -16,7 +16,7 @@ from bot.sandbox.slack_api import LocalSlackServer
 from bot.slack.ids import ActionId
 from storage.models import AuditEntry, ResponseAction
 from tests.inference.moto_server import moto_client
-from tests.scenarios.harness import Database, SlackUser
+from tests.scenarios.harness import Database, SlackUser, all_text
 
 ALICE, BOB, CAROL = "U0ALICE", "U0BOB", "U0CAROL"  # responder and commander; approver; nobody
 ONCALL_GROUP = "S0MLONCALL"
@@ -70,24 +70,6 @@ def wait_for(check: Callable[[], Any], *, timeout: float = 20.0, what: str = "co
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         time.sleep(0.05)
-
-
-def all_text(message: Any) -> str:
-    parts = [getattr(message, "text", "") or ""]
-
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            for key, value in node.items():
-                if key == "text" and isinstance(value, str):
-                    parts.append(value)
-                else:
-                    walk(value)
-        elif isinstance(node, list):
-            for item in node:
-                walk(item)
-
-    walk(getattr(message, "blocks", None) or (message.get("blocks") if isinstance(message, dict) else []))
-    return "\n".join(parts)
 
 
 def button_values(blocks: list[dict[str, Any]] | None, action_id: ActionId) -> list[str]:

@@ -87,3 +87,22 @@ class Database(OutboxProbe):
     def incident(self, number: int) -> Any:
         with self.engine.connect() as conn:
             return conn.execute(select(Incident).where(Incident.number == number)).one()
+
+
+def all_text(message: Any) -> str:
+    """A message's fallback text and every text inside its blocks (a Message, or a dict answer)."""
+    parts = [getattr(message, "text", None) or (message.get("text") if isinstance(message, dict) else "") or ""]
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key == "text" and isinstance(value, str):
+                    parts.append(value)
+                else:
+                    walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk(getattr(message, "blocks", None) or (message.get("blocks") if isinstance(message, dict) else None) or [])
+    return "\n".join(parts)

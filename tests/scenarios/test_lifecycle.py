@@ -6,7 +6,7 @@ import time
 from datetime import UTC, datetime
 
 from bot.slack.ids import ActionId
-from tests.scenarios.harness import Database, SlackUser
+from tests.scenarios.harness import Database, SlackUser, all_text
 
 
 def incident_channel(slack, db: Database, number: int = 1):
@@ -15,25 +15,6 @@ def incident_channel(slack, db: Database, number: int = 1):
     channel = slack.channel_by_name(stored.channel_id)
     assert channel is not None
     return channel
-
-
-def all_text(message) -> str:
-    """A message's fallback text and every text inside its blocks."""
-    parts = [message.text or ""]
-
-    def walk(node) -> None:
-        if isinstance(node, dict):
-            for key, value in node.items():
-                if key == "text" and isinstance(value, str):
-                    parts.append(value)
-                else:
-                    walk(value)
-        elif isinstance(node, list):
-            for item in node:
-                walk(item)
-
-    walk(message.blocks or [])
-    return "\n".join(parts)
 
 
 def test_declare_opens_channel_with_pinned_headline_and_announcement(alice: SlackUser, slack, db: Database) -> None:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from bot.core import incidents
+from bot.core.text import display_title, escape_mrkdwn
 from bot.services import Services
 from bot.severity import Severity
 from bot.slack.errors import SlackError
-from bot.core.text import display_title, escape_mrkdwn
 from bot.slack.views import declare_modal
 from handlers.slack.commands.base import (
     Invocation,

@@ -11,9 +11,8 @@ from slack_bolt.context.async_context import AsyncBoltContext
 from handlers.slack.commands import (
     acknowledge,
     declare,
-    help as help_command,
-    incident_list,
     flag,
+    incident_list,
     mitigate,
     note,
     redeploy,
@@ -25,6 +24,9 @@ from handlers.slack.commands import (
     status,
     stop,
     timeline,
+)
+from handlers.slack.commands import (
+    help as help_command,
 )
 from handlers.slack.commands.base import COMMAND, Invocation, Subcommand, UsageError, split_first
 from handlers.slack.context import Ack, Reply, Request, services_of
