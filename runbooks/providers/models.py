@@ -86,6 +86,9 @@ class ModelControl(Protocol):
         """The version the worker reports serving right now; None while it is not ready."""
 
 
+VERIFY_PROBE_TEXT = "incident-bot verification probe: which model version answers?"
+
+
 class WorkerModelControl:
     """``ModelControl`` over the worker's HTTP API."""
 
@@ -111,7 +114,14 @@ class WorkerModelControl:
         if not isinstance(body, Mapping):
             raise _unreadable(name)
         version = body.get("version")
-        return version if body.get("ready") and isinstance(version, str) else None
+        if not (body.get("ready") and isinstance(version, str)):
+            return None
+        if body.get("kind") == "text":
+            # A text model can simply be asked: the version its answer carries is the one serving
+            # requests, which is what a rollback is verified by.
+            with _worker_errors(f"ask {name} for a prediction", changes=False):
+                return (await self._client.classify_text(VERIFY_PROBE_TEXT, model=name)).model_version
+        return version
 
 
 def parse_model_state(name: str, body: Any) -> ModelState:
