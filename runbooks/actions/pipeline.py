@@ -85,7 +85,10 @@ class ActionPipeline:
         incident = await self._core.read(lambda s: incidents.get_incident(s, incident_id=incident_id))
         permission = request.kind.permission
         if not Status(incident.status).is_open:
-            raise ActionDenied(f"Incident #{incident.number} is {incident.status}; actions are for open incidents.")
+            reason = f"Incident #{incident.number} is {incident.status}; actions are for open incidents."
+            await self._refused(actor=actor, incident_id=incident_id, request=request, outcome=Outcome.INVALID,
+                                reason=reason)
+            raise ActionDenied(reason)
         decision = await self._authorizer.may(actor, permission, commander=incident.commander)
         if not decision.allowed:
             await self._refused(actor=actor, incident_id=incident_id, request=request, outcome=Outcome.DENIED,

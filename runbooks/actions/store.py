@@ -71,6 +71,7 @@ def audit(session: AsyncSession, *, action: ResponseAction, actor: str, outcome:
     session.add(audit_entry(
         actor=actor, action=f"action.{action.kind}", outcome=outcome, now=now, incident_id=action.incident_id,
         detail={"action_id": action.id, "summary": action.summary, "service": action.service,
+                "requested_by": action.requested_by, "decided_by": action.decided_by,
                 "before": action.before, "after": action.after, "state": action.state,
                 "result": action.result, **({"note": note} if note else {})},
     ))
