@@ -53,6 +53,8 @@ class SlackGateway(Protocol):
     async def pin(self, channel_id: str, ts: str) -> None: ...
     async def open_view(self, trigger_id: str, view: dict[str, Any]) -> str: ...
     async def update_view(self, view_id: str, view: dict[str, Any]) -> None: ...
+    async def upload_file(self, channel: str, *, filename: str, content: bytes, title: str = "",
+                          comment: str = "", thread_ts: str | None = None) -> str: ...
     async def post_ephemeral(self, channel: str, user: str, *, text: str, blocks: Blocks | None = None) -> None: ...
     async def respond(self, response_url: str, *, text: str, blocks: Blocks | None = None,
                       replace_original: bool = False) -> None: ...
@@ -165,6 +167,20 @@ class SlackSdkGateway:
 
     async def update_view(self, view_id: str, view: dict[str, Any]) -> None:
         await self._call("views.update", view_id=view_id, view=view)
+
+    async def upload_file(self, channel: str, *, filename: str, content: bytes, title: str = "",
+                          comment: str = "", thread_ts: str | None = None) -> str:
+        """Share a file in a channel (files upload v2: get a URL, upload, complete); returns its id."""
+        params: dict[str, Any] = {"channel": channel, "filename": filename, "content": content,
+                                  "title": title or filename}
+        if comment:
+            params["initial_comment"] = comment
+        if thread_ts:
+            params["thread_ts"] = thread_ts
+        async with self._pacer.turn(channel):
+            data = await self._call("files_upload_v2", **params)
+        files = data.get("files") or [data.get("file") or {}]
+        return str((files[0] or {}).get("id", ""))
 
     async def post_ephemeral(self, channel: str, user: str, *, text: str, blocks: Blocks | None = None) -> None:
         params: dict[str, Any] = {"channel": channel, "user": user, "text": text}
