@@ -22,6 +22,7 @@ from bot.config import IncidentBotConfig
 from bot.core.clock import Clock, utc_now
 from bot.core.outbox import OutboxKind, enqueue_refresh_for_open_incidents
 from bot.core.unit_of_work import Core
+from bot.diagnose import Diagnoser
 from bot.dispatcher import DispatchPolicy, OutboxDispatcher
 from bot.errors import SettingsError
 from bot.metrics import Metrics
@@ -45,6 +46,7 @@ from runbooks.actions.plans import Planner
 from runbooks.actions.providers import ActionProviders
 from runbooks.actions.rbac import Authorizer
 from runbooks.actions.requests import AUTO_APPLY_FLAG
+from runbooks.providers.cloudwatch import Boto3CloudWatch
 from runbooks.providers.ecs import Boto3Ecs
 from runbooks.providers.models import WorkerModelControl
 from runbooks.providers.pagerduty import PagerDutyRestClient
@@ -118,8 +120,10 @@ def create_app(settings: Settings, options: AppOptions = AppOptions()) -> FastAP
         executor=Executor(config=config, providers=action_providers),
         authorizer=Authorizer(rbac=config.rbac, directory=gateway),
     )
+    diagnoser = Diagnoser(core=core, config=config, gateway=gateway, worker=worker,
+                          cloudwatch=Boto3CloudWatch(endpoint_url=settings.aws_endpoint_url or None))
     services = Services(core=core, gateway=gateway, config=config, metrics=metrics, actions=actions,
-                        action_providers=action_providers)
+                        action_providers=action_providers, diagnoser=diagnoser)
     # Bolt's own client carries no token: the authorize function hands it one per request.
     bolt_client = AsyncWebClient(base_url=settings.slack_api_url)
     bolt = build_bolt_app(settings, client=bolt_client, services=services)
@@ -143,6 +147,7 @@ def create_app(settings: Settings, options: AppOptions = AppOptions()) -> FastAP
             sweeper.cancel()
             # A run cut off here is marked interrupted by the next sweep, on this or another replica.
             await actions.aclose()
+            await diagnoser.aclose()
             await worker.aclose()
             refresher.cancel()
             dispatcher.stop()
@@ -239,6 +244,7 @@ def service_action_buttons(config: IncidentBotConfig) -> dict[str, ActionButtons
             rollback=bool(service.ecs or service.models or flags),
             flags=bool(flags),
             disable_auto_apply=AUTO_APPLY_FLAG in flags,
+            diagnose=bool(service.models or service.metric or service.alarms),
         )
     return buttons
 

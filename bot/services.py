@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from bot.config import IncidentBotConfig
 from bot.core.unit_of_work import Core
+from bot.diagnose import Diagnoser
 from bot.metrics import Metrics
 from bot.slack.gateway import SlackGateway
 from runbooks.actions.pipeline import ActionPipeline
@@ -23,6 +24,7 @@ class Services:
     metrics: Metrics
     actions: ActionPipeline
     action_providers: ActionProviders
+    diagnoser: Diagnoser
 
     @property
     def severity_names(self) -> Mapping[str, str]:

@@ -9,10 +9,13 @@ the one the caller expected, because someone else changed it.
 from __future__ import annotations
 
 import base64
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+
+
+_PREDICTION_FIELDS = frozenset({"label", "confidence", "scores", "model_version", "embedding"})
 
 
 class WorkerError(Exception):
@@ -53,6 +56,8 @@ class WorkerPrediction:
     confidence: float
     scores: dict[str, float]
     model_version: str
+    # What a model adds beyond the label: fusion's mechanism and what each input said alone.
+    details: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -115,17 +120,27 @@ class WorkerClient:
             return False
         return True
 
-    async def predict(self, name: str, instances: list[dict[str, Any]]) -> list[WorkerPrediction]:
-        body = await self._request("POST", f"/v1/models/{name}:predict", json={"instances": instances})
+    async def predict(self, name: str, instances: list[dict[str, Any]], *, probe: bool = True) -> list[WorkerPrediction]:
+        """Predictions; as ``probe`` (the default: this client is the bot's) they stay out of the
+        worker's prediction log, which is meant for production traffic."""
+        headers = {"x-incident-bot-probe": "1"} if probe else {}
+        body = await self._request("POST", f"/v1/models/{name}:predict", json={"instances": instances},
+                                   headers=headers)
         version = body.get("model_version", "")
         return [WorkerPrediction(p["label"], float(p["confidence"]), dict(p.get("scores", {})),
-                                 p.get("model_version", version)) for p in body["predictions"]]
+                                 p.get("model_version", version),
+                                 {k: v for k, v in p.items() if k not in _PREDICTION_FIELDS})
+                for p in body["predictions"]]
 
     async def classify_text(self, text: str, *, model: str = "incident-text") -> WorkerPrediction:
         return (await self.predict(model, [{"text": text}]))[0]
 
     async def classify_chart(self, png: bytes, *, model: str = "chart-vit") -> WorkerPrediction:
         return (await self.predict(model, [{"image_b64": base64.b64encode(png).decode()}]))[0]
+
+    async def classify_fusion(self, text: str, png: bytes, *, model: str = "fusion") -> WorkerPrediction:
+        """Text and chart together; ``details["mechanism"]`` holds the likely mechanism and first action."""
+        return (await self.predict(model, [{"text": text, "image_b64": base64.b64encode(png).decode()}]))[0]
 
     async def load_version(self, name: str, version: str, *, expect: str | None = None,
                            actor: str | None = None) -> str:
@@ -144,6 +159,17 @@ class WorkerClient:
     async def recent_predictions(self, name: str, limit: int = 500) -> list[dict[str, Any]]:
         body = await self._request("GET", f"/v1/models/{name}/predictions", params={"limit": limit})
         return list(body.get("predictions", []))
+
+    async def evaluate(self, name: str, version: str, *, golden_from: str | None = None) -> dict[str, Any]:
+        """Golden-set accuracy, macro-F1 and per-class F1 of ``version``; on ``golden_from``'s golden
+        set when given, so two versions are compared on the same examples."""
+        body = {"golden_from": golden_from} if golden_from is not None else None
+        return await self._request("POST", f"/v1/models/{name}/versions/{version}:evaluate", json=body)
+
+    async def drift(self, name: str, limit: int = 500) -> dict[str, Any]:
+        """The served version's drift: ``drift_score`` and ``verdict`` (ok, warning, critical,
+        insufficient_data) over its last ``limit`` predictions."""
+        return await self._request("GET", f"/v1/models/{name}/drift", params={"limit": limit})
 
 
 def _guard(expect: str | None, actor: str | None) -> dict[str, str]:

@@ -83,3 +83,17 @@ class DeployRefused(InferenceError):
 
     code = "MODEL_422"
     http_status = 422
+
+
+class NoGoldenSet(InferenceError):
+    """The version was published without a golden set, so there is nothing to evaluate it on."""
+
+    code = "NO_GOLDEN_SET"
+    http_status = 404
+
+
+class NoBaseline(InferenceError):
+    """The serving version was published without a drift baseline."""
+
+    code = "NO_BASELINE"
+    http_status = 404

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
@@ -29,9 +29,11 @@ from inference.inputs import Instance
 from inference.metrics import WorkerMetrics
 from inference.models.base import Prediction, ServedModel
 from inference.registry import RegistryError
-from inference.registry.manifest import rollback_target
+from inference.registry.manifest import rollback_target, sha256_of
 
 PREDICTION_LOG_SIZE = 5000
+# Versions loaded for evaluation only, kept so that repeated evaluations don't reload them.
+SIDE_CACHE_SIZE = 2
 DEFAULT_ACTOR = "worker"
 
 Loader = Callable[[Any, Path], ServedModel]
@@ -77,6 +79,8 @@ class ModelHost:
         self._metrics = metrics
         self._cache_dir = cache_dir
         self._slots: dict[str, ModelSlot] = {}
+        self._side: OrderedDict[tuple[str, str], ServedModel] = OrderedDict()
+        self._side_lock = asyncio.Lock()
 
     # --- lifecycle -------------------------------------------------------------------------
 
@@ -186,20 +190,26 @@ class ModelHost:
     def ready(self) -> bool:
         return bool(self._slots) and all(slot.model is not None for slot in self._slots.values())
 
-    async def predict(self, name: str, instances: Sequence[Instance]) -> list[tuple[str, Prediction]]:
+    async def predict(self, name: str, instances: Sequence[Instance], *,
+                      log: bool = True) -> list[tuple[str, Prediction]]:
+        """Answer ``instances``; ``log=False`` (the bot's own probes) keeps them out of the
+        prediction log and its counters, so diagnostics never measure their own traffic."""
         slot = self._require(name)
         if slot.model is None:
             raise ModelNotReady(f"{name} is still loading")
         assert slot.batcher is not None
         started = time.perf_counter()
         results = await asyncio.gather(*(slot.batcher.submit(instance) for instance in instances))
-        self._record(slot, results, time.perf_counter() - started)
+        self._record(slot, results, time.perf_counter() - started, log=log)
         return list(results)
 
-    def _record(self, slot: ModelSlot, results: Sequence[tuple[str, Prediction]], seconds: float) -> None:
+    def _record(self, slot: ModelSlot, results: Sequence[tuple[str, Prediction]], seconds: float, *,
+                log: bool = True) -> None:
         metrics = self._metrics
         metrics.requests.labels(model=slot.name).inc()
         metrics.latency.labels(model=slot.name).observe(seconds)
+        if not log:
+            return
         now = time.time()
         for version, prediction in results:
             metrics.confidence.labels(model=slot.name).observe(prediction.confidence)
@@ -218,3 +228,41 @@ class ModelHost:
         self._require(name)
         # The registry may be S3: keep its network calls off the event loop.
         return list(await self._call(self._registry.versions, name))
+
+    # --- versions beside the served one (evaluation) ---------------------------------------
+
+    async def version_model(self, name: str, version: str) -> ServedModel:
+        """``version`` of ``name``, loaded beside the served one (never swapped in)."""
+        served = self._require(name).model
+        if served is not None and served.version == version:
+            return served
+        async with self._side_lock:
+            key = (name, version)
+            if key in self._side:
+                self._side.move_to_end(key)
+                return self._side[key]
+            model = await self._load(name, version)
+            self._side[key] = model
+            while len(self._side) > SIDE_CACHE_SIZE:
+                self._side.popitem(last=False)
+            return model
+
+    async def version_file(self, name: str, version: str, file_name: str) -> bytes | None:
+        """One file of a version, checked against its manifest; None when the version has no such file."""
+        self._require(name)
+        manifest = await self._call(self._registry.manifest, name, version)
+        if file_name not in manifest.files:
+            return None
+        folder = self._cache_dir / name / version
+
+        def read() -> bytes:
+            path = folder / file_name
+            if not path.exists() or sha256_of(path) != manifest.files[file_name]:
+                self._registry.materialize(name, version, folder)
+            return path.read_bytes()
+
+        return await self._call(read)
+
+    async def run_blocking(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """Run slow work (an evaluation) on the worker's executor, off the event loop."""
+        return await self._call(fn, *args)

@@ -15,6 +15,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
+from inference.diagnostics import DEFAULT_DRIFT_WINDOW, drift_report, evaluate_version
 from inference.errors import (
     BadRequest,
     DeployRefused,
@@ -33,12 +34,17 @@ from inference.registry import (
     UnknownModel,
     UnknownVersion,
 )
-from inference.registry.manifest import serving_history
+from inference.registry.manifest import is_version, serving_history
 
 MAX_BODY_BYTES = 16 * 1024 * 1024
 TEXT_MODEL = "incident-text"
 _WANTS = {"text": (True, False), "image": (False, True), "fusion": (True, True)}
 ACTOR_MAX = 200
+
+
+# The bot's own requests (verification, latency profiles, triage) carry this header, so they stay
+# out of the prediction log that drift and low-confidence checks read.
+PROBE_HEADER = "x-incident-bot-probe"
 
 
 def create_worker_app(host: ModelHost, metrics: WorkerMetrics) -> FastAPI:
@@ -104,7 +110,7 @@ def create_worker_app(host: ModelHost, metrics: WorkerMetrics) -> FastAPI:
         model = host.served(name)
         wants_text, wants_image = _WANTS.get(model.kind, (True, False))
         instances = parse_instances(await _json(request), wants_text=wants_text, wants_image=wants_image)
-        results = await host.predict(name, instances)
+        results = await host.predict(name, instances, log=request.headers.get(PROBE_HEADER, "") != "1")
         return _predict_response(name, results)
 
     @app.post("/v1/models/{name}/versions/{version}:load")
@@ -124,6 +130,20 @@ def create_worker_app(host: ModelHost, metrics: WorkerMetrics) -> FastAPI:
         expect, actor = _expect_and_actor(body)
         model = await host.rollback(name, steps, expect=expect, actor=actor)
         return {"name": name, "version": model.version, "ready": True}
+
+    @app.post("/v1/models/{name}/versions/{version}:evaluate")
+    async def evaluate(name: str, version: str, request: Request) -> dict[str, Any]:
+        body = _object(await _json(request, allow_empty=True))
+        golden_from = body.get("golden_from")
+        for value in (version, golden_from):
+            if value is not None and (not isinstance(value, str) or not is_version(value)):
+                raise BadRequest('versions are named "v1", "v2", ...')
+        host.served(name)  # 404 for an unknown model before touching the registry
+        return await evaluate_version(host, name, version, golden_from=golden_from)
+
+    @app.get("/v1/models/{name}/drift")
+    async def drift(name: str, limit: int = DEFAULT_DRIFT_WINDOW) -> dict[str, Any]:
+        return await drift_report(host, metrics, name, max(1, min(limit, 5000)))
 
     @app.get("/v1/models/{name}/predictions")
     async def predictions(name: str, limit: int = 500) -> dict[str, Any]:

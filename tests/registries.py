@@ -8,7 +8,15 @@ from pathlib import Path
 import pytest
 
 from inference.registry import LocalRegistry
-from inference.training.run import CHART_MODEL, FUSION_MODEL, train_chart, train_fusion_model, train_text
+from inference.models.loading import TEXT_HEAD_FILE
+from inference.training.run import (
+    CHART_MODEL,
+    FUSION_MODEL,
+    TEXT_MODEL,
+    train_chart,
+    train_fusion_model,
+    train_text,
+)
 
 
 @pytest.fixture(scope="session")
@@ -19,6 +27,20 @@ def trained_registry(tmp_path_factory: pytest.TempPathFactory) -> Path:
     first, _ = train_text(registry, quick=True, seed=1)
     train_text(registry, quick=True, seed=2)
     registry.promote("incident-text", first.version, actor="test")
+    return root
+
+
+@pytest.fixture(scope="session")
+def golden_registry(tmp_path_factory: pytest.TempPathFactory, trained_registry: Path) -> Path:
+    """trained_registry (v1 serving, v2) plus v3, trained on a twentieth of the texts (clearly worse),
+    and v4, v1's weights published without a golden set or baseline, as versions from before them were."""
+    root = tmp_path_factory.mktemp("golden-registry")
+    shutil.copytree(trained_registry, root, dirs_exist_ok=True)
+    registry = LocalRegistry(root)
+    train_text(registry, quick=True, seed=1, train_fraction=1 / 20)
+    v1 = registry.manifest(TEXT_MODEL, "v1")
+    registry.publish(TEXT_MODEL, files={TEXT_HEAD_FILE: root / TEXT_MODEL / "v1" / TEXT_HEAD_FILE}, kind="text",
+                     labels=v1.labels, data_hash=v1.data_hash, notes="published before golden sets")
     return root
 
 

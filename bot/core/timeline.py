@@ -26,6 +26,7 @@ class EventKind(StrEnum):
     ALL_ALERTS_CLEARED = "all_alerts_cleared"  # posted with a Resolve button
     PAGERDUTY = "pagerduty"  # escalations, reassignments and sync trouble, as PagerDuty reports them
     ACTION = "action"  # a guarded response action: requested, approved, refused, done
+    DIAGNOSTIC = "diagnostic"  # one step of a Diagnose run, with its numbers
 
 
 async def record_event(

@@ -69,6 +69,7 @@ class ActionButtons:
     rollback: bool = False
     flags: bool = False
     disable_auto_apply: bool = False
+    diagnose: bool = False
 
 
 def headline(
@@ -99,6 +100,9 @@ def headline(
         blocks.append(section(f"*Resolution summary*\n{user_text(incident.summary)}"))
     blocks.append(context(" · ".join(footer)))
     buttons = headline_buttons(status) + (action_buttons(actions) if status.is_open else [])
+    if status.is_open and actions.diagnose:
+        buttons.append({"type": "button", "action_id": ActionId.DIAGNOSE.value, "text": _plain("Diagnose"),
+                        "value": "diagnose"})
     if buttons:
         blocks.append({"type": "actions", "block_id": BlockId.HEADLINE_ACTIONS.value, "elements": buttons})
     return blocks

@@ -11,6 +11,7 @@ class ActionId(StrEnum):
     OPEN_ROLLBACK = "action_open_rollback"
     OPEN_FLAGS = "action_open_flags"
     DISABLE_AUTO_APPLY = "action_disable_auto_apply"
+    DIAGNOSE = "incident_diagnose"
     # Inside the Scale modal.
     EMERGENCY_STOP = "action_emergency_stop"
     # On a proposal, and on an approval request; the button's value is the action's id.

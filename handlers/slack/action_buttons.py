@@ -22,6 +22,7 @@ from bot.slack.action_blocks import decision_reply
 from bot.slack.errors import SlackError
 from bot.slack.ids import ActionId, CallbackId
 from handlers.slack.actions import request_from_action
+from handlers.slack.commands.diagnose import start_diagnostics
 from handlers.slack.context import Ack, Reply, Request, respond_later, services_of
 from handlers.slack.errors import message_for
 from runbooks.actions.errors import ActionInputError
@@ -138,6 +139,16 @@ async def on_emergency_stop(services: Services, request: Request, body: dict[str
     await _propose_into_modal(services, scoped, lambda _incident: stop(service), view_id=view.get("id"))
 
 
+async def on_diagnose(services: Services, request: Request) -> None:
+    try:
+        incident = await _incident_here(services, request)
+        reply = start_diagnostics(services, incident, actor=request.user_id)
+    except Exception as exc:  # noqa: BLE001 - every failure becomes a message for the person
+        await _tell(services, request, exc)
+        return
+    await respond_later(services, request, reply)
+
+
 # --- buttons on proposals and action messages ------------------------------------------------
 
 
@@ -176,6 +187,8 @@ def _listener(action_id: ActionId) -> Callable[..., Awaitable[None]]:
             await open_disable_auto_apply(services, request)
         elif action_id == ActionId.EMERGENCY_STOP:
             await on_emergency_stop(services, request, body)
+        elif action_id == ActionId.DIAGNOSE:
+            await on_diagnose(services, request)
         else:
             await on_decision(action_id, services, request, body)
 
@@ -183,6 +196,6 @@ def _listener(action_id: ActionId) -> Callable[..., Awaitable[None]]:
 
 
 def register(app: AsyncApp) -> None:
-    for action_id in (*_MODALS, ActionId.DISABLE_AUTO_APPLY, ActionId.EMERGENCY_STOP, ActionId.CONFIRM,
+    for action_id in (*_MODALS, ActionId.DISABLE_AUTO_APPLY, ActionId.EMERGENCY_STOP, ActionId.DIAGNOSE, ActionId.CONFIRM,
                       ActionId.CANCEL, ActionId.APPROVE, ActionId.DENY):
         app.action(action_id.value)(_listener(action_id))

@@ -14,6 +14,7 @@ from typing import Any
 
 from inference.charts.patterns import CHART_PATTERNS
 from inference.datasets.text import corpus_hash, load_split
+from inference.golden import BASELINE_FILE, GOLDEN_FILE, dump_text_golden
 from inference.labels import RUNBOOK_CLASSES
 from inference.models.encoder import SentenceEncoder
 from inference.models.loading import ModelLoader
@@ -44,15 +45,27 @@ def existing_version(registry: Registry, name: str, fingerprint: str) -> Manifes
     return next((m for m in versions if m.config.get("fingerprint") == fingerprint), None)
 
 
-def train_text(registry: Registry, *, quick: bool, seed: int, retrain: bool = False) -> tuple[Manifest, bool]:
-    """Returns the version and whether it was newly trained."""
+def train_text(registry: Registry, *, quick: bool, seed: int, retrain: bool = False,
+               train_fraction: float = 1.0) -> tuple[Manifest, bool]:
+    """Returns the version and whether it was newly trained.
+
+    The version carries its golden set (the held-out split, labelled) and its drift baseline (the
+    model's predictions on that split). ``train_fraction`` below 1 trains on every n-th training
+    text only: a deliberately weaker model, for comparisons.
+    """
+    if not 0 < train_fraction <= 1:
+        raise ValueError("train_fraction must be in (0, 1]")
     config = TextTrainingConfig.for_run(quick=quick, seed=seed)
     data_hash = corpus_hash("train") + corpus_hash("heldout")
     settings = asdict(config) if quick else {**asdict(config), "finetune": asdict(FineTuneConfig(seed=seed))}
+    if train_fraction < 1:
+        settings["train_fraction"] = train_fraction
     fingerprint = _fingerprint(data_hash, settings)
     if not retrain and (found := existing_version(registry, TEXT_MODEL, fingerprint)) is not None:
         return found, False
     train, heldout = load_split("train"), load_split("heldout")
+    if train_fraction < 1:
+        train = train[::round(1 / train_fraction)]
     index = {label: i for i, label in enumerate(RUNBOOK_CLASSES)}
     data = dict(
         train_texts=[e.text for e in train], train_labels=[index[e.label] for e in train],
@@ -67,10 +80,14 @@ def train_text(registry: Registry, *, quick: bool, seed: int, retrain: bool = Fa
         comparison["fine_tuned"] = _summary(tuned)
         if tuned.metrics["macro_f1"] > head_only.metrics["macro_f1"]:
             chosen, method = tuned, "MiniLM fine-tuned with a linear head"
+    files = {**chosen.files, GOLDEN_FILE: dump_text_golden((e.text, e.label) for e in heldout)}
+    if chosen.baseline is not None:
+        files[BASELINE_FILE] = chosen.baseline.to_json().encode()
     manifest = registry.publish(
-        TEXT_MODEL, files=chosen.files, kind="text", labels=list(RUNBOOK_CLASSES), data_hash=data_hash,
+        TEXT_MODEL, files=files, kind="text", labels=list(RUNBOOK_CLASSES), data_hash=data_hash,
         metrics={**chosen.metrics, "comparison": comparison},
         config={**asdict(config), "fingerprint": fingerprint, "encoder": "all-MiniLM-L6-v2", "method": method,
+                **({"train_fraction": train_fraction} if train_fraction < 1 else {}),
                 "evaluation": "held-out split written separately from the training texts"},
         notes="quick model for tests" if quick else method,
     )

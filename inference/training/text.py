@@ -13,9 +13,11 @@ import torch
 from safetensors.torch import save
 from tqdm import tqdm
 
+from inference.drift import Baseline, baseline_from
+from inference.models.base import predictions_from_probabilities
 from inference.models.encoder import SentenceEncoder
 from inference.models.loading import ENCODER_FILE, TEXT_HEAD_FILE
-from inference.models.text import TextHead
+from inference.models.text import EMBEDDING_SUMMARY_DIMS, TextHead
 from inference.training.evaluation import classification_metrics
 
 
@@ -37,6 +39,8 @@ class TrainedText:
     head: TextHead
     metrics: dict
     files: dict[str, bytes]
+    # The drift baseline: what this model predicts on the held-out split.
+    baseline: Baseline | None = None
 
 
 def embed_all(encoder: SentenceEncoder, texts: Sequence[str], *, what: str, batch_size: int = 32) -> torch.Tensor:
@@ -72,7 +76,17 @@ def train_text_head(
         probabilities = torch.softmax(head(eval_x), dim=-1)
     metrics = classification_metrics(probabilities, eval_labels, labels)
     metrics["train_loss"] = round(float(loss.detach()), 4)
-    return TrainedText(head=head, metrics=metrics, files={TEXT_HEAD_FILE: save(head.state_dict())})
+    return TrainedText(head=head, metrics=metrics, files={TEXT_HEAD_FILE: save(head.state_dict())},
+                       baseline=_baseline(probabilities, eval_x, labels))
+
+
+def _baseline(probabilities: torch.Tensor, embeddings: torch.Tensor, labels: Sequence[str]) -> Baseline:
+    # The same predictions (and embedding summaries) that serving would log for these texts.
+    predictions = predictions_from_probabilities(
+        probabilities.tolist(), labels, embeddings[:, :EMBEDDING_SUMMARY_DIMS].tolist())
+    return baseline_from(labels=labels, predicted=[p.label for p in predictions],
+                         confidences=[p.confidence for p in predictions],
+                         embeddings=[p.embedding for p in predictions])
 
 
 _LOGIT_SCALE = 10.0
@@ -128,4 +142,4 @@ def finetune_text(
     metrics = classification_metrics(probabilities, eval_labels, labels)
     files = {TEXT_HEAD_FILE: save(head.state_dict()),
              ENCODER_FILE: save({k: v.contiguous() for k, v in encoder.model.state_dict().items()})}
-    return TrainedText(head=head, metrics=metrics, files=files)
+    return TrainedText(head=head, metrics=metrics, files=files, baseline=_baseline(probabilities, eval_x, labels))

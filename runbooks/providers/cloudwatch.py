@@ -101,6 +101,13 @@ class Boto3CloudWatch:
         return MetricSeries(metric=metric, points=tuple(sorted(points.items())))
 
 
+    async def publish(self, *, namespace: str, name: str, value: float, dimensions: dict[str, str]) -> None:
+        """One data point, now (Diagnose publishes ``drift_score`` so an alarm can watch it)."""
+        await self._aws.call("put_metric_data", what=f"publish {namespace} {name}", Namespace=namespace,
+                             MetricData=[{"MetricName": name, "Value": float(value),
+                                          "Dimensions": [{"Name": k, "Value": v} for k, v in dimensions.items()]}])
+
+
 def _alarm_info(raw: Mapping[str, Any]) -> AlarmInfo:
     dimensions = {str(d.get("Name")): str(d.get("Value")) for d in raw.get("Dimensions") or []}
     metric = MetricRef(

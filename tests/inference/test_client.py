@@ -25,7 +25,10 @@ async def test_client_round_trip(worker) -> None:
         assert prediction.label in RUNBOOK_CLASSES and prediction.model_version == "v1"
         assert await client.load_version("incident-text", "v2") == "v2"
         assert await client.rollback("incident-text") == "v1"
-        assert len(await client.recent_predictions("incident-text")) >= 1
+        # The client is the bot's: its predictions are probes, kept out of the production log.
+        assert await client.recent_predictions("incident-text") == []
+        await client.predict("incident-text", [{"text": "disk full on the feature store"}], probe=False)
+        assert len(await client.recent_predictions("incident-text")) == 1
         with pytest.raises(WorkerRejected) as info:
             await client.classify_text("   ")
         assert info.value.code == "DOC_001" and info.value.status == 400

@@ -11,6 +11,7 @@ from slack_bolt.context.async_context import AsyncBoltContext
 from handlers.slack.commands import (
     acknowledge,
     declare,
+    diagnose,
     flag,
     incident_list,
     mitigate,
@@ -45,6 +46,7 @@ SUBCOMMANDS: tuple[Subcommand, ...] = (
     stop.SUBCOMMAND,
     redeploy.SUBCOMMAND,
     resolve.SUBCOMMAND,
+    diagnose.SUBCOMMAND,
     timeline.SUBCOMMAND,
     incident_list.SUBCOMMAND,
     help_command.SUBCOMMAND,

@@ -7,8 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from PIL import Image
 
-from runbooks.diagnostics.metric_chart import ALARM_MARK, HEIGHT, LINE, THRESHOLD, WIDTH, ChartSpec, \
-    render_metric_chart
+from runbooks.diagnostics.metric_chart import ALARM_MARK, HEIGHT, LINE, THRESHOLD, WIDTH, ChartSpec, render_metric_chart
 
 START = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 

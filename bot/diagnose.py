@@ -1,0 +1,144 @@
+"""Diagnose an incident: run the suite, keep one channel message current, keep every result.
+
+Started by the headline's Diagnose button or `/incident diagnose` after the ack. One run per
+incident at a time in this process; a second click is told the run is under way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+
+from bot.config import IncidentBotConfig
+from bot.core.timeline import EventKind, record_event
+from bot.core.unit_of_work import Core
+from bot.slack.diagnostic_blocks import diagnostics_message
+from bot.slack.errors import SlackError
+from bot.slack.gateway import SlackGateway
+from inference.client import WorkerClient, WorkerError
+from runbooks.diagnostics.results import StepResult
+from runbooks.diagnostics.steps import STEPS, Subject, Tools
+from runbooks.diagnostics.suite import run_suite
+from runbooks.providers.cloudwatch import Boto3CloudWatch, MetricRef
+from storage.models import Alert, Incident
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Diagnoser:
+    core: Core
+    config: IncidentBotConfig
+    gateway: SlackGateway
+    worker: WorkerClient
+    cloudwatch: Boto3CloudWatch | None
+    timeouts: dict[str, float] = field(default_factory=dict)
+    _running: set[int] = field(default_factory=set)
+    _tasks: set[asyncio.Task[None]] = field(default_factory=set)
+
+    def start(self, incident: Incident, *, actor: str) -> bool:
+        """Start a run in the background; False if one is already running for this incident."""
+        if incident.id in self._running:
+            return False
+        self._running.add(incident.id)
+        task = asyncio.create_task(self._run(incident, actor=actor), name=f"diagnose-{incident.id}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return True
+
+    async def wait_idle(self) -> None:
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def aclose(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def _run(self, incident: Incident, *, actor: str) -> None:
+        try:
+            subject = await self._subject(incident)
+            tools = Tools(worker=self.worker, metrics=self.cloudwatch, files=self.gateway, publisher=self.cloudwatch)
+            names = [name for name, _ in STEPS]
+            text, blocks = diagnostics_message(number=incident.number, results=[], total=len(STEPS), pending=names)
+            posted = await self.gateway.post(subject.channel_id, text=text, blocks=blocks)
+            results: list[StepResult] = []
+
+            async def progress(index: int, total: int, result: StepResult) -> None:
+                results.append(result)
+                await self._record(incident.id, actor=actor, result=result)
+                body_text, body = diagnostics_message(number=incident.number, results=results, total=total,
+                                                      pending=names[index:])
+                try:
+                    await self.gateway.update(posted.channel_id, posted.ts, text=body_text, blocks=body)
+                except SlackError as exc:
+                    log.warning("could not update the diagnostics message: %s", exc)
+
+            await run_suite(subject, tools, progress, timeouts=self.timeouts)
+        except Exception:  # noqa: BLE001 - a background run logs what it cannot report
+            log.exception("diagnostics for incident %s failed", incident.id)
+        finally:
+            self._running.discard(incident.id)
+
+    async def _record(self, incident_id: int, *, actor: str, result: StepResult) -> None:
+        async with self.core.sessions() as session, session.begin():
+            await record_event(session, incident_id=incident_id, kind=EventKind.DIAGNOSTIC, actor=actor,
+                               now=self.core.clock(), text=result.headline, announce=False,
+                               data={"step": result.step, "verdict": result.verdict.value, "lines": list(result.lines),
+                                     "data": _jsonable(result.data), "file_id": result.file_id})
+
+    async def _subject(self, incident: Incident) -> Subject:
+        service_name = incident.service or (next(iter(self.config.services)) if len(self.config.services) == 1
+                                            else None)
+        service = self.config.services.get(service_name) if service_name else None
+        async with self.core.sessions() as session:
+            alerts = list((await session.scalars(
+                select(Alert).where(Alert.incident_id == incident.id).order_by(Alert.first_seen_at))).all())
+        metric, threshold, alarm_at = _alarm_metric(alerts)
+        if metric is None and service is not None and service.metric is not None:
+            metric = MetricRef(service.metric.namespace, service.metric.name, dict(service.metric.dimensions))
+            alarm_at = incident.declared_at
+        kinds = await self._model_kinds(service.models if service else ())
+        return Subject(
+            number=incident.number, title=incident.title, alert_titles=tuple(a.title for a in alerts),
+            channel_id=incident.channel_id or "", text_model=kinds.get("text"), chart_model=kinds.get("image"),
+            fusion_model=kinds.get("fusion"), metric=metric, threshold=threshold, alarm_at=alarm_at,
+            now=self.core.clock(),
+        )
+
+    async def _model_kinds(self, names: tuple[str, ...]) -> dict[str, str]:
+        """Which configured model is the text, image and fusion one: the worker says; if it
+        cannot, the names do, so the steps can still say the worker is down."""
+        kinds: dict[str, str] = {}
+        for name in names:
+            try:
+                kind = str((await self.worker.model(name)).get("kind") or "")
+            except WorkerError:
+                kind = "fusion" if "fusion" in name else "image" if ("vit" in name or "chart" in name) else "text"
+            kinds.setdefault(kind, name)
+        return kinds
+
+
+def _alarm_metric(alerts: list[Alert]) -> tuple[MetricRef | None, float | None, Any]:
+    for alert in alerts:
+        metric = (alert.details or {}).get("metric") or {}
+        if metric.get("namespace") and metric.get("name"):
+            ref = MetricRef(str(metric["namespace"]), str(metric["name"]), dict(metric.get("dimensions") or {}),
+                            stat=str(metric.get("statistic") or "Average"), period=int(metric.get("period") or 60))
+            threshold = metric.get("threshold")
+            return ref, float(threshold) if threshold is not None else None, alert.first_seen_at
+    return None, None, None
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, float | int | str | bool) or value is None:
+        return value
+    return str(value)

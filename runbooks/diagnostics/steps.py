@@ -1,0 +1,253 @@
+"""The diagnostic steps, each the script a responder would run by hand in the seeds.
+
+Every step takes the incident's `Subject` and what earlier steps found (`Findings`), and
+returns a `StepResult`. A step that cannot run says why (`Verdict.UNAVAILABLE`); the suite
+catches the worker's and the providers' errors so one failing step never stops the others.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from inference.client import WorkerClient, WorkerError
+from runbooks.diagnostics.metric_chart import ChartSpec, render_metric_chart
+from runbooks.diagnostics.results import (
+    LOW_CONFIDENCE,
+    StepResult,
+    Suggestion,
+    Verdict,
+    accuracy_verdict,
+    drift_verdict,
+    f1_drop_verdict,
+    worst,
+)
+from runbooks.providers.cloudwatch import MetricRef, MetricSource, window
+
+LATENCY_BATCHES = (1, 4, 8, 16)
+LATENCY_REPEATS = 3
+PROBE_TEXT = "P95 latency above 1s on the scoring API after the 14:05 deploy; timeouts rising"
+# Where the evidence points, the guarded action that answers it (see inference/mechanisms.py).
+MECHANISM_ACTIONS = {"bad_change": "rollback", "capacity": "scale"}
+
+
+class FileSink(Protocol):
+    async def upload_file(self, channel: str, *, filename: str, content: bytes, title: str = "",
+                          comment: str = "", thread_ts: str | None = None) -> str: ...
+
+
+class MetricPublisher(Protocol):
+    async def publish(self, *, namespace: str, name: str, value: float, dimensions: dict[str, str]) -> None: ...
+
+
+@dataclass(frozen=True)
+class Subject:
+    """What is being diagnosed: the incident as the steps need it."""
+
+    number: int
+    title: str
+    alert_titles: tuple[str, ...]
+    channel_id: str
+    text_model: str | None  # the service's text classifier (incident-text)
+    chart_model: str | None
+    fusion_model: str | None
+    metric: MetricRef | None
+    threshold: float | None
+    alarm_at: datetime | None
+    now: datetime
+
+    @property
+    def text(self) -> str:
+        return "\n".join([self.title, *self.alert_titles[:5]])
+
+
+@dataclass
+class Findings:
+    chart_png: bytes | None = None
+    chart_pattern: str | None = None
+    serving: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Tools:
+    worker: WorkerClient
+    metrics: MetricSource | None
+    files: FileSink
+    publisher: MetricPublisher | None
+    drift_namespace: str = "IncidentBot/Diagnostics"
+
+
+def _pct(value: float) -> str:
+    return f"{value * 100:.1f}%"
+
+
+async def worker_health(subject: Subject, findings: Findings, tools: Tools) -> StepResult:
+    if not await tools.worker.ready():
+        return StepResult("worker", Verdict.UNAVAILABLE, "worker: not ready or unreachable",
+                          ("The model worker did not answer /readyz; the model steps will say so too.",))
+    models = await tools.worker.models()
+    findings.serving.update({m.name: m.version or "" for m in models if m.ready})
+    lines = tuple(f"{m.name} {m.version or '—'}: {'ready' if m.ready else 'loading'}" for m in models)
+    verdict = Verdict.OK if all(m.ready for m in models) else Verdict.WARNING
+    served = ", ".join(f"{m.name} {m.version}" for m in models if m.ready) or "nothing"
+    return StepResult("worker", verdict, f"worker: serving {served}", lines,
+                      {"models": {m.name: {"version": m.version, "ready": m.ready} for m in models}})
+
+
+async def golden_set(subject: Subject, findings: Findings, tools: Tools) -> StepResult:
+    model = subject.text_model
+    if model is None:
+        return StepResult("golden", Verdict.UNAVAILABLE, "golden set: no text model configured for this service")
+    info = await tools.worker.model(model)
+    serving = str(info.get("version") or "")
+    history = [str(v) for v in info.get("serving_history") or []]
+    versions = [str(v.get("version")) for v in info.get("versions") or []]  # newest first
+    earlier = [v for v in history[:-1] if v != serving] or [v for v in versions if v != serving]
+    current = await tools.worker.evaluate(model, serving)
+    verdict, advice = accuracy_verdict(float(current["accuracy"]))
+    lines = [f"{model} {serving}: accuracy {_pct(current['accuracy'])} · macro-F1 {current['macro_f1']:.3f} · "
+             f"mean confidence {current['mean_confidence']:.2f} ({current['examples']} examples) → {advice}"]
+    data: dict[str, Any] = {"model": model, "current": current}
+    if earlier:
+        previous_version = earlier[-1]
+        previous = await tools.worker.evaluate(model, previous_version, golden_from=serving)
+        f1_verdict, drop = f1_drop_verdict(float(current["macro_f1"]), float(previous["macro_f1"]))
+        verdict = worst([verdict, f1_verdict])
+        delta = (current["accuracy"] - previous["accuracy"]) * 100
+        lines.append(f"{model} {previous_version}: accuracy {_pct(previous['accuracy'])} · macro-F1 "
+                     f"{previous['macro_f1']:.3f} on the same set")
+        lines.append(f"Δ accuracy {delta:+.1f} pts · macro-F1 change {-drop * 100:+.1f}%"
+                     + (" (F1 drop over 20%: critical)" if f1_verdict == Verdict.CRITICAL else
+                        " (F1 drop over 10%: warning)" if f1_verdict == Verdict.WARNING else ""))
+        drops = sorted(((label, previous["per_class_f1"].get(label, 0.0) - f1)
+                        for label, f1 in current["per_class_f1"].items()), key=lambda item: -item[1])[:3]
+        worst_classes = ", ".join(f"{label} {-d:+.2f}" for label, d in drops if d > 0.02)
+        if worst_classes:
+            lines.append(f"Largest per-class F1 drops: {worst_classes}")
+        data.update(previous=previous, previous_version=previous_version, f1_drop=round(drop, 4))
+    regressed = data.get("f1_drop", 0.0) > 0.10  # the seeds' F1-drop warning line
+    suggestions = (Suggestion(f"{model} {serving} does worse than {earlier[-1]} on the same golden set: "
+                              "consider a model rollback", "rollback"),) if regressed else ()
+    return StepResult("golden", verdict, f"golden set: {_pct(current['accuracy'])} accuracy, {verdict.value}",
+                      tuple(lines), data, suggestions)
+
+
+async def drift(subject: Subject, findings: Findings, tools: Tools) -> StepResult:
+    model = subject.text_model
+    if model is None:
+        return StepResult("drift", Verdict.UNAVAILABLE, "drift: no text model configured for this service")
+    report = await tools.worker.drift(model)
+    if report.get("verdict") == "insufficient_data":
+        return StepResult("drift", Verdict.UNAVAILABLE,
+                          f"drift: only {report.get('predictions', 0)} recent predictions, too few to judge", data=report)
+    score = float(report["drift_score"])
+    verdict = drift_verdict(score)
+    if tools.publisher is not None:
+        await tools.publisher.publish(namespace=tools.drift_namespace, name="drift_score", value=score,
+                                      dimensions={"Model": model})
+    lines = (f"drift_score {score:.3f} (warning above 0.1) over {report.get('predictions')} recent predictions",
+             f"label PSI {report.get('label_psi', 0):.3f} · confidence PSI {report.get('confidence_psi', 0):.3f} · "
+             f"embedding centroid shift {report.get('centroid_shift', 0):.3f}")
+    return StepResult("drift", verdict, f"drift: {score:.2f} {verdict.value}", lines, report)
+
+
+async def latency_profile(subject: Subject, findings: Findings, tools: Tools) -> StepResult:
+    model = subject.text_model
+    if model is None:
+        return StepResult("latency", Verdict.UNAVAILABLE, "latency: no text model configured for this service")
+    rows: dict[int, float] = {}
+    for batch in LATENCY_BATCHES:
+        timings = []
+        for _ in range(LATENCY_REPEATS):
+            started = time.perf_counter()
+            await tools.worker.predict(model, [{"text": PROBE_TEXT}] * batch)
+            timings.append((time.perf_counter() - started) * 1000)
+        rows[batch] = statistics.median(timings)
+    single = rows[1]
+    # The seeds: P95 latency over 600 ms is a warning, over 1 s critical.
+    verdict = Verdict.CRITICAL if single > 1000 else Verdict.WARNING if single > 600 else Verdict.OK
+    lines = tuple(f"batch {b:>2}: {ms:.0f} ms ({ms / b:.1f} ms per item)" for b, ms in rows.items())
+    return StepResult("latency", verdict, f"latency: {single:.0f} ms at batch 1", lines,
+                      {"model": model, "median_ms": {str(b): round(ms, 1) for b, ms in rows.items()}})
+
+
+async def low_confidence(subject: Subject, findings: Findings, tools: Tools) -> StepResult:
+    model = subject.text_model
+    if model is None:
+        return StepResult("low_confidence", Verdict.UNAVAILABLE, "low confidence: no text model configured")
+    logged = await tools.worker.recent_predictions(model, 500)
+    low = sorted((p for p in logged if float(p.get("confidence", 1)) < LOW_CONFIDENCE),
+                 key=lambda p: float(p["confidence"]))
+    share = len(low) / len(logged) if logged else 0.0
+    verdict = Verdict.WARNING if share > 0.2 else Verdict.OK
+    lines = tuple(f"{float(p['confidence']):.2f} {p.get('label')} ({p.get('version')})" for p in low[:5])
+    return StepResult("low_confidence", verdict,
+                      f"low confidence: {len(low)} of {len(logged)} below {LOW_CONFIDENCE}", lines,
+                      {"count": len(low), "total": len(logged), "lowest": low[:5]})
+
+
+async def metric_chart(subject: Subject, findings: Findings, tools: Tools) -> StepResult:
+    if subject.metric is None or tools.metrics is None:
+        return StepResult("chart", Verdict.UNAVAILABLE, "chart: no alarm or metric to chart for this incident")
+    start, end = window(subject.now, hours=2)
+    series = await tools.metrics.series(subject.metric, start=start, end=end)
+    if series.empty:
+        return StepResult("chart", Verdict.UNAVAILABLE, f"chart: no data for {subject.metric.label} in the last 2 h")
+    png = render_metric_chart(series.points, ChartSpec(
+        title=f"{subject.metric.name} ({subject.metric.stat}, {subject.metric.period}s)",
+        threshold=subject.threshold, alarm_at=subject.alarm_at))
+    findings.chart_png = png
+    file_id = await tools.files.upload_file(subject.channel_id, filename=f"incident-{subject.number}-metric.png",
+                                            content=png, title=subject.metric.label,
+                                            comment=f"📈 {subject.metric.label}, last 2 h")
+    lines = [f"{len(series.points)} points, latest {series.points[-1][1]:.3g}"]
+    data: dict[str, Any] = {"metric": subject.metric.label, "points": len(series.points), "file_id": file_id}
+    headline = "chart: uploaded"
+    if subject.chart_model is not None:
+        try:
+            reading = await tools.worker.classify_chart(png, model=subject.chart_model)
+        except WorkerError as exc:  # the chart itself is still evidence
+            lines.append(f"{subject.chart_model} could not read it: {exc}")
+            return StepResult("chart", Verdict.OK, headline, tuple(lines), data, file_id=file_id)
+        findings.chart_pattern = reading.label
+        lines.append(f"{subject.chart_model} reads it as *{reading.label}* ({reading.confidence:.0%})")
+        data["pattern"] = {"label": reading.label, "confidence": reading.confidence}
+        headline = f"chart: {reading.label} ({reading.confidence:.0%})"
+    return StepResult("chart", Verdict.OK, headline, tuple(lines), data, file_id=file_id)
+
+
+async def triage(subject: Subject, findings: Findings, tools: Tools) -> StepResult:
+    if subject.text_model is None:
+        return StepResult("triage", Verdict.UNAVAILABLE, "triage: no text model configured for this service")
+    text = await tools.worker.classify_text(subject.text, model=subject.text_model)
+    lines = [f"{subject.text_model}: runbook *{text.label}* ({text.confidence:.0%})"]
+    data: dict[str, Any] = {"runbook": {"label": text.label, "confidence": text.confidence}}
+    suggestions: tuple[Suggestion, ...] = ()
+    headline = f"triage: {text.label} ({text.confidence:.0%})"
+    if subject.fusion_model is not None and findings.chart_png is not None:
+        fused = await tools.worker.classify_fusion(subject.text, findings.chart_png, model=subject.fusion_model)
+        mechanism = fused.details.get("mechanism") or {}
+        label, action = str(mechanism.get("label", "unclear")), str(mechanism.get("first_action", ""))
+        lines.append(f"{subject.fusion_model}: mechanism *{label}* ({float(mechanism.get('confidence', 0)):.0%})"
+                     + (f", first action: {action}" if action else ""))
+        data["mechanism"] = mechanism
+        headline = f"triage: {label}" + (f": consider {MECHANISM_ACTIONS[label]}" if label in MECHANISM_ACTIONS else "")
+        if label in MECHANISM_ACTIONS:
+            pattern = f"{findings.chart_pattern} " if findings.chart_pattern else ""
+            suggestions = (Suggestion(f"{pattern}pattern with a {text.label} incident: {action or label}",
+                                      MECHANISM_ACTIONS[label]),)
+    return StepResult("triage", Verdict.OK, headline, tuple(lines), data, suggestions)
+
+
+STEPS = (
+    ("worker", worker_health),
+    ("golden", golden_set),
+    ("drift", drift),
+    ("latency", latency_profile),
+    ("low_confidence", low_confidence),
+    ("chart", metric_chart),
+    ("triage", triage),
+)

@@ -1,0 +1,51 @@
+"""Running the steps in order, each within its own time limit, reporting after each one.
+
+A step that times out or whose provider fails becomes an "unavailable" result that says why,
+and the next step runs: with the worker down, the chart still comes from CloudWatch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+from inference.client import WorkerError
+from runbooks.diagnostics.results import StepResult, Verdict
+from runbooks.diagnostics.steps import STEPS, Findings, Subject, Tools
+from runbooks.providers.errors import ProviderError
+
+log = logging.getLogger(__name__)
+
+# Seconds each step may take; together well under the 20 s the suite aims for with full models.
+STEP_TIMEOUTS = {"worker": 3.0, "golden": 10.0, "drift": 5.0, "latency": 8.0, "low_confidence": 3.0,
+                 "chart": 8.0, "triage": 6.0}
+
+Progress = Callable[[int, int, StepResult], Awaitable[None]]
+
+
+async def run_suite(subject: Subject, tools: Tools, progress: Progress, *,
+                    timeouts: dict[str, float] | None = None) -> list[StepResult]:
+    limits = {**STEP_TIMEOUTS, **(timeouts or {})}
+    findings = Findings()
+    results: list[StepResult] = []
+    for index, (name, step) in enumerate(STEPS, start=1):
+        result = await _run_step(name, step, subject, findings, tools, limits[name])
+        results.append(result)
+        await progress(index, len(STEPS), result)
+    return results
+
+
+async def _run_step(name: str, step, subject: Subject, findings: Findings, tools: Tools,  # type: ignore[no-untyped-def]
+                    limit: float) -> StepResult:
+    try:
+        return await asyncio.wait_for(step(subject, findings, tools), timeout=limit)
+    except TimeoutError:
+        return StepResult(name, Verdict.UNAVAILABLE, f"{name}: no answer within {limit:.0f} s")
+    except WorkerError as exc:
+        return StepResult(name, Verdict.UNAVAILABLE, f"{name}: the model worker could not answer ({exc})")
+    except ProviderError as exc:
+        return StepResult(name, Verdict.UNAVAILABLE, f"{name}: {exc.message}")
+    except Exception as exc:  # noqa: BLE001 - one broken step must not stop the others
+        log.exception("diagnostic step %s failed", name)
+        return StepResult(name, Verdict.UNAVAILABLE, f"{name}: failed unexpectedly ({exc.__class__.__name__})")
