@@ -21,7 +21,7 @@ from bot.config import IncidentBotConfig
 from bot.demo_models import show_diagnostics
 from bot.sandbox.runner import OutboxProbe, SignedSlackClient, ThreadedServer
 from bot.sandbox.slack_api import LocalSlackServer
-from bot.sandbox.transcript import render_mrkdwn, render_message
+from bot.sandbox.transcript import render_message, render_mrkdwn
 from bot.settings import Settings
 from bot.slack.ids import ActionId, BlockId
 from storage.db import is_sqlite, parse_database_url

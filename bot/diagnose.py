@@ -16,6 +16,7 @@ from sqlalchemy import select
 from bot.config import IncidentBotConfig
 from bot.core.timeline import EventKind, record_event
 from bot.core.unit_of_work import Core
+from bot.pasted import ModelNames
 from bot.slack.diagnostic_blocks import diagnostics_message
 from bot.slack.errors import SlackError
 from bot.slack.gateway import SlackGateway
@@ -110,6 +111,14 @@ class Diagnoser:
             now=self.core.clock(),
         )
 
+    def model_names(self) -> ModelNames:
+        """The models the shortcut uses: the first configured service's, else the worker's own names."""
+        names = [m for service in self.config.services.values() for m in service.models]
+        guess = {_kind_from_name(name): name for name in reversed(names)}
+        defaults = ModelNames()
+        return ModelNames(text=guess.get("text", defaults.text), chart=guess.get("image", defaults.chart),
+                          fusion=guess.get("fusion", defaults.fusion))
+
     async def _model_kinds(self, names: tuple[str, ...]) -> dict[str, str]:
         """Which configured model is the text, image and fusion one: the worker says; if it
         cannot, the names do, so the steps can still say the worker is down."""
@@ -118,9 +127,13 @@ class Diagnoser:
             try:
                 kind = str((await self.worker.model(name)).get("kind") or "")
             except WorkerError:
-                kind = "fusion" if "fusion" in name else "image" if ("vit" in name or "chart" in name) else "text"
+                kind = _kind_from_name(name)
             kinds.setdefault(kind, name)
         return kinds
+
+
+def _kind_from_name(name: str) -> str:
+    return "fusion" if "fusion" in name else "image" if ("vit" in name or "chart" in name) else "text"
 
 
 def _alarm_metric(alerts: list[Alert]) -> tuple[MetricRef | None, float | None, Any]:

@@ -21,8 +21,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.core.clock import Clock
 from bot.core.outbox import OutboxState
-from bot.metrics import Metrics
 from bot.delivery import GiveUp, NotReady, RetryLater
+from bot.metrics import Metrics
 from storage.models import OutboxMessage
 
 log = logging.getLogger(__name__)

@@ -125,6 +125,16 @@ class SignedSlackClient:
         }
         return self.post({"payload": json.dumps(payload)})
 
+    def shortcut(self, callback_id: str, *, channel: str, message: dict[str, Any]) -> httpx.Response:
+        """A message shortcut, as Slack sends it (``message_action``), on ``message``."""
+        payload = {
+            "type": "message_action", "callback_id": callback_id, "team": {"id": TEAM_ID},
+            "user": {"id": self.user_id}, "channel": {"id": channel}, "message": message,
+            "message_ts": message.get("ts"), "trigger_id": f"trig.{uuid.uuid4().hex}",
+            "response_url": self._new_response_url("sc"), "api_app_id": "A0LOCAL",
+        }
+        return self.post({"payload": json.dumps(payload)})
+
     def submit_view(self, view: dict[str, Any], values: dict[str, Any]) -> httpx.Response:
         payload = {
             "type": "view_submission", "team": {"id": TEAM_ID}, "user": {"id": self.user_id},

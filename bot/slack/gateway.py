@@ -55,6 +55,7 @@ class SlackGateway(Protocol):
     async def update_view(self, view_id: str, view: dict[str, Any]) -> None: ...
     async def upload_file(self, channel: str, *, filename: str, content: bytes, title: str = "",
                           comment: str = "", thread_ts: str | None = None) -> str: ...
+    async def download_file(self, url: str, *, max_bytes: int) -> bytes: ...
     async def post_ephemeral(self, channel: str, user: str, *, text: str, blocks: Blocks | None = None) -> None: ...
     async def respond(self, response_url: str, *, text: str, blocks: Blocks | None = None,
                       replace_original: bool = False) -> None: ...
@@ -167,6 +168,25 @@ class SlackSdkGateway:
 
     async def update_view(self, view_id: str, view: dict[str, Any]) -> None:
         await self._call("views.update", view_id=view_id, view=view)
+
+    async def download_file(self, url: str, *, max_bytes: int) -> bytes:
+        """A file's bytes from its ``url_private`` (which needs the bot token), refusing big ones."""
+        headers = {"Authorization": f"Bearer {self._client.token}"}
+        try:
+            async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=20)) as session, \
+                    session.get(url, headers=headers) as response:
+                if response.status >= 500 or response.status == 429:
+                    raise SlackUnavailable(f"file download answered {response.status}")
+                if response.status >= 400:
+                    raise SlackRejected("files.download", str(response.status))
+                data = bytearray()
+                async for chunk in response.content.iter_chunked(64 * 1024):
+                    data.extend(chunk)
+                    if len(data) > max_bytes:
+                        raise SlackRejected("files.download", f"file_too_large (over {max_bytes // 1024} KiB)")
+                return bytes(data)
+        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            raise SlackUnavailable(f"file download: {exc.__class__.__name__}: {exc}") from exc
 
     async def upload_file(self, channel: str, *, filename: str, content: bytes, title: str = "",
                           comment: str = "", thread_ts: str | None = None) -> str:

@@ -51,3 +51,4 @@ class CallbackId(StrEnum):
     ROLLBACK_MODAL = "action_rollback"
     FLAGS_MODAL = "action_flags"
     CONFIRM_MODAL = "action_confirm_modal"
+    DIAGNOSTIC_SHORTCUT = "run_diagnostic_inference"  # the message shortcut

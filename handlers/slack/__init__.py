@@ -2,7 +2,7 @@
 
 from slack_bolt.async_app import AsyncApp
 
-from handlers.slack import action_buttons, action_modals, actions, events, views
+from handlers.slack import action_buttons, action_modals, actions, events, shortcuts, views
 from handlers.slack.commands import router
 from handlers.slack.errors import register_error_handler
 
@@ -14,4 +14,5 @@ def register(app: AsyncApp) -> None:
     action_modals.register(app)
     views.register(app)
     events.register(app)
+    shortcuts.register(app)
     register_error_handler(app)

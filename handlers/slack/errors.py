@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.response import BoltResponse
 

@@ -78,6 +78,8 @@ class Tools:
     files: FileSink
     publisher: MetricPublisher | None
     drift_namespace: str = "IncidentBot/Diagnostics"
+    # Drift looks at the most recent traffic: during an incident, the last few hundred requests matter.
+    drift_window: int = 200
 
 
 def _pct(value: float) -> str:
@@ -139,7 +141,7 @@ async def drift(subject: Subject, findings: Findings, tools: Tools) -> StepResul
     model = subject.text_model
     if model is None:
         return StepResult("drift", Verdict.UNAVAILABLE, "drift: no text model configured for this service")
-    report = await tools.worker.drift(model)
+    report = await tools.worker.drift(model, limit=tools.drift_window)
     if report.get("verdict") == "insufficient_data":
         return StepResult("drift", Verdict.UNAVAILABLE,
                           f"drift: only {report.get('predictions', 0)} recent predictions, too few to judge", data=report)

@@ -10,7 +10,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
-from inference.client import WorkerError
+from inference.client import WorkerError, WorkerRejected
 from runbooks.diagnostics.results import StepResult, Verdict
 from runbooks.diagnostics.steps import STEPS, Findings, Subject, Tools
 from runbooks.providers.errors import ProviderError
@@ -42,6 +42,8 @@ async def _run_step(name: str, step, subject: Subject, findings: Findings, tools
         return await asyncio.wait_for(step(subject, findings, tools), timeout=limit)
     except TimeoutError:
         return StepResult(name, Verdict.UNAVAILABLE, f"{name}: no answer within {limit:.0f} s")
+    except WorkerRejected as exc:  # e.g. NO_GOLDEN_SET, NO_BASELINE: the worker's own words say what is missing
+        return StepResult(name, Verdict.UNAVAILABLE, f"{name}: {exc}")
     except WorkerError as exc:
         return StepResult(name, Verdict.UNAVAILABLE, f"{name}: the model worker could not answer ({exc})")
     except ProviderError as exc:

@@ -3,7 +3,9 @@ quick models (incident-text v1 and v2, chart-vit, fusion)."""
 
 from __future__ import annotations
 
+import asyncio
 import io
+import random
 import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,9 +16,14 @@ from PIL import Image
 from sqlalchemy import select
 
 from bot.sandbox.runner import ThreadedServer
-from bot.slack.ids import ActionId
+from bot.slack.gateway import SlackSdkGateway, build_web_client
+from bot.slack.ids import ActionId, CallbackId
 from inference.app import build_worker
+from inference.datasets.text import load_split
+from inference.registry import LocalRegistry
 from inference.settings import WorkerSettings
+from inference.training.run import train_text
+from runbooks.diagnostics.metric_chart import ChartSpec, render_metric_chart
 from storage.models import TimelineEvent
 from tests.inference.moto_server import moto_client
 from tests.scenarios.actions_support import ALICE, declare, wait_for
@@ -32,6 +39,8 @@ services:
       dimensions: {ServiceName: multimodal-api}
 """
 STEPS = 7
+OFF_TOPIC = ["what's for lunch in the canteen today", "the quarterly marketing offsite is moved to friday",
+             "please water the office plants while I am away", "happy birthday to the whole design team"]
 
 
 def put_latency_step(endpoint: str) -> None:
@@ -45,14 +54,24 @@ def put_latency_step(endpoint: str) -> None:
         cloudwatch.put_metric_data(Namespace="Multimodal/Prod", MetricData=data[start:start + 20])
 
 
+@pytest.fixture(scope="module")
+def diagnose_registry(fusion_registry: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """fusion_registry plus incident-text v3, trained on a twentieth of the texts: clearly worse."""
+    root = tmp_path_factory.mktemp("diagnose-registry")
+    shutil.copytree(fusion_registry, root, dirs_exist_ok=True)
+    manifest, _ = train_text(LocalRegistry(root), quick=True, seed=1, train_fraction=1 / 20)
+    assert manifest.version == "v3"
+    return root
+
+
 @pytest.fixture
-def worker(fusion_registry: Path, tmp_path: Path):
+def worker(diagnose_registry: Path, tmp_path: Path):
     copy = tmp_path / "registry"
-    shutil.copytree(fusion_registry, copy)
+    shutil.copytree(diagnose_registry, copy)
     server = ThreadedServer(build_worker(WorkerSettings(model_registry=str(copy),
                                                         model_cache_dir=str(tmp_path / "cache")))).start(timeout=180)
-    # v2 serves and v1 served before it: the golden set compares the two.
-    httpx.post(f"{server.url}/v1/models/incident-text/versions/v2:load", timeout=60).raise_for_status()
+    # The worse v3 goes into service after v1: the golden set compares the two on the same data.
+    httpx.post(f"{server.url}/v1/models/incident-text/versions/v3:load", timeout=60).raise_for_status()
     yield server
     server.stop()
 
@@ -69,13 +88,28 @@ def diagnose_bot(bot_factory, aws_env: str, tmp_path: Path):
     return start
 
 
-def diagnostics_message(slack, channel: str):
-    return next((m for m in slack.messages(channel) if "Diagnostics for incident" in all_text(m)), None)
+def diagnostics_messages(slack, channel: str) -> list:
+    return [m for m in slack.messages(channel) if "Diagnostics for incident" in all_text(m)]
 
 
-def finished(slack, channel: str):
-    message = diagnostics_message(slack, channel)
-    return message if message is not None and "done, overall" in all_text(message) else None
+def finished(slack, channel: str, runs: int = 1):
+    messages = diagnostics_messages(slack, channel)
+    done = [m for m in messages if "done, overall" in all_text(m)]
+    return done[-1] if len(done) >= runs else None
+
+
+def send_traffic(worker_url: str, texts: list[str]) -> None:
+    """Production traffic (not the bot's probes), which the worker logs for drift."""
+    for start in range(0, len(texts), 50):
+        httpx.post(f"{worker_url}/v1/models/incident-text:predict",
+                   json={"instances": [{"text": t} for t in texts[start:start + 50]]}, timeout=60).raise_for_status()
+
+
+def drift_verdicts(db: Database) -> list[str]:
+    with db.engine.connect() as conn:
+        rows = conn.execute(select(TimelineEvent).where(TimelineEvent.kind == "diagnostic")
+                            .order_by(TimelineEvent.id)).all()
+    return [row.data["verdict"] for row in rows if row.data["step"] == "drift"]
 
 
 def test_diagnose_runs_every_check_and_shows_the_evidence(diagnose_bot, worker, slack, http, db: Database,
@@ -83,35 +117,42 @@ def test_diagnose_runs_every_check_and_shows_the_evidence(diagnose_bot, worker, 
     bot = diagnose_bot(worker.url)
     alice = SlackUser(bot=bot, slack=slack, user_id=ALICE, http=http)
     channel = declare(alice, slack, db, title="P95 latency above 1s on multimodal-api after deploy")
-    headline = slack.pins(channel)[0]
-    # Some traffic for drift and low-confidence to look at.
-    texts = ["P95 latency is 2.4s on the scoring API", "error rate 12% on /classify", "model accuracy dropped"] * 12
-    httpx.post(f"{worker.url}/v1/models/incident-text:predict",
-               json={"instances": [{"text": t} for t in texts]}, timeout=60).raise_for_status()
+    held_out = load_split("heldout")
+    send_traffic(worker.url, [e.text for e in random.Random(0).sample(held_out, 200)])
 
-    alice.click(ActionId.DIAGNOSE, channel=channel, message_ts=headline.ts)
-    message = wait_for(lambda: finished(slack, channel), timeout=120, what="the diagnostics to finish")
+    alice.click(ActionId.DIAGNOSE, channel=channel, message_ts=slack.pins(channel)[0].ts)
+    message = wait_for(lambda: finished(slack, channel), timeout=180, what="the diagnostics to finish")
     text = all_text(message)
     # One message, updated as each step finished.
     earlier = [all_text(version) for version in message.history]
     assert any(f"1/{STEPS}" in version for version in earlier) and any(f"3/{STEPS}" in version for version in earlier)
-    assert "worker: serving" in text and "incident-text v2" in text
-    assert "golden set:" in text and "incident-text v1: accuracy" in text and "Δ accuracy" in text
-    assert "drift:" in text and "latency:" in text and "batch 16" in text and "low confidence:" in text
+    assert "worker: serving" in text and "incident-text v3" in text
+    # The deliberately worse v3 against v1, on v3's golden set.
+    assert "incident-text v1: accuracy" in text and "on the same set" in text and "F1 drop over" in text
+    assert "does worse than v1 on the same golden set: consider a model rollback" in text
+    assert "drift: 0." in text and "latency:" in text and "batch 16" in text and "low confidence:" in text
     assert "chart-vit reads it as" in text and "triage:" in text and "mechanism" in text
+    assert ActionId.OPEN_ROLLBACK.value in str(message.blocks)
 
     charts = [m for m in slack.messages(channel) if m.files]
     assert len(charts) == 1
     png = slack.file_content(charts[0].files[0]["id"])
     assert png is not None and Image.open(io.BytesIO(png)).format == "PNG"
-
     with db.engine.connect() as conn:
         steps = conn.execute(select(TimelineEvent).where(TimelineEvent.kind == "diagnostic")).all()
     assert sorted(e.data["step"] for e in steps) == sorted(
         ["worker", "golden", "drift", "latency", "low_confidence", "chart", "triage"])
+    assert drift_verdicts(db) == ["ok"]
     published = moto_client(aws_env, "cloudwatch").list_metrics(Namespace="IncidentBot/Diagnostics")["Metrics"]
-    drift_step = next(e for e in steps if e.data["step"] == "drift")
-    assert drift_step.data["verdict"] == "unavailable" or [m["MetricName"] for m in published] == ["drift_score"]
+    assert [m["MetricName"] for m in published] == ["drift_score"]
+
+    # A shifted batch of traffic: one class and text from nowhere near the training data.
+    security = [e.text for e in held_out if e.label == "security"][:60]
+    off_topic = [f"{t} #{i}" for i in range(15) for t in OFF_TOPIC]
+    send_traffic(worker.url, security + off_topic)
+    alice.command("diagnose", channel=channel)
+    wait_for(lambda: finished(slack, channel, runs=2), timeout=180, what="the second run to finish")
+    assert drift_verdicts(db)[0] == "ok" and drift_verdicts(db)[1] in ("warning", "critical")
 
 
 def test_with_the_worker_down_the_model_steps_say_so_and_the_chart_still_comes(diagnose_bot, slack, http,
@@ -125,3 +166,49 @@ def test_with_the_worker_down_the_model_steps_say_so_and_the_chart_still_comes(d
     assert "worker: not ready or unreachable" in text
     assert text.count("the model worker could not answer") >= 3
     assert [m for m in slack.messages(channel) if m.files], "the chart comes from CloudWatch, not the worker"
+
+
+def _gateway(slack) -> SlackSdkGateway:
+    return SlackSdkGateway(build_web_client(token="xoxb-test-token", base_url=slack.base_url), post_interval=0)
+
+
+def paste(slack, channel: str, text: str) -> dict:
+    """A message in the channel that someone will run the shortcut on."""
+    posted = asyncio.run(_gateway(slack).post(channel, text=text))
+    return {"ts": posted.ts, "text": text}
+
+
+def test_the_shortcut_reads_a_pasted_text_and_a_pasted_chart(diagnose_bot, worker, slack, http,
+                                                             db: Database) -> None:
+    bot = diagnose_bot(worker.url)
+    alice = SlackUser(bot=bot, slack=slack, user_id=ALICE, http=http)
+    channel = declare(alice, slack, db)
+    text = paste(slack, channel, "P95 latency is 2.4s on the scoring API since the deploy")
+    assert alice.client.shortcut(CallbackId.DIAGNOSTIC_SHORTCUT, channel=channel, message=text).status_code == 200
+    reply = wait_for(lambda: [m for m in slack.messages(channel) if "Diagnostic inference" in all_text(m)],
+                     what="the threaded reading")[-1]
+    assert reply.thread_ts == text["ts"] and "*incident-text* (v3): *" in all_text(reply)
+
+    # A chart pasted with words: the image is fetched from Slack and read by chart-vit and fusion.
+    png = render_metric_chart([(datetime(2026, 11, 23, 10, i, tzinfo=UTC), 0.3 if i < 40 else 1.4)
+                               for i in range(60)], ChartSpec("p95 latency"))
+    asyncio.run(_gateway(slack).upload_file(channel, filename="latency.png", content=png,
+                                            comment="latency after deploy"))
+    pasted = next(m for m in slack.messages(channel) if m.files)
+    message = {"ts": pasted.ts, "text": pasted.text, "files": pasted.files}
+    alice.client.shortcut(CallbackId.DIAGNOSTIC_SHORTCUT, channel=channel, message=message)
+    reading = wait_for(lambda: [m for m in slack.messages(channel)
+                                if m.thread_ts == pasted.ts and "chart-vit" in all_text(m)], what="the chart reading")
+    body = all_text(reading[-1])
+    assert "`latency.png`: *chart-vit* (v1): *" in body and "*fusion* (v1): *" in body and "mechanism" in body
+
+
+def test_the_shortcut_with_the_worker_down_says_so_in_the_thread(diagnose_bot, slack, http, db: Database) -> None:
+    bot = diagnose_bot("http://127.0.0.1:9")
+    alice = SlackUser(bot=bot, slack=slack, user_id=ALICE, http=http)
+    channel = declare(alice, slack, db)
+    message = paste(slack, channel, "error rate 12% on /classify")
+    alice.client.shortcut(CallbackId.DIAGNOSTIC_SHORTCUT, channel=channel, message=message)
+    reply = wait_for(lambda: [m for m in slack.messages(channel) if "Diagnostic inference" in all_text(m)],
+                     what="the threaded answer")[-1]
+    assert "could not read the text" in all_text(reply) and "unreachable" in all_text(reply)
