@@ -34,8 +34,8 @@ serve: install
 clean:
 	rm -rf $(VENV) var .pytest_cache
 
-.PHONY: bench bench-ingest bench-inference
-bench: bench-ingest bench-inference
+.PHONY: bench bench-ingest bench-inference bench-diagnose
+bench: bench-ingest bench-inference bench-diagnose
 
 # A signed webhook storm from 32 clients against the bot and a bare FastAPI baseline.
 bench-ingest: install
@@ -44,3 +44,7 @@ bench-ingest: install
 # The model worker at 1, 8 and 32 clients against a bare forward pass of the same model version.
 bench-inference: install models
 	$(BIN)/python -m tests.bench.inference
+
+# Diagnose on an incident, end to end, with the models `make models` trains: seconds per step.
+bench-diagnose: install models
+	$(BIN)/python -m tests.bench.diagnose

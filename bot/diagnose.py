@@ -90,7 +90,8 @@ class Diagnoser:
             await record_event(session, incident_id=incident_id, kind=EventKind.DIAGNOSTIC, actor=actor,
                                now=self.core.clock(), text=result.headline, announce=False,
                                data={"step": result.step, "verdict": result.verdict.value, "lines": list(result.lines),
-                                     "data": _jsonable(result.data), "file_id": result.file_id})
+                                     "data": _jsonable(result.data), "file_id": result.file_id,
+                                     "seconds": result.seconds})
 
     async def _subject(self, incident: Incident) -> Subject:
         service_name = incident.service or (next(iter(self.config.services)) if len(self.config.services) == 1

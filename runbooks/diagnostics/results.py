@@ -35,6 +35,7 @@ class StepResult:
     data: dict[str, Any] = field(default_factory=dict)  # stored on the timeline, for the postmortem
     suggestions: tuple[Suggestion, ...] = ()
     file_id: str | None = None  # a chart uploaded to the channel
+    seconds: float | None = None  # how long the step took, for the benchmark and the postmortem
 
 
 # The seeds' golden-set rule: "< 85% retrain now, 85-90% within 48 h, > 90% keep monitoring".

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 
 from inference.client import WorkerError, WorkerRejected
 from runbooks.diagnostics.results import StepResult, Verdict
@@ -30,7 +32,9 @@ async def run_suite(subject: Subject, tools: Tools, progress: Progress, *,
     findings = Findings()
     results: list[StepResult] = []
     for index, (name, step) in enumerate(STEPS, start=1):
+        started = time.perf_counter()
         result = await _run_step(name, step, subject, findings, tools, limits[name])
+        result = replace(result, seconds=round(time.perf_counter() - started, 3))
         results.append(result)
         await progress(index, len(STEPS), result)
     return results
