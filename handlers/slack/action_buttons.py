@@ -1,5 +1,6 @@
 """Buttons of guarded actions: the headline's Scale, Rollback, Flags and Disable auto-apply, the
 Emergency stop in the Scale modal, and Confirm, Cancel, Approve and Deny on action messages.
+Also the headline's Diagnose, which starts the diagnostic suite.
 
 Each acks at once. Modals open with a "reading the current state" view (a trigger id lasts
 3 s) and are filled in when the providers have answered.
