@@ -14,15 +14,18 @@ from typing import Any
 
 from inference.charts.patterns import CHART_PATTERNS
 from inference.datasets.text import corpus_hash, load_split
-from inference.golden import BASELINE_FILE, GOLDEN_FILE, dump_text_golden
+from inference.golden import BASELINE_FILE, GOLDEN_FILE, baseline, dump_golden, dump_text_golden, parse_golden
 from inference.labels import RUNBOOK_CLASSES
+from inference.models.base import ServedModel
 from inference.models.encoder import SentenceEncoder
+from inference.models.fusion import FusionClassifier
 from inference.models.loading import ModelLoader
 from inference.models.text import TextClassifier
 from inference.models.vit import ChartClassifier
 from inference.registry import Manifest, Registry, RegistryError
 from inference.training.text import FineTuneConfig, TextTrainingConfig, TrainedText, finetune_text, train_text_head
-from inference.training.fusion import FusionTrainingConfig, train_fusion
+from inference.training.fusion import EVAL_SEED as FUSION_EVAL_SEED, FusionTrainingConfig, train_fusion
+from inference.training.golden_sets import chart_golden_set, fusion_golden_set
 from inference.training.vit import ChartTrainingConfig, renderer_hash, train_chart_vit
 
 TEXT_MODEL = "incident-text"
@@ -102,7 +105,9 @@ def train_chart(registry: Registry, *, quick: bool, seed: int, retrain: bool = F
     """chart-vit: trained on rendered charts, evaluated on the held-out rendering style.
 
     Returns the version and whether it was newly trained. The data is generated, so its hash is
-    the renderer's source: the same renderer, seed and settings give the same version back.
+    the renderer's source: the same renderer, seed and settings give the same version back. The
+    version carries a golden set of held-out-style charts and the drift baseline on it
+    (``inference.training.golden_sets``).
     """
     config = ChartTrainingConfig.for_run(quick=quick, seed=seed)
     data_hash = renderer_hash()
@@ -110,8 +115,11 @@ def train_chart(registry: Registry, *, quick: bool, seed: int, retrain: bool = F
     if not retrain and (found := existing_version(registry, CHART_MODEL, fingerprint)) is not None:
         return found, False
     trained = train_chart_vit(config, CHART_PATTERNS)
+    model = ChartClassifier(name=CHART_MODEL, version="", labels=tuple(CHART_PATTERNS), model=trained.model,
+                            image_size=config.input_size)
+    files = {**trained.files, **_golden_files(model, dump_golden(chart_golden_set(config.input_size)))}
     manifest = registry.publish(
-        CHART_MODEL, files=trained.files, kind="image", labels=list(CHART_PATTERNS), data_hash=data_hash,
+        CHART_MODEL, files=files, kind="image", labels=list(CHART_PATTERNS), data_hash=data_hash,
         metrics=trained.metrics,
         config={**trained.config, "fingerprint": fingerprint,
                 "evaluation": f"held-out rendering style {trained.config['eval_style']}, never trained on"},
@@ -127,6 +135,7 @@ def train_fusion_model(registry: Registry, *, quick: bool, seed: int, cache_dir:
 
     ``components`` maps each component model to the version to build on; by default the serving
     ones. The fingerprint includes them, so a new component version means a new fusion version.
+    The version carries a golden set of held-out pairs and the drift baseline on it.
     """
     if components is None:
         components = {}
@@ -149,8 +158,12 @@ def train_fusion_model(registry: Registry, *, quick: bool, seed: int, cache_dir:
         raise RegistryError("fusion needs a text model and a chart model as its components")
     trained = train_fusion(config, text_model, chart_model, components=dict(components))
     comparison = trained.metrics["comparison"]
+    model = FusionClassifier(name=FUSION_MODEL, version="", labels=tuple(RUNBOOK_CLASSES), text=text_model,
+                             chart=chart_model, head=trained.head.eval())
+    golden = dump_golden(fusion_golden_set(chart_model.image_size, seed=FUSION_EVAL_SEED))
+    files = {**trained.files, **_golden_files(model, golden)}
     manifest = registry.publish(
-        FUSION_MODEL, files=trained.files, kind="fusion", labels=list(RUNBOOK_CLASSES), data_hash=data_hash,
+        FUSION_MODEL, files=files, kind="fusion", labels=list(RUNBOOK_CLASSES), data_hash=data_hash,
         metrics=trained.metrics,
         config={**trained.config, "fingerprint": fingerprint,
                 "evaluation": "held-out texts paired with charts in the held-out rendering style"},
@@ -159,6 +172,12 @@ def train_fusion_model(registry: Registry, *, quick: bool, seed: int, cache_dir:
                f"{comparison['text_only']['joint_accuracy']}, chart alone {comparison['chart_only']['joint_accuracy']}"),
     )
     return manifest, True
+
+
+def _golden_files(model: ServedModel, golden: bytes) -> dict[str, bytes]:
+    """The golden set, and the baseline from ``model``'s predictions on it as the worker will read it."""
+    instances = [instance for instance, _ in parse_golden(golden)]
+    return {GOLDEN_FILE: golden, BASELINE_FILE: baseline(model, instances).to_json().encode()}
 
 
 def passes(manifest: Manifest, min_accuracy: float) -> bool:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from inference.client import WorkerClient, WorkerError
+from inference.client import WorkerClient, WorkerError, WorkerRejected
 from runbooks.diagnostics.metric_chart import ChartSpec, render_metric_chart
 from runbooks.diagnostics.results import (
     LOW_CONFIDENCE,
@@ -99,10 +99,19 @@ async def worker_health(subject: Subject, findings: Findings, tools: Tools) -> S
                       {"models": {m.name: {"version": m.version, "ready": m.ready} for m in models}})
 
 
-async def golden_set(subject: Subject, findings: Findings, tools: Tools) -> StepResult:
-    model = subject.text_model
-    if model is None:
-        return StepResult("golden", Verdict.UNAVAILABLE, "golden set: no text model configured for this service")
+@dataclass(frozen=True)
+class _Golden:
+    model: str
+    serving: str
+    accuracy: float
+    verdict: Verdict
+    lines: tuple[str, ...]
+    data: dict[str, Any]
+    suggestion: Suggestion | None
+
+
+async def _golden_for(model: str, tools: Tools) -> _Golden:
+    """The serving version and the one before it, both on the serving version's golden set."""
     info = await tools.worker.model(model)
     serving = str(info.get("version") or "")
     history = [str(v) for v in info.get("serving_history") or []]
@@ -112,7 +121,8 @@ async def golden_set(subject: Subject, findings: Findings, tools: Tools) -> Step
     verdict, advice = accuracy_verdict(float(current["accuracy"]))
     lines = [f"{model} {serving}: accuracy {_pct(current['accuracy'])} · macro-F1 {current['macro_f1']:.3f} · "
              f"mean confidence {current['mean_confidence']:.2f} ({current['examples']} examples) → {advice}"]
-    data: dict[str, Any] = {"model": model, "current": current}
+    data: dict[str, Any] = {"current": current}
+    suggestion = None
     if earlier:
         previous_version = earlier[-1]
         previous = await tools.worker.evaluate(model, previous_version, golden_from=serving)
@@ -130,11 +140,33 @@ async def golden_set(subject: Subject, findings: Findings, tools: Tools) -> Step
         if worst_classes:
             lines.append(f"Largest per-class F1 drops: {worst_classes}")
         data.update(previous=previous, previous_version=previous_version, f1_drop=round(drop, 4))
-    regressed = data.get("f1_drop", 0.0) > 0.10  # the seeds' F1-drop warning line
-    suggestions = (Suggestion(f"{model} {serving} does worse than {earlier[-1]} on the same golden set: "
-                              "consider a model rollback", "rollback"),) if regressed else ()
-    return StepResult("golden", verdict, f"golden set: {_pct(current['accuracy'])} accuracy, {verdict.value}",
-                      tuple(lines), data, suggestions)
+        if drop > 0.10:  # the seeds' F1-drop warning line
+            suggestion = Suggestion(f"{model} {serving} does worse than {previous_version} on the same golden set: "
+                                    "consider a model rollback", "rollback")
+    return _Golden(model, serving, float(current["accuracy"]), verdict, tuple(lines), data, suggestion)
+
+
+async def golden_set(subject: Subject, findings: Findings, tools: Tools) -> StepResult:
+    """Every model of the service that keeps a golden set; one without says so in its own line."""
+    models = [m for m in (subject.text_model, subject.chart_model, subject.fusion_model) if m]
+    if not models:
+        return StepResult("golden", Verdict.UNAVAILABLE, "golden set: no models configured for this service")
+    results: list[_Golden] = []
+    missing: list[str] = []
+    for model in models:
+        try:
+            results.append(await _golden_for(model, tools))
+        except WorkerRejected as exc:  # NO_GOLDEN_SET: a version from before golden sets
+            missing.append(f"{model}: {exc}")
+    if not results:
+        return StepResult("golden", Verdict.UNAVAILABLE, "golden set: none of the models keeps one",
+                          tuple(missing))
+    verdict = worst([r.verdict for r in results])
+    summary = ", ".join(f"{r.model} {_pct(r.accuracy)}" for r in results)
+    lines = tuple(line for r in results for line in r.lines) + tuple(missing)
+    data = {r.model: r.data for r in results}
+    suggestions = tuple(r.suggestion for r in results if r.suggestion is not None)
+    return StepResult("golden", verdict, f"golden set: {summary}: {verdict.value}", lines, data, suggestions)
 
 
 async def drift(subject: Subject, findings: Findings, tools: Tools) -> StepResult:

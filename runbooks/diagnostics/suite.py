@@ -20,7 +20,7 @@ from runbooks.providers.errors import ProviderError
 log = logging.getLogger(__name__)
 
 # Seconds each step may take; together well under the 20 s the suite aims for with full models.
-STEP_TIMEOUTS = {"worker": 3.0, "golden": 10.0, "drift": 5.0, "latency": 8.0, "low_confidence": 3.0,
+STEP_TIMEOUTS = {"worker": 3.0, "golden": 15.0, "drift": 5.0, "latency": 8.0, "low_confidence": 3.0,
                  "chart": 8.0, "triage": 6.0}
 
 Progress = Callable[[int, int, StepResult], Awaitable[None]]

@@ -130,6 +130,7 @@ def test_diagnose_runs_every_check_and_shows_the_evidence(diagnose_bot, worker, 
     # The deliberately worse v3 against v1, on v3's golden set.
     assert "incident-text v1: accuracy" in text and "on the same set" in text and "F1 drop over" in text
     assert "does worse than v1 on the same golden set: consider a model rollback" in text
+    assert "chart-vit v1: accuracy" in text and "fusion v1: accuracy" in text  # every model with a golden set
     assert "drift: 0." in text and "latency:" in text and "batch 16" in text and "low confidence:" in text
     assert "chart-vit reads it as" in text and "triage:" in text and "mechanism" in text
     assert ActionId.OPEN_ROLLBACK.value in str(message.blocks)
