@@ -6,7 +6,6 @@ incident at a time in this process; a second click is told the run is under way.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from dataclasses import dataclass, field
 from typing import Any
@@ -14,6 +13,7 @@ from typing import Any
 from sqlalchemy import select
 
 from bot.config import IncidentBotConfig
+from bot.core.background import BackgroundTasks
 from bot.core.timeline import EventKind, record_event
 from bot.core.unit_of_work import Core
 from bot.pasted import ModelNames
@@ -38,27 +38,18 @@ class Diagnoser:
     worker: WorkerClient
     cloudwatch: Boto3CloudWatch | None
     timeouts: dict[str, float] = field(default_factory=dict)
-    _running: set[int] = field(default_factory=set)
-    _tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    _runs: BackgroundTasks = field(default_factory=BackgroundTasks)
 
     def start(self, incident: Incident, *, actor: str) -> bool:
         """Start a run in the background; False if one is already running for this incident."""
-        if incident.id in self._running:
+        name = f"diagnose-{incident.id}"
+        if self._runs.running(name):
             return False
-        self._running.add(incident.id)
-        task = asyncio.create_task(self._run(incident, actor=actor), name=f"diagnose-{incident.id}")
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._runs.spawn(self._run(incident, actor=actor), name=name)
         return True
 
-    async def wait_idle(self) -> None:
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
-
     async def aclose(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        await self._runs.aclose()
 
     async def _run(self, incident: Incident, *, actor: str) -> None:
         try:
@@ -82,8 +73,6 @@ class Diagnoser:
             await run_suite(subject, tools, progress, timeouts=self.timeouts)
         except Exception:  # noqa: BLE001 - a background run logs what it cannot report
             log.exception("diagnostics for incident %s failed", incident.id)
-        finally:
-            self._running.discard(incident.id)
 
     async def _record(self, incident_id: int, *, actor: str, result: StepResult) -> None:
         async with self.core.sessions() as session, session.begin():

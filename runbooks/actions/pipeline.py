@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.config import IncidentBotConfig
 from bot.core import incidents
 from bot.core.audit import Outcome, audit_entry
+from bot.core.background import BackgroundTasks
 from bot.core.errors import CoreError
 from bot.core.lifecycle import Status
 from bot.core.unit_of_work import Core
@@ -58,7 +59,7 @@ class ActionPipeline:
         self._planner = planner
         self._executor = executor
         self._authorizer = authorizer
-        self._runs: set[asyncio.Task[None]] = set()
+        self._runs = BackgroundTasks()
 
     @property
     def authorizer(self) -> Authorizer:
@@ -71,13 +72,9 @@ class ActionPipeline:
         incident = await self._core.read(lambda s: incidents.get_incident(s, incident_id=incident_id))
         decision = await self._authorizer.may(actor, permission, commander=incident.commander)
         if not decision.allowed:
-            now = self._core.clock()
-            detail = {"permission": permission.value, "reason": decision.reason, "via": "modal"}
-            async with self._core.sessions() as session, session.begin():
-                session.add(audit_entry(actor=actor, action=f"action.{permission.value}", outcome=Outcome.DENIED,
-                                        now=now, incident_id=incident_id, detail=detail))
-                await store.record_refusal(session, incident_id=incident_id, actor=actor, now=now,
-                                           text=f"was refused {permission.value}: {decision.reason}", data=detail)
+            await self._refused(actor=actor, incident_id=incident_id, action=permission.value,
+                                what=permission.value, outcome=Outcome.DENIED, reason=decision.reason,
+                                detail={"permission": permission.value, "via": "modal"})
             raise ActionDenied(f"🔒 {decision.reason}")
 
     async def propose(self, *, actor: str, incident_id: int, request: ActionRequest) -> ResponseAction:
@@ -86,19 +83,19 @@ class ActionPipeline:
         permission = request.kind.permission
         if not Status(incident.status).is_open:
             reason = f"Incident #{incident.number} is {incident.status}; actions are for open incidents."
-            await self._refused(actor=actor, incident_id=incident_id, request=request, outcome=Outcome.INVALID,
-                                reason=reason)
+            await self._refused_request(actor=actor, incident_id=incident_id, request=request,
+                                        outcome=Outcome.INVALID, reason=reason)
             raise ActionDenied(reason)
         decision = await self._authorizer.may(actor, permission, commander=incident.commander)
         if not decision.allowed:
-            await self._refused(actor=actor, incident_id=incident_id, request=request, outcome=Outcome.DENIED,
-                                reason=decision.reason)
+            await self._refused_request(actor=actor, incident_id=incident_id, request=request,
+                                        outcome=Outcome.DENIED, reason=decision.reason)
             raise ActionDenied(f"🔒 {decision.reason}")
         try:
             plan = await self._planner.plan(request, incident_service=incident.service)
         except CoreError as exc:
-            await self._refused(actor=actor, incident_id=incident_id, request=request, outcome=Outcome.INVALID,
-                                reason=str(exc))
+            await self._refused_request(actor=actor, incident_id=incident_id, request=request,
+                                        outcome=Outcome.INVALID, reason=str(exc))
             raise
         now = self._core.clock()
         async with self._core.sessions() as session, session.begin():
@@ -199,22 +196,15 @@ class ActionPipeline:
             count += await self._expire_if_due(action)
         cutoff = self._config.scaled(self._config.actions.verify_timeout) + RUN_GRACE
         for action in running:
-            if action.started_at is not None and now - action.started_at > cutoff and not self._is_mine(action.id):
+            if action.started_at is not None and now - action.started_at > cutoff and not self._runs.running(_run_name(action.id)):
                 await self._finish(action, to=ActionState.INTERRUPTED, message=(
                     "The run was cut off before it finished (the bot stopped). Check the target's state "
                     "before trying again."), observed={})
                 count += 1
         return count
 
-    async def wait_idle(self) -> None:
-        """Wait for every run this process started (tests, and a clean shutdown)."""
-        while self._runs:
-            await asyncio.gather(*list(self._runs), return_exceptions=True)
-
     async def aclose(self) -> None:
-        for task in list(self._runs):
-            task.cancel()
-        await asyncio.gather(*list(self._runs), return_exceptions=True)
+        await self._runs.aclose()
 
     # --- running -----------------------------------------------------------------------------
 
@@ -249,9 +239,7 @@ class ActionPipeline:
                 "Its result will be posted in the channel; nothing else was started."
             )
         if moved:
-            task = asyncio.create_task(self._run(fresh.id), name=f"action-{fresh.id}")
-            self._runs.add(task)
-            task.add_done_callback(self._runs.discard)
+            self._runs.spawn(self._run(fresh.id), name=_run_name(fresh.id))
         return await self._load(action.id)
 
     async def _conflict(self, session: AsyncSession, action: ResponseAction, *, actor: str,
@@ -305,9 +293,6 @@ class ActionPipeline:
 
     # --- helpers -----------------------------------------------------------------------------
 
-    def _is_mine(self, action_id: int) -> bool:
-        return any(task.get_name() == f"action-{action_id}" for task in self._runs)
-
     async def _load(self, action_id: int) -> ResponseAction:
         return await self._core.read(lambda s: store.get_action(s, action_id=action_id))
 
@@ -340,16 +325,27 @@ class ActionPipeline:
             store.audit(session, action=action, actor=actor, outcome=outcome, now=now, note=note)
             await store.record(session, action=action, actor=actor, now=now, text=f"was refused: {note}")
 
-    async def _refused(self, *, actor: str, incident_id: int, request: ActionRequest, outcome: Outcome,
-                       reason: str) -> None:
+    async def _refused_request(self, *, actor: str, incident_id: int, request: ActionRequest, outcome: Outcome,
+                               reason: str) -> None:
+        await self._refused(actor=actor, incident_id=incident_id, action=request.kind.value,
+                            what=request.kind.label.lower(), outcome=outcome, reason=reason,
+                            detail={"request": _request_detail(request)})
+
+    async def _refused(self, *, actor: str, incident_id: int, action: str, what: str, outcome: Outcome,
+                       reason: str, detail: dict[str, Any]) -> None:
+        """A refusal before any action row exists: an audit row, and for a denial a timeline entry."""
         now = self._core.clock()
-        detail = {"request": _request_detail(request), "reason": reason}
+        detail = {**detail, "reason": reason}
         async with self._core.sessions() as session, session.begin():
-            session.add(audit_entry(actor=actor, action=f"action.{request.kind.value}", outcome=outcome, now=now,
+            session.add(audit_entry(actor=actor, action=f"action.{action}", outcome=outcome, now=now,
                                     incident_id=incident_id, detail=detail))
             if outcome == Outcome.DENIED:
                 await store.record_refusal(session, incident_id=incident_id, actor=actor, now=now,
-                                           text=f"was refused {request.kind.label.lower()}: {reason}", data=detail)
+                                           text=f"was refused {what}: {reason}", data=detail)
+
+
+def _run_name(action_id: int) -> str:
+    return f"action-{action_id}"
 
 
 def _request_detail(request: ActionRequest) -> dict[str, Any]:

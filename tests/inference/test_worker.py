@@ -23,11 +23,11 @@ from inference.labels import RUNBOOK_CLASSES
 from inference.settings import WorkerSettings
 
 
-def start_worker(registry: Path, tmp_path: Path, **settings) -> ThreadedServer:
+def start_worker(registry: Path, tmp_path: Path, *, timeout: float = 120, **settings) -> ThreadedServer:
     copy = tmp_path / "registry"
     shutil.copytree(registry, copy)  # tests that promote must not change the shared registry
     worker_settings = WorkerSettings(model_registry=str(copy), model_cache_dir=str(tmp_path / "cache"), **settings)
-    return ThreadedServer(build_worker(worker_settings)).start(timeout=120)
+    return ThreadedServer(build_worker(worker_settings)).start(timeout=timeout)
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ like the seeds' production, and (for model rollback) a real worker process on a 
 from __future__ import annotations
 
 import json
-import shutil
 import threading
 from pathlib import Path
 
@@ -14,11 +13,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.sandbox.aws_seed import SeededProduction, seed_production
-from bot.sandbox.runner import ThreadedServer
 from bot.slack.ids import ActionId, BlockId, CallbackId, InputId
-from inference.app import build_worker
-from inference.settings import WorkerSettings
 from tests.inference.moto_server import moto_client
+from tests.inference.test_worker import start_worker
 from tests.scenarios.actions_support import (
     ALICE,
     BOB,
@@ -302,10 +299,7 @@ def test_dry_run_shows_what_would_happen_and_changes_nothing(action_bot, slack, 
 
 @pytest.fixture
 def worker(trained_registry: Path, tmp_path: Path):
-    copy = tmp_path / "registry"
-    shutil.copytree(trained_registry, copy)  # the rollback must not change the shared registry
-    settings = WorkerSettings(model_registry=str(copy), model_cache_dir=str(tmp_path / "cache"))
-    server = ThreadedServer(build_worker(settings)).start(timeout=120)
+    server = start_worker(trained_registry, tmp_path)  # a copy: the rollback must not change the shared one
     # v1 serves; put v2 in service so there is a deploy to roll back.
     httpx.post(f"{server.url}/v1/models/incident-text/versions/v2:load", timeout=60).raise_for_status()
     yield server

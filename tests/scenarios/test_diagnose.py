@@ -7,7 +7,7 @@ import asyncio
 import io
 import random
 import shutil
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -15,17 +15,16 @@ import pytest
 from PIL import Image
 from sqlalchemy import select
 
-from bot.sandbox.runner import ThreadedServer
 from bot.slack.gateway import SlackSdkGateway, build_web_client
 from bot.slack.ids import ActionId, CallbackId
-from inference.app import build_worker
 from inference.datasets.text import load_split
 from inference.registry import LocalRegistry
-from inference.settings import WorkerSettings
 from inference.training.run import train_text
 from runbooks.diagnostics.metric_chart import ChartSpec, render_metric_chart
 from storage.models import TimelineEvent
 from tests.inference.moto_server import moto_client
+from tests.inference.test_worker import start_worker
+from tests.runbooks.providers.test_cloudwatch import put_latency_step
 from tests.scenarios.actions_support import ALICE, declare, wait_for
 from tests.scenarios.harness import Database, SlackUser, all_text
 
@@ -43,17 +42,6 @@ OFF_TOPIC = ["what's for lunch in the canteen today", "the quarterly marketing o
              "please water the office plants while I am away", "happy birthday to the whole design team"]
 
 
-def put_latency_step(endpoint: str) -> None:
-    """An hour and a half of P95 latency, flat at 0.3 s, stepping up to 1.4 s for the last half hour."""
-    end = datetime.now(UTC).replace(second=0, microsecond=0)
-    data = [{"MetricName": "inference_latency_seconds",
-             "Dimensions": [{"Name": "ServiceName", "Value": "multimodal-api"}],
-             "Timestamp": end - timedelta(minutes=90 - i), "Value": 0.3 if i < 60 else 1.4} for i in range(90)]
-    cloudwatch = moto_client(endpoint, "cloudwatch")
-    for start in range(0, len(data), 20):
-        cloudwatch.put_metric_data(Namespace="Multimodal/Prod", MetricData=data[start:start + 20])
-
-
 @pytest.fixture(scope="module")
 def diagnose_registry(fusion_registry: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """fusion_registry plus incident-text v3, trained on a twentieth of the texts: clearly worse."""
@@ -66,10 +54,7 @@ def diagnose_registry(fusion_registry: Path, tmp_path_factory: pytest.TempPathFa
 
 @pytest.fixture
 def worker(diagnose_registry: Path, tmp_path: Path):
-    copy = tmp_path / "registry"
-    shutil.copytree(diagnose_registry, copy)
-    server = ThreadedServer(build_worker(WorkerSettings(model_registry=str(copy),
-                                                        model_cache_dir=str(tmp_path / "cache")))).start(timeout=180)
+    server = start_worker(diagnose_registry, tmp_path, timeout=180)
     # The worse v3 goes into service after v1: the golden set compares the two on the same data.
     httpx.post(f"{server.url}/v1/models/incident-text/versions/v3:load", timeout=60).raise_for_status()
     yield server
@@ -80,7 +65,7 @@ def worker(diagnose_registry: Path, tmp_path: Path):
 def diagnose_bot(bot_factory, aws_env: str, tmp_path: Path):
     config = tmp_path / "diagnose.yaml"
     config.write_text(CONFIG)
-    put_latency_step(aws_env)
+    put_latency_step(aws_env, end=datetime.now(UTC).replace(second=0, microsecond=0))
 
     def start(worker_url: str):
         return bot_factory(config_path=str(config), aws_endpoint_url=aws_env, worker_url=worker_url)
