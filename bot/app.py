@@ -22,18 +22,24 @@ from bot.config import IncidentBotConfig
 from bot.core.clock import Clock, utc_now
 from bot.core.outbox import OutboxKind, enqueue_refresh_for_open_incidents
 from bot.core.unit_of_work import Core
+from bot.core.escalation import EscalationPolicy
 from bot.diagnose import Diagnoser
 from bot.dispatcher import DispatchPolicy, OutboxDispatcher
 from bot.errors import SettingsError
 from bot.metrics import Metrics
+from bot.scheduler import TimerScheduler
 from bot.services import Services
 from bot.settings import Settings
 from bot.slack.blocks import ActionButtons
 from bot.slack.bolt_app import build_bolt_app
+from bot.slack.escalation_writes import KINDS as ESCALATION_KINDS
+from bot.slack.escalation_writes import EscalationWrites
 from bot.slack.gateway import SlackSdkGateway, build_web_client
 from bot.slack.writes import SlackWorkspaceConfig, SlackWrites
 from bot.sync.pagerduty import PagerDutySync
+from bot.sync.paging import PagerDutyPaging
 from handlers.http import health
+from handlers.jobs.fire_timers import TimerJob
 from handlers.slack.errors import MALFORMED_PAYLOAD_ERRORS
 from handlers.webhooks import routes as webhooks
 from handlers.webhooks.intake import Intake
@@ -49,7 +55,7 @@ from runbooks.actions.requests import AUTO_APPLY_FLAG
 from runbooks.providers.cloudwatch import Boto3CloudWatch
 from runbooks.providers.ecs import Boto3Ecs
 from runbooks.providers.models import WorkerModelControl
-from runbooks.providers.pagerduty import PagerDutyRestClient
+from runbooks.providers.pagerduty import PagerDutyEventsClient, PagerDutyRestClient
 from runbooks.providers.ssm import Boto3ParameterStore
 from storage.db import create_engine_for, session_factory
 from storage.migrate import upgrade_to_head_async
@@ -92,12 +98,23 @@ def create_app(settings: Settings, options: AppOptions = AppOptions()) -> FastAP
         service_actions=service_action_buttons(config),
     )
     slack_writes = SlackWrites(sessions=sessions, gateway=gateway, workspace=workspace, clock=options.clock)
+    escalation_writes = EscalationWrites(
+        sessions=sessions, gateway=gateway, clock=options.clock, escalations_channel=config.channels.escalations,
+        severity_names=workspace.severity_names,
+        update_cadence={sev.value: policy.update_every for sev, policy in config.severities.items()},
+    )
     pagerduty = _pagerduty_client(settings)
     pagerduty_sync = PagerDutySync(sessions=sessions, client=pagerduty, clock=options.clock)
+    pagerduty_events = PagerDutyEventsClient(settings.pagerduty_events_url)
+    paging = PagerDutyPaging(sessions=sessions, sender=pagerduty_events, clock=options.clock)
 
     async def perform(kind: str, payload: dict[str, Any], attempt: int) -> None:
         if kind == OutboxKind.PAGERDUTY_STATUS:
             await pagerduty_sync.perform(payload, attempt)
+        elif kind == OutboxKind.PAGERDUTY_EVENT:
+            await paging.perform(payload)
+        elif kind in ESCALATION_KINDS:
+            await escalation_writes.perform(kind, payload)
         else:
             await slack_writes.perform(kind, payload)
 
@@ -109,6 +126,8 @@ def create_app(settings: Settings, options: AppOptions = AppOptions()) -> FastAP
         policy=DispatchPolicy(poll_interval=settings.outbox_poll_interval, retry_base=settings.outbox_retry_base),
     )
     core = Core(sessions=sessions, clock=options.clock, outbox_ready=dispatcher.wake)
+    escalation = EscalationPolicy(config)
+    timer_scheduler = TimerScheduler(TimerJob(core=core, policy=escalation), interval=settings.timer_tick_interval)
     worker = WorkerClient(settings.worker_url)
     action_providers = ActionProviders(
         ecs=Boto3Ecs(endpoint_url=settings.aws_endpoint_url or None),
@@ -123,7 +142,7 @@ def create_app(settings: Settings, options: AppOptions = AppOptions()) -> FastAP
     diagnoser = Diagnoser(core=core, config=config, gateway=gateway, worker=worker,
                           cloudwatch=Boto3CloudWatch(endpoint_url=settings.aws_endpoint_url or None))
     services = Services(core=core, gateway=gateway, config=config, metrics=metrics, actions=actions,
-                        action_providers=action_providers, diagnoser=diagnoser)
+                        action_providers=action_providers, diagnoser=diagnoser, escalation=escalation)
     # Bolt's own client carries no token: the authorize function hands it one per request.
     bolt_client = AsyncWebClient(base_url=settings.slack_api_url)
     bolt = build_bolt_app(settings, client=bolt_client, services=services)
@@ -138,6 +157,7 @@ def create_app(settings: Settings, options: AppOptions = AppOptions()) -> FastAP
             _keep_headlines_current(core, settings.headline_refresh_interval), name="headline-refresh"
         )
         sweeper = asyncio.create_task(_sweep_actions(actions, settings.action_sweep_interval), name="action-sweep")
+        timer_scheduler.start()
         socket = await _start_socket_mode(bolt, settings) if options.socket_mode else None
         try:
             yield
@@ -145,6 +165,7 @@ def create_app(settings: Settings, options: AppOptions = AppOptions()) -> FastAP
             if socket is not None:
                 await socket.close_async()
             sweeper.cancel()
+            await timer_scheduler.stop()
             # A run cut off here is marked interrupted by the next sweep, on this or another replica.
             await actions.aclose()
             await diagnoser.aclose()
@@ -154,6 +175,7 @@ def create_app(settings: Settings, options: AppOptions = AppOptions()) -> FastAP
             await delivery
             if pagerduty is not None:
                 await pagerduty.aclose()
+            await pagerduty_events.aclose()
             with contextlib.suppress(asyncio.CancelledError):
                 await refresher
             with contextlib.suppress(asyncio.CancelledError):

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from bot.config import IncidentBotConfig
+from bot.core.escalation import EscalationPolicy
 from bot.core.unit_of_work import Core
 from bot.diagnose import Diagnoser
 from bot.metrics import Metrics
@@ -25,6 +26,7 @@ class Services:
     actions: ActionPipeline
     action_providers: ActionProviders
     diagnoser: Diagnoser
+    escalation: EscalationPolicy
 
     @property
     def severity_names(self) -> Mapping[str, str]:

@@ -61,6 +61,14 @@ class Settings(BaseSettings):
     outbox_retry_base: float = Field(
         default=1.0, gt=0, validation_alias=AliasChoices("OUTBOX_RETRY_BASE", "outbox_retry_base")
     )
+    pagerduty_events_url: str = Field(
+        default="https://events.pagerduty.com",
+        validation_alias=AliasChoices("PAGERDUTY_EVENTS_URL", "pagerduty_events_url"),
+    )
+    # How often the scheduler looks for escalation and reminder timers that fell due.
+    timer_tick_interval: float = Field(
+        default=1.0, gt=0, validation_alias=AliasChoices("TIMER_TICK_INTERVAL", "timer_tick_interval")
+    )
     headline_refresh_interval: float = Field(
         default=300.0, gt=0, validation_alias=AliasChoices("HEADLINE_REFRESH_INTERVAL", "headline_refresh_interval")
     )

@@ -50,6 +50,13 @@ class Incident(Base):
     # the PagerDuty incident that Slack-side acks and resolves are synced back to.
     source: Mapped[str] = mapped_column(String(16), default="slack")
     pagerduty_incident_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    # The highest escalation level paged so far (-1: none yet), and the manager thread in the
+    # escalations channel: ``escalated_at`` is set with the first escalation, before Slack has
+    # the parent message; ``escalation_ts`` once Slack returned it.
+    escalation_level: Mapped[int] = mapped_column(Integer, default=-1)
+    escalated_at: Mapped[datetime | None]
+    escalation_channel_id: Mapped[str | None] = mapped_column(String(32))
+    escalation_ts: Mapped[str | None] = mapped_column(String(32))
 
     roles: Mapped[list[RoleAssignment]] = relationship(back_populates="incident", lazy="raise")
 
@@ -219,3 +226,28 @@ class ResponseAction(Base):
     channel_id: Mapped[str | None] = mapped_column(String(32))
     message_ts: Mapped[str | None] = mapped_column(String(32))
     version: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class Timer(Base):
+    """Something that must happen at a time: an escalation, a response deadline, a reminder.
+
+    The scheduler claims rows whose ``due_at`` has passed and fires each in the same
+    transaction that marks it ``fired``, so a restart loses none and two replicas never fire
+    one twice. ``payload`` carries what the firing needs (the level, how many updates missed).
+    """
+
+    __tablename__ = "timers"
+    __table_args__ = (Index("ix_timers_state_due", "state", "due_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    due_at: Mapped[datetime]
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime]
+    fired_at: Mapped[datetime | None]
+    # Who fired it (host:pid), for the two-replica record; and failures so far.
+    fired_by: Mapped[str | None] = mapped_column(String(100))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)

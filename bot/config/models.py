@@ -223,8 +223,18 @@ class PagerDutyConfig(ConfigModel):
 
 
 class EscalationLevel(ConfigModel):
-    after: Duration  # measured from declaration
+    after: Duration  # measured from declaration (or from reopening)
     notify: Audience = Field(default_factory=Audience)
+    # A key this project adds: page this level through PagerDuty's Events API v2 as well.
+    routing_key: Name | None = None
+
+    @model_validator(mode="after")
+    def _reaches_someone(self) -> EscalationLevel:
+        if not self.notify and self.routing_key is None:
+            raise PydanticCustomError(
+                "nobody_to_notify", "this level notifies nobody: give notify.users, notify.usergroups or routing_key"
+            )
+        return self
 
 
 def _check_level_order(levels: tuple[EscalationLevel, ...]) -> tuple[EscalationLevel, ...]:
@@ -244,9 +254,42 @@ EscalationLevels = Annotated[tuple[EscalationLevel, ...], AfterValidator(_check_
 
 
 class EscalationConfig(ConfigModel):
+    """Who is paged, and when, while an incident stays unacknowledged.
+
+    The levels for an incident are its runbook's (``by_runbook``: security pages the security
+    team at once) if it has them, else its severity's (``by_severity``), else ``default``.
+    """
+
     default: EscalationLevels = ()
+    by_severity: dict[SeverityKey, EscalationLevels] = Field(default_factory=dict)
     by_runbook: dict[RunbookName, EscalationLevels] = Field(default_factory=dict)
     pagerduty_routing_keys: dict[NonNegativeInt, Name] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _routing_keys_name_levels(self) -> EscalationConfig:
+        longest = max((len(levels) for levels in (self.default, *self.by_severity.values(),
+                                                   *self.by_runbook.values())), default=0)
+        problems = [
+            (("pagerduty_routing_keys", index), f"there is no level {index} (the longest policy has {longest})")
+            for index in self.pagerduty_routing_keys
+            if index >= longest
+        ]
+        if problems:
+            raise NestedProblems(problems)
+        return self
+
+    def levels_for(self, *, severity: Severity | None, runbook: str | None) -> tuple[EscalationLevel, ...]:
+        if runbook is not None and runbook in self.by_runbook:
+            return self.by_runbook[runbook]
+        if severity is not None and severity in self.by_severity:
+            return self.by_severity[severity]
+        return self.default
+
+    def routing_key(self, levels: tuple[EscalationLevel, ...], index: int) -> str | None:
+        """A level's own routing key, else the one ``pagerduty_routing_keys`` gives its index."""
+        if not 0 <= index < len(levels):
+            return None
+        return levels[index].routing_key or self.pagerduty_routing_keys.get(index)
 
 
 class RbacConfig(ConfigModel):
@@ -350,11 +393,11 @@ class IncidentBotConfig(ConfigModel):
                 return name
         return None
 
-    def escalation_levels(self, runbook: str | None = None) -> tuple[EscalationLevel, ...]:
-        """The runbook's own escalation levels where it has them, else the default ones."""
-        if runbook is not None and runbook in self.escalation.by_runbook:
-            return self.escalation.by_runbook[runbook]
-        return self.escalation.default
+    def escalation_levels(self, runbook: str | None = None,
+                          severity: Severity | str | None = None) -> tuple[EscalationLevel, ...]:
+        """The runbook's own escalation levels, else the severity's, else the default ones."""
+        parsed = Severity.parse(severity) if severity is not None else None
+        return self.escalation.levels_for(severity=parsed, runbook=runbook)
 
     def scaled(self, duration: timedelta) -> timedelta:
         """A configured duration in real time: with `time_scale: 60` a minute lasts a second."""

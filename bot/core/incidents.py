@@ -15,7 +15,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.errors import ConcurrentChange, IncidentNotFound, InvalidInput, InvalidTransition
+from bot.core import timers
 from bot.core.lifecycle import OPEN_STATUSES, Status, ensure_transition
+from bot.core.manager_thread import note_in_thread
 from bot.core.outbox import OutboxKind, enqueue, enqueue_headline_refresh, incident_ordering_key
 from bot.core.roles import Role
 from bot.core.timeline import EventKind, record_event
@@ -78,6 +80,7 @@ async def declare(
         session, kind=OutboxKind.PROVISION_CHANNEL, incident_id=incident.id,
         ordering_key=incident_ordering_key(incident.id), payload={"incident_id": incident.id}, now=now,
     )
+    await timers.request_plan(session, incident_id=incident.id, now=now, reason="declared")
     return incident
 
 
@@ -193,16 +196,28 @@ async def transition(
         return values
 
     incident, _ = await _compare_and_set(session, incident_id=incident_id, now=now, decide=decide)
-    await record_event(
+    event = await record_event(
         session, incident_id=incident_id, kind=EventKind.STATUS_CHANGED, actor=actor, now=now,
         text=note or "", data={"from": previous["status"], "to": target.value, **(event_data or {})},
     )
     await enqueue_headline_refresh(session, incident_id=incident_id, now=now)
+    await _follow_status_with_timers(session, incident_id=incident_id, target=target, now=now)
+    await note_in_thread(session, incident=incident, event=event, now=now)
     if not target.is_open:
         await release_groups(session, incident_id=incident_id)
     if sync_pagerduty and target in (Status.ACKNOWLEDGED, Status.RESOLVED):
         await enqueue_pagerduty_sync(session, incident=incident, status=target, now=now)
     return incident
+
+
+async def _follow_status_with_timers(session: AsyncSession, *, incident_id: int, target: Status, now: datetime) -> None:
+    """Someone acknowledging stops the paging; closing the incident stops everything."""
+    if not target.is_open:
+        await timers.cancel(session, incident_id=incident_id)
+    elif target == Status.TRIGGERED:
+        await timers.request_plan(session, incident_id=incident_id, now=now, reason="reopened")
+    else:
+        await timers.cancel(session, incident_id=incident_id, kinds=timers.UNTIL_ACKNOWLEDGED)
 
 
 async def release_groups(session: AsyncSession, *, incident_id: int) -> None:
@@ -270,11 +285,14 @@ async def set_severity(
         return {"severity": severity.value}
 
     incident, _ = await _compare_and_set(session, incident_id=incident_id, now=now, decide=decide)
-    await record_event(
+    event = await record_event(
         session, incident_id=incident_id, kind=EventKind.SEVERITY_CHANGED, actor=actor, now=now,
         data={"from": previous["severity"], "to": severity.value},
     )
     await enqueue_headline_refresh(session, incident_id=incident_id, now=now)
+    # A new severity brings its own escalation levels, response time and update cadence.
+    await timers.request_plan(session, incident_id=incident_id, now=now, reason="severity")
+    await note_in_thread(session, incident=incident, event=event, now=now)
     return incident
 
 
@@ -320,11 +338,16 @@ async def post_status_update(
     incident = await get_incident(session, incident_id=incident_id)
     _require_open(incident, doing="a status update")
     # The update is shown with the severity and status it was written under, not later ones.
-    await record_event(
+    event = await record_event(
         session, incident_id=incident_id, kind=EventKind.STATUS_UPDATE, actor=actor, now=now, text=text,
         data={"severity": incident.severity, "status": incident.status},
     )
     await enqueue_headline_refresh(session, incident_id=incident_id, now=now)
+    # Published three ways: the channel (the event above), managers' thread, the announcement.
+    await note_in_thread(session, incident=incident, event=event, now=now)
+    await enqueue(session, kind=OutboxKind.ANNOUNCE_UPDATE, incident_id=incident_id,
+                  ordering_key=incident_ordering_key(incident_id), payload={"event_id": event.id}, now=now)
+    await timers.request_plan(session, incident_id=incident_id, now=now, reason="update")
     return incident
 
 

@@ -27,6 +27,11 @@ class OutboxKind(StrEnum):
     ALERT_SUMMARY = "alert_summary"
     PAGERDUTY_STATUS = "pagerduty_status"
     ACTION_MESSAGE = "action_message"  # post, or edit in place, the message that follows one action
+    ESCALATION_PAGE = "escalation_page"  # invite the people paged and brief them in the channel
+    MANAGER_THREAD = "manager_thread"  # a reply in the escalations channel's thread, and its parent
+    UPDATE_REMINDER = "update_reminder"  # remind the commander, with a Post update button
+    ANNOUNCE_UPDATE = "announce_update"  # a published status update, under the announcement
+    PAGERDUTY_EVENT = "pagerduty_event"  # an Events API v2 trigger for an escalation level
 
 
 class OutboxState(StrEnum):

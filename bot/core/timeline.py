@@ -27,6 +27,9 @@ class EventKind(StrEnum):
     PAGERDUTY = "pagerduty"  # escalations, reassignments and sync trouble, as PagerDuty reports them
     ACTION = "action"  # a guarded response action: requested, approved, refused, done
     DIAGNOSTIC = "diagnostic"  # one step of a Diagnose run, with its numbers
+    ESCALATED = "escalated"  # a level of the escalation policy, or a person, was paged
+    RESPONSE_BREACHED = "response_breached"  # nobody acknowledged within the severity's response time
+    UPDATE_REMINDER = "update_reminder"  # the commander was reminded that a status update is due
 
 
 async def record_event(
@@ -70,3 +73,12 @@ async def list_events(session: AsyncSession, *, incident_id: int, limit: int | N
         rows = list((await session.scalars(newest)).all())
         return rows[::-1]
     return (await session.scalars(query)).all()
+
+
+async def latest_event(session: AsyncSession, *, incident_id: int, kind: EventKind) -> TimelineEvent | None:
+    return await session.scalar(
+        select(TimelineEvent)
+        .where(TimelineEvent.incident_id == incident_id, TimelineEvent.kind == kind.value)
+        .order_by(TimelineEvent.occurred_at.desc(), TimelineEvent.id.desc())
+        .limit(1)
+    )

@@ -212,9 +212,34 @@ def timeline_event_line(event: TimelineEvent) -> str:
         case "action":
             emoji = _ACTION_EMOJI.get(str(event.data.get("state")), "🛠️")
             return f"{emoji} {user_text(event.text, limit=600)} ({actor})"
+        case "escalated":
+            return escalation_line(event)
+        case "response_breached":
+            return f"⏰ *Response time missed.* {user_text(event.text)}"
+        case "update_reminder":
+            misses = int(event.data.get("misses", 1))
+            return f"⏰ Status update due from {person(event.data.get('commander'))}: {_missed(misses)}."
         case _:
             detail = f": {user_text(event.text)}" if event.text else ""
             return f"• {escape_mrkdwn(event.kind)} by {actor}{detail}"
+
+
+def escalation_line(event: TimelineEvent) -> str:
+    """Who an escalation paged, and why, in words."""
+    paged = [person(u) for u in event.data.get("users", [])]
+    paged += [f"<!subteam^{g}>" for g in event.data.get("usergroups", [])]
+    if event.data.get("pagerduty"):
+        paged.append("PagerDuty")
+    level = event.data.get("level")
+    how = f"level {level}" if level is not None else f"by {person(event.actor)}"
+    why = f" ({user_text(event.text, limit=300)})" if event.text else ""
+    return f"📈 *Escalated* ({how}) to {', '.join(paged) or 'nobody'}{why}."
+
+
+def _missed(misses: int) -> str:
+    if misses <= 1:
+        return "the update is due now"
+    return f"{misses} updates in a row were missed"
 
 
 def timeline_event_message(event: TimelineEvent, incident: Incident) -> tuple[str, list[Block]]:

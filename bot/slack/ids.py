@@ -19,6 +19,8 @@ class ActionId(StrEnum):
     CANCEL = "action_cancel"
     APPROVE = "action_approve"
     DENY = "action_deny"
+    # On a status-update reminder; the value is the incident's id. Opens the update modal.
+    POST_UPDATE = "incident_post_update"
 
 
 class BlockId(StrEnum):
@@ -32,6 +34,8 @@ class BlockId(StrEnum):
     FLAG_NAME = "flag_name"
     FLAG_VALUE = "flag_value"
     ACTION_BUTTONS = "action_buttons"
+    REMINDER_ACTIONS = "reminder_actions"
+    UPDATE_TEXT = "update_text"
 
 
 class InputId(StrEnum):
@@ -43,6 +47,7 @@ class InputId(StrEnum):
     VERSION = "version"
     FLAG = "flag"
     VALUE = "value"
+    UPDATE = "update"
 
 
 class CallbackId(StrEnum):
@@ -52,3 +57,4 @@ class CallbackId(StrEnum):
     FLAGS_MODAL = "action_flags"
     CONFIRM_MODAL = "action_confirm_modal"
     DIAGNOSTIC_SHORTCUT = "run_diagnostic_inference"  # the message shortcut
+    STATUS_UPDATE_MODAL = "incident_status_update"

@@ -18,7 +18,6 @@ from typing import Any
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.config import is_channel_id
 from bot.core import incidents as core
 from bot.core.clock import Clock
 from bot.core.ingest import alert_stats, alerts_active_since, mark_summarized, unsummarized_alert_events
@@ -26,6 +25,7 @@ from bot.core.outbox import OutboxKind, enqueue_headline_refresh
 from bot.core.text import TOPIC_MAX, display_title, incident_channel_name, truncate
 from bot.delivery import NotReady
 from bot.slack import action_blocks, blocks
+from bot.slack.channels import NamedChannel
 from bot.slack.errors import ChannelNameTaken, SlackRejected
 from bot.slack.gateway import CreatedChannel, SlackGateway
 from runbooks.actions.kinds import ActionState
@@ -60,7 +60,7 @@ class SlackWrites:
         self._gateway = gateway
         self._workspace = workspace
         self._clock = clock
-        self._announce_channel_id: str | None = None
+        self._announce_channel = NamedChannel(gateway, workspace.announce_channel)
 
     async def perform(self, kind: str, payload: dict[str, Any]) -> None:
         match OutboxKind(kind):
@@ -136,27 +136,12 @@ class SlackWrites:
             log.warning("could not %s: %s", what, exc)
 
     async def _announce(self, incident: Incident) -> None:
-        target = self._announce_channel_id or self._workspace.announce_channel
-        text = blocks.announcement_text(incident)
-        body = blocks.announcement(incident, severity_names=self._workspace.severity_names)
-        try:
-            posted = await self._gateway.post(target, text=text, blocks=body)
-        except SlackRejected as exc:
-            if exc.code not in {"not_in_channel", "channel_not_found"}:
-                raise
-            channel_id = await self._join_announce_channel()
-            posted = await self._gateway.post(channel_id, text=text, blocks=body)
-        self._announce_channel_id = posted.channel_id
+        posted = await self._announce_channel.post(
+            text=blocks.announcement_text(incident),
+            blocks=blocks.announcement(incident, severity_names=self._workspace.severity_names),
+        )
         async with self._sessions() as session, session.begin():
             await core.record_announcement(session, incident_id=incident.id, channel_id=posted.channel_id, ts=posted.ts)
-
-    async def _join_announce_channel(self) -> str:
-        name = self._workspace.announce_channel
-        channel_id = name if is_channel_id(name) else await self._gateway.find_channel(name)
-        if channel_id is None:
-            raise SlackRejected("conversations.list", f"announcement channel '{name}' not found")
-        await self._gateway.join_channel(channel_id)
-        return channel_id
 
     async def _headline_blocks(self, incident: Incident) -> list[dict[str, Any]]:
         async with self._sessions() as session:

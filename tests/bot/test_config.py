@@ -211,8 +211,8 @@ def test_accepted_forms() -> None:
         "oncall": {"users": ["U0123", "W0456"], "usergroups": ["S0789"]},
         "escalation": {
             "default": [
-                {"after": 0},
-                {"after": "0m"},
+                {"after": 0, "notify": {"users": ["U1A"]}},
+                {"after": "0m", "routing_key": "R0UTINGKEY"},
                 {"after": "1h 30m", "notify": {"users": ["U1A"]}},
             ],
             "pagerduty_routing_keys": {0: "R0KEY", "2": "R2KEY"},
@@ -280,6 +280,23 @@ def test_escalation_levels_per_runbook() -> None:
     assert config.escalation_levels("security")[0].notify.usergroups == ("S0SECURTY",)
     assert config.escalation_levels("high_latency") == config.escalation.default
     assert config.escalation_levels() == config.escalation.default
+
+
+def test_escalation_levels_runbook_then_severity_then_default() -> None:
+    config = IncidentBotConfig.from_mapping({"escalation": {
+        "default": [{"after": "0m", "notify": {"users": ["U0ONCALL1"]}}],
+        "by_severity": {"P0": [{"after": "0m", "notify": {"users": ["U0MLLEAD1"]}, "routing_key": "PDKEY"}]},
+        "by_runbook": {"security": [{"after": "0m", "notify": {"usergroups": ["S0SECURTY"]}}]},
+        "pagerduty_routing_keys": {0: "DEFAULTKEY"},
+    }})
+    assert config.escalation_levels("security", "P0")[0].notify.usergroups == ("S0SECURTY",)
+    p0 = config.escalation_levels("high_latency", "P0")
+    assert p0[0].notify.users == ("U0MLLEAD1",)
+    assert config.escalation.routing_key(p0, 0) == "PDKEY"
+    p2 = config.escalation_levels(None, "P2")
+    assert p2 == config.escalation.default
+    assert config.escalation.routing_key(p2, 0) == "DEFAULTKEY"
+    assert config.escalation.routing_key(p2, 5) is None
 
 
 def test_severity_parse_and_rank() -> None:
@@ -381,7 +398,7 @@ BAD_DOCUMENTS = [  # (document in YAML, a fragment of the error it must produce)
         "pagerduty.urgency_default.medium: unknown key (expected one of: high, low)",
     ),
     (
-        "{escalation: {default: [{after: 30m}, {after: 15m}]}}",
+        "{escalation: {default: [{after: 30m, notify: {users: [U1A]}}, {after: 15m, notify: {users: [U1A]}}]}}",
         "escalation.default[1].after: must not be earlier than level 0 (30m)",
     ),
     (
@@ -397,8 +414,20 @@ BAD_DOCUMENTS = [  # (document in YAML, a fragment of the error it must produce)
         "escalation.by_runbook.Security: invalid runbook class",
     ),
     (
-        "{escalation: {by_runbook: {security: [{after: 1h}, {after: 0m}]}}}",
+        "{escalation: {by_runbook: {security: [{after: 1h, routing_key: k}, {after: 0m, routing_key: k}]}}}",
         "escalation.by_runbook.security[1].after: must not be earlier",
+    ),
+    (
+        "{escalation: {default: [{after: 5m}]}}",
+        "escalation.default[0]: this level notifies nobody",
+    ),
+    (
+        "{escalation: {by_severity: {P7: []}}}",
+        "escalation.by_severity.P7",
+    ),
+    (
+        "{escalation: {default: [{after: 0m, notify: {users: [U1A]}}], pagerduty_routing_keys: {3: key}}}",
+        "escalation.pagerduty_routing_keys.3: there is no level 3 (the longest policy has 1)",
     ),
     (
         "{escalation: {pagerduty_routing_keys: {0: ''}}}",

@@ -1,0 +1,52 @@
+"""APScheduler wiring: one interval job that fires due timers, started with the app.
+
+The timers themselves live in the database (see ``handlers.jobs.fire_timers``); the scheduler
+only decides when to look. It looks once at start-up, so timers that fell due while the bot was
+down fire at once, then every ``interval`` seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from datetime import datetime
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from handlers.jobs.fire_timers import TimerJob
+
+JOB_ID = "fire-timers"
+
+
+class TimerScheduler:
+    def __init__(self, job: TimerJob, *, interval: float) -> None:
+        self._job = job
+        self._interval = interval
+        self._scheduler: AsyncIOScheduler | None = None
+        self._running: asyncio.Task[int] | None = None
+
+    def start(self) -> None:
+        scheduler = AsyncIOScheduler(timezone="UTC")
+        # max_instances=1 and coalesce: a slow pass is never overlapped by the next tick, and
+        # ticks missed meanwhile collapse into one.
+        scheduler.add_job(self._tick, "interval", seconds=self._interval, id=JOB_ID, max_instances=1,
+                          coalesce=True, misfire_grace_time=None, next_run_time=datetime.now().astimezone())
+        scheduler.start()
+        self._scheduler = scheduler
+
+    async def _tick(self) -> None:
+        self._running = asyncio.current_task()  # type: ignore[assignment]
+        try:
+            await self._job.run()
+        finally:
+            self._running = None
+
+    async def stop(self) -> None:
+        if self._scheduler is not None:
+            self._scheduler.shutdown(wait=False)
+            self._scheduler = None
+        running = self._running
+        if running is not None:
+            # Let a pass in progress commit or roll back whole; it is one transaction.
+            with contextlib.suppress(asyncio.CancelledError):
+                await running

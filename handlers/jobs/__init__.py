@@ -1,0 +1,1 @@
+"""Scheduled jobs: each opens its own session, calls the core, and reports what it did."""
