@@ -34,8 +34,8 @@ serve: install
 clean:
 	rm -rf $(VENV) var .pytest_cache
 
-.PHONY: bench bench-ingest bench-inference bench-diagnose
-bench: bench-ingest bench-inference bench-diagnose
+.PHONY: bench bench-ingest bench-inference bench-diagnose bench-timers
+bench: bench-ingest bench-inference bench-diagnose bench-timers
 
 # A signed webhook storm from 32 clients against the bot and a bare FastAPI baseline.
 bench-ingest: install
@@ -48,3 +48,8 @@ bench-inference: install models
 # Diagnose on an incident, end to end, with the models `make models` trains: seconds per step.
 bench-diagnose: install models
 	$(BIN)/python -m tests.bench.diagnose
+
+# 1,000 escalation timers due within one minute, fired by the real 1 s scheduler on SQLite and
+# (when it answers) PostgreSQL: delay percentiles against in-memory APScheduler date jobs.
+bench-timers: install
+	$(BIN)/python -m tests.bench.timers

@@ -42,11 +42,16 @@ class TimerScheduler:
             self._running = None
 
     async def stop(self) -> None:
-        if self._scheduler is not None:
-            self._scheduler.shutdown(wait=False)
-            self._scheduler = None
+        """Stop ticking, let a pass in progress finish (it is one transaction), then shut down.
+
+        APScheduler's own shutdown cancels running jobs, so the pass is awaited first.
+        """
+        scheduler, self._scheduler = self._scheduler, None
+        if scheduler is None:
+            return
+        scheduler.pause()
         running = self._running
         if running is not None:
-            # Let a pass in progress commit or roll back whole; it is one transaction.
             with contextlib.suppress(asyncio.CancelledError):
                 await running
+        scheduler.shutdown(wait=False)

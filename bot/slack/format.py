@@ -26,9 +26,15 @@ def person(actor: str | None) -> str:
     return f"<@{actor}>" if _USER_ID.match(actor) else escape_mrkdwn(actor)
 
 
+# A mention of one person survives escaping: it reaches only them, as if typed in Slack
+# (drafts the bot prefills name the commander this way). @channel and links never do.
+_ESCAPED_USER_MENTION = re.compile(r"&lt;@([UW][A-Z0-9]{2,31})&gt;")
+
+
 def user_text(text: str, *, limit: int = 2900) -> str:
-    """People's words, safe inside mrkdwn: one paragraph, no @channel, no fake links."""
-    return escape_mrkdwn(clean_text_keep_lines(text, limit=limit))
+    """People's words, safe inside mrkdwn: no @channel, @here or fake links; user mentions kept."""
+    escaped = escape_mrkdwn(clean_text_keep_lines(text, limit=limit))
+    return _ESCAPED_USER_MENTION.sub(r"<@\1>", escaped)
 
 
 def clean_text_keep_lines(text: str, *, limit: int) -> str:

@@ -2,7 +2,7 @@
 
 from slack_bolt.async_app import AsyncApp
 
-from handlers.slack import action_buttons, action_modals, actions, events, shortcuts, views
+from handlers.slack import action_buttons, action_modals, actions, events, shortcuts, update_modal, views
 from handlers.slack.commands import router
 from handlers.slack.errors import register_error_handler
 
@@ -13,6 +13,7 @@ def register(app: AsyncApp) -> None:
     action_buttons.register(app)
     action_modals.register(app)
     views.register(app)
+    update_modal.register(app)
     events.register(app)
     shortcuts.register(app)
     register_error_handler(app)

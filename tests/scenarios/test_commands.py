@@ -51,7 +51,7 @@ def test_bad_arguments_say_what_was_wrong_and_how_to_say_it(alice: SlackUser, db
         "sev": "exactly one severity",
         "role boss <@U0BOB|bob>": "isn't a role",
         "role commander bob": "isn't a person",
-        "status": "Write the update",
+        "escalate nobody": "isn't a person",
         "note": "Write the note",
         "ack now": "takes no arguments",
     }
