@@ -20,9 +20,9 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot.config import IncidentBotConfig
 from bot.core.clock import Clock, utc_now
+from bot.core.escalation import EscalationPolicy
 from bot.core.outbox import OutboxKind, enqueue_refresh_for_open_incidents
 from bot.core.unit_of_work import Core
-from bot.core.escalation import EscalationPolicy
 from bot.diagnose import Diagnoser
 from bot.dispatcher import DispatchPolicy, OutboxDispatcher
 from bot.errors import SettingsError

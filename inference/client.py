@@ -14,7 +14,6 @@ from typing import Any
 
 import httpx
 
-
 _PREDICTION_FIELDS = frozenset({"label", "confidence", "scores", "model_version", "embedding"})
 
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from inference.registry import LocalRegistry
 from inference.models.loading import TEXT_HEAD_FILE
+from inference.registry import LocalRegistry
 from inference.training.run import (
     CHART_MODEL,
     FUSION_MODEL,

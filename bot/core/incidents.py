@@ -14,8 +14,8 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.core.errors import ConcurrentChange, IncidentNotFound, InvalidInput, InvalidTransition
 from bot.core import timers
+from bot.core.errors import ConcurrentChange, IncidentNotFound, InvalidInput, InvalidTransition
 from bot.core.lifecycle import OPEN_STATUSES, Status, ensure_transition
 from bot.core.manager_thread import note_in_thread
 from bot.core.outbox import OutboxKind, enqueue, enqueue_headline_refresh, incident_ordering_key

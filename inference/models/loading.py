@@ -9,12 +9,12 @@ from typing import Any
 from safetensors.torch import load_file
 
 from inference.errors import ModelNotReady
-from inference.registry import RegistryError
 from inference.models.base import ServedModel
 from inference.models.encoder import SentenceEncoder
 from inference.models.fusion import FusionClassifier
 from inference.models.text import TextClassifier, TextHead
 from inference.models.vit import ChartClassifier
+from inference.registry import RegistryError
 
 TEXT_HEAD_FILE = "head.safetensors"
 ENCODER_FILE = "encoder.safetensors"

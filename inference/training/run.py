@@ -23,9 +23,10 @@ from inference.models.loading import ModelLoader
 from inference.models.text import TextClassifier
 from inference.models.vit import ChartClassifier
 from inference.registry import Manifest, Registry, RegistryError
-from inference.training.text import FineTuneConfig, TextTrainingConfig, TrainedText, finetune_text, train_text_head
-from inference.training.fusion import EVAL_SEED as FUSION_EVAL_SEED, FusionTrainingConfig, train_fusion
+from inference.training.fusion import EVAL_SEED as FUSION_EVAL_SEED
+from inference.training.fusion import FusionTrainingConfig, train_fusion
 from inference.training.golden_sets import chart_golden_set, fusion_golden_set
+from inference.training.text import FineTuneConfig, TextTrainingConfig, TrainedText, finetune_text, train_text_head
 from inference.training.vit import ChartTrainingConfig, renderer_hash, train_chart_vit
 
 TEXT_MODEL = "incident-text"

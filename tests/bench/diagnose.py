@@ -35,6 +35,7 @@ from inference.datasets.text import load_split
 from storage.db import sync_url
 from storage.models import Incident, TimelineEvent
 from tests.bench.inference import free_port, start_worker, stop_worker, wait_ready
+from tests.bench.report import update_benchmarks
 from tests.inference.moto_server import DUMMY_CREDENTIALS, REGION, running_moto
 from tests.runbooks.providers.test_cloudwatch import put_latency_step
 from tests.scenarios.harness import SIGNING_SECRET, BotServer, bot_settings
@@ -146,19 +147,6 @@ def markdown(result: dict[str, Any], registry: str) -> str:
             f"{result['baseline_readyz_ms']} ms.\n")
 
 
-def update_benchmarks(section: str) -> None:
-    path = ROOT / "BENCHMARKS.md"
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    start, end = "<!-- diagnose -->", "<!-- /diagnose -->"
-    block = f"{start}\n{section}{end}\n"
-    if start in text and end in text:
-        before, rest = text.split(start, 1)
-        text = before + block + rest.split(end, 1)[1].lstrip("\n")
-    else:
-        text = text.rstrip("\n") + "\n\n" + block
-    path.write_text(text)
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--registry", default=str(ROOT / "var" / "models"), help="the worker's model registry")
@@ -173,7 +161,7 @@ def main() -> int:
     Path(args.json).write_text(json.dumps(result, indent=2))
     section = markdown(result, args.registry)
     print(section)
-    update_benchmarks(section)
+    update_benchmarks("diagnose", section)
     return 0
 
 

@@ -64,6 +64,8 @@ from typing import Any
 
 import httpx
 
+from tests.bench.report import finite
+
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_MODELS = ("incident-text", "chart-vit")
 SERVED_KINDS = ("text", "image", "fusion")
@@ -548,21 +550,10 @@ def main() -> int:
     if args.json:
         path = Path(args.json)
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(_finite(result), indent=2, allow_nan=False) + "\n")
+        path.write_text(json.dumps(finite(result), indent=2, allow_nan=False) + "\n")
     print(markdown(result))
     failed = sum(t["errors"] for m in result["models"] for t in m["worker"])
     return 1 if failed else 0
-
-
-def _finite(value: Any) -> Any:
-    """``value`` with NaN (a row with no successful request) written as null."""
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_finite(v) for v in value]
-    return value
 
 
 if __name__ == "__main__":

@@ -31,8 +31,8 @@ import httpx
 from sqlalchemy import create_engine, func, select
 
 from storage.db import sync_url
-from tests.databases import PostgresDatabases
 from storage.models import Incident, WebhookDelivery
+from tests.databases import PostgresDatabases
 from tests.handlers.webhooks.sns_fixtures import cloudwatch_alarm_message, signed_sns_message, write_pinned_cert
 
 ROOT = Path(__file__).resolve().parents[2]

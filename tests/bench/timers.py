@@ -76,6 +76,7 @@ from storage.db import create_engine_for, parse_database_url, session_factory
 from storage.migrate import upgrade_to_head
 from storage.models import TimelineEvent, Timer
 from tests.bench.inference import percentile
+from tests.bench.report import finite, update_benchmarks
 from tests.databases import PostgresDatabases, migrated_sqlite_url
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -436,29 +437,6 @@ def markdown(result: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def update_benchmarks(section: str) -> None:
-    path = ROOT / "BENCHMARKS.md"
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    start, end = "<!-- timers -->", "<!-- /timers -->"
-    block = f"{start}\n{section}{end}\n"
-    if start in text and end in text:
-        before, rest = text.split(start, 1)
-        text = before + block + rest.split(end, 1)[1].lstrip("\n")
-    else:
-        text = text.rstrip("\n") + "\n\n" + block
-    path.write_text(text)
-
-
-def _finite(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_finite(v) for v in value]
-    return value
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--timers", type=int, default=1000, help="timers that fall due (default 1000)")
@@ -491,11 +469,11 @@ def main() -> int:
               "cores": os.cpu_count(), "baseline": baseline, "runs": runs, "notes": notes}
     path = Path(args.json)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(_finite(result), indent=2) + "\n")
+    path.write_text(json.dumps(finite(result), indent=2) + "\n")
     section = markdown(result)
     print(section)
     if not args.no_write:
-        update_benchmarks(section)
+        update_benchmarks("timers", section)
     ok = baseline["all_fired"] and all(r["all_fired"] and not r["fired_more_than_once"] and not r["pages_missing"]
                                        for r in runs)
     return 0 if ok else 1

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import re
-from functools import partial
-
 from collections.abc import Callable
+from functools import partial
 
 from bot.core.escalation import Targets, escalate_by_hand
 from handlers.slack.commands.base import Invocation, Subcommand, UsageError, change_channel_incident, parse_user

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import socket
 from collections.abc import AsyncIterator, Iterator
-from email.utils import format_datetime
 from datetime import datetime, timedelta, timezone
+from email.utils import format_datetime
 
 import httpx
 import pytest
