@@ -52,6 +52,7 @@ from runbooks.actions.plans import Planner
 from runbooks.actions.providers import ActionProviders
 from runbooks.actions.rbac import Authorizer
 from runbooks.actions.requests import AUTO_APPLY_FLAG
+from runbooks.diagnostics.suite import STEP_TIMEOUTS
 from runbooks.providers.cloudwatch import Boto3CloudWatch
 from runbooks.providers.ecs import Boto3Ecs
 from runbooks.providers.models import WorkerModelControl
@@ -140,7 +141,9 @@ def create_app(settings: Settings, options: AppOptions = AppOptions()) -> FastAP
         authorizer=Authorizer(rbac=config.rbac, directory=gateway),
     )
     diagnoser = Diagnoser(core=core, config=config, gateway=gateway, worker=worker,
-                          cloudwatch=Boto3CloudWatch(endpoint_url=settings.aws_endpoint_url or None))
+                          cloudwatch=Boto3CloudWatch(endpoint_url=settings.aws_endpoint_url or None),
+                          timeouts={step: limit * settings.diagnose_timeout_factor
+                                    for step, limit in STEP_TIMEOUTS.items()})
     services = Services(core=core, gateway=gateway, config=config, metrics=metrics, actions=actions,
                         action_providers=action_providers, diagnoser=diagnoser, escalation=escalation)
     # Bolt's own client carries no token: the authorize function hands it one per request.

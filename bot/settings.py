@@ -65,6 +65,10 @@ class Settings(BaseSettings):
         default="https://events.pagerduty.com",
         validation_alias=AliasChoices("PAGERDUTY_EVENTS_URL", "pagerduty_events_url"),
     )
+    # Multiplies every Diagnose step's time limit: for slow or shared machines.
+    diagnose_timeout_factor: float = Field(
+        default=1.0, gt=0, validation_alias=AliasChoices("DIAGNOSE_TIMEOUT_FACTOR", "diagnose_timeout_factor")
+    )
     # How often the scheduler looks for escalation and reminder timers that fell due.
     timer_tick_interval: float = Field(
         default=1.0, gt=0, validation_alias=AliasChoices("TIMER_TICK_INTERVAL", "timer_tick_interval")

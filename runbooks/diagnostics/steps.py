@@ -170,22 +170,46 @@ async def golden_set(subject: Subject, findings: Findings, tools: Tools) -> Step
 
 
 async def drift(subject: Subject, findings: Findings, tools: Tools) -> StepResult:
-    model = subject.text_model
-    if model is None:
-        return StepResult("drift", Verdict.UNAVAILABLE, "drift: no text model configured for this service")
-    report = await tools.worker.drift(model, limit=tools.drift_window)
-    if report.get("verdict") == "insufficient_data":
-        return StepResult("drift", Verdict.UNAVAILABLE,
-                          f"drift: only {report.get('predictions', 0)} recent predictions, too few to judge", data=report)
-    score = float(report["drift_score"])
+    """Every model of the service with a training baseline, against its recent traffic.
+
+    The headline is the worst model's score; each scored model's ``drift_score`` is published.
+    """
+    models = list(dict.fromkeys(m for m in (subject.text_model, subject.chart_model, subject.fusion_model) if m))
+    if not models:
+        return StepResult("drift", Verdict.UNAVAILABLE, "drift: no models configured for this service")
+    scored: dict[str, dict[str, Any]] = {}
+    skipped: list[str] = []
+    for model in models:
+        try:
+            report = await tools.worker.drift(model, limit=tools.drift_window)
+        except WorkerRejected as exc:  # NO_BASELINE: a version from before baselines were kept
+            skipped.append(f"{model}: {exc}")
+            continue
+        if report.get("verdict") == "insufficient_data":
+            skipped.append(f"{model}: only {report.get('predictions', 0)} recent predictions, too few to judge")
+            continue
+        scored[model] = report
+    if not scored:
+        return StepResult("drift", Verdict.UNAVAILABLE, "drift: no model has enough recent traffic to judge",
+                          tuple(skipped), {"skipped": skipped})
+    for model, report in scored.items():
+        if tools.publisher is not None:
+            await tools.publisher.publish(namespace=tools.drift_namespace, name="drift_score",
+                                          value=float(report["drift_score"]), dimensions={"Model": model})
+    worst_model = max(scored, key=lambda m: float(scored[m]["drift_score"]))
+    score = float(scored[worst_model]["drift_score"])
     verdict = drift_verdict(score)
-    if tools.publisher is not None:
-        await tools.publisher.publish(namespace=tools.drift_namespace, name="drift_score", value=score,
-                                      dimensions={"Model": model})
-    lines = (f"drift_score {score:.3f} (warning above 0.1) over {report.get('predictions')} recent predictions",
-             f"label PSI {report.get('label_psi', 0):.3f} · confidence PSI {report.get('confidence_psi', 0):.3f} · "
-             f"embedding centroid shift {report.get('centroid_shift', 0):.3f}")
-    return StepResult("drift", verdict, f"drift: {score:.2f} {verdict.value}", lines, report)
+    lines = [
+        f"{model}: drift_score {float(report['drift_score']):.3f} over {report.get('predictions')} predictions · "
+        f"label PSI {report.get('label_psi', 0):.3f} · confidence PSI {report.get('confidence_psi', 0):.3f} · "
+        f"centroid shift {report.get('centroid_shift', 0):.3f}"
+        for model, report in scored.items()
+    ]
+    lines.append("warning above 0.1, critical above 0.25")
+    lines.extend(skipped)
+    headline = f"drift: {score:.2f} {verdict.value}" + (f" ({worst_model})" if len(scored) > 1 else "")
+    return StepResult("drift", verdict, headline, tuple(lines),
+                      {**scored[worst_model], "model": worst_model, "models": scored, "skipped": skipped})
 
 
 async def latency_profile(subject: Subject, findings: Findings, tools: Tools) -> StepResult:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -83,6 +84,24 @@ class Database(OutboxProbe):
     def incidents(self) -> list[Any]:
         with self.engine.connect() as conn:
             return list(conn.execute(select(Incident).order_by(Incident.number)).all())
+
+    def wait_incident_ready(self, number: int = 1, timeout: float = 30.0) -> Any:
+        """Wait for incident ``number`` to exist with its channel and headline, then for the outbox.
+
+        A command acked early on a busy machine may still be committing when the test looks, so
+        an empty outbox alone does not mean the declaration is done.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            with self.engine.connect() as conn:
+                row = conn.execute(select(Incident).where(Incident.number == number)).one_or_none()
+            if row is not None and row.channel_id and row.headline_ts:
+                break
+            if time.monotonic() > deadline:
+                raise AssertionError(f"incident #{number} was not set up within {timeout} s")
+            time.sleep(0.05)
+        self.wait_outbox_drained(timeout)
+        return row
 
     def incident(self, number: int) -> Any:
         with self.engine.connect() as conn:

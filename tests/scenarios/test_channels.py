@@ -17,8 +17,8 @@ def test_a_taken_channel_name_is_retried_with_a_suffix(alice: SlackUser, slack, 
     taken = f"inc-{today}-1-gpu-memory-leak"
     slack.add_channel(taken)
     slack.add_channel(f"{taken}-2")
-    alice.command("declare P2 GPU memory leak")
-    db.wait_outbox_drained()
+    assert alice.command("declare P2 GPU memory leak").status_code == 200
+    db.wait_incident_ready(1)
     assert incident_channel(slack, db).name == f"{taken}-3"
     refused = [c.params["name"] for c in slack.calls("conversations.create") if c.error == "name_taken"]
     assert refused == [taken, f"{taken}-2"]

@@ -68,7 +68,10 @@ def diagnose_bot(bot_factory, aws_env: str, tmp_path: Path):
     put_latency_step(aws_env, end=datetime.now(UTC).replace(second=0, microsecond=0))
 
     def start(worker_url: str):
-        return bot_factory(config_path=str(config), aws_endpoint_url=aws_env, worker_url=worker_url)
+        # Generous step limits: these tests read what each step found, and a busy CI machine
+        # must not turn a slow golden-set evaluation into a timeout.
+        return bot_factory(config_path=str(config), aws_endpoint_url=aws_env, worker_url=worker_url,
+                           diagnose_timeout_factor=4.0)
 
     return start
 
