@@ -9,7 +9,6 @@ that, the modal closes and the confirmation arrives as a message only the reques
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Callable
 from typing import Any
 
@@ -22,7 +21,7 @@ from bot.slack import action_views
 from bot.slack.action_blocks import decision_reply, proposal
 from bot.slack.blocks import section
 from bot.slack.ids import BlockId, CallbackId, InputId
-from handlers.slack.context import ACK_BUDGET_SECONDS, Ack, Reply, Request, respond_later, services_of
+from handlers.slack.context import ACK_BUDGET_SECONDS, Ack, Reply, Request, respond_later, services_of, view_metadata
 from handlers.slack.errors import message_for
 from runbooks.actions.errors import ActionInputError
 from runbooks.actions.kinds import ActionKind
@@ -43,13 +42,6 @@ def _field(view: dict[str, Any], block: BlockId, action: InputId) -> dict[str, A
 def _selected(view: dict[str, Any], block: BlockId, action: InputId) -> str:
     return str((_field(view, block, action).get("selected_option") or {}).get("value") or "")
 
-
-def _metadata(view: dict[str, Any]) -> dict[str, Any]:
-    try:
-        data = json.loads(view.get("private_metadata") or "{}")
-    except ValueError:
-        return {}
-    return data if isinstance(data, dict) else {}
 
 
 def parse_scale(view: dict[str, Any], service: str) -> tuple[ActionRequest, BlockId]:
@@ -101,7 +93,7 @@ def _message_view(title: str, text: str) -> dict[str, Any]:
 
 async def on_action_form(callback: CallbackId, ack: Ack, body: dict[str, Any], view: dict[str, Any],
                          services: Services) -> None:
-    metadata = _metadata(view)
+    metadata = view_metadata(view)
     user = (body.get("user") or {}).get("id", "")
     request = Request(user_id=user, channel_id=metadata.get("channel_id"))
     incident_id = metadata.get("incident_id")
@@ -145,7 +137,7 @@ async def _confirm_by_message(services: Services, request: Request, work: asynci
 
 
 async def on_confirm_submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any], services: Services) -> None:
-    action_id = _metadata(view).get("action_id")
+    action_id = view_metadata(view).get("action_id")
     user = (body.get("user") or {}).get("id", "")
     if not isinstance(action_id, int):
         await ack(response_action="update", view=_message_view("Not possible", "⚠️ This form lost its action."))

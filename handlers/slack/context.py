@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
@@ -101,3 +102,12 @@ async def _reply_or_error(services: Services, work: Coroutine[Any, Any, Reply]) 
         return await work
     except Exception as exc:  # noqa: BLE001 - every failure becomes a message for the person
         return Reply(text=message_for(exc, metrics=services.metrics))
+
+
+def view_metadata(view: dict[str, Any]) -> dict[str, Any]:
+    """A modal's ``private_metadata`` as the JSON object the bot wrote there; {} if it is not one."""
+    try:
+        data = json.loads(view.get("private_metadata") or "{}")
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}

@@ -9,7 +9,6 @@ refusal shows on the text field and the person keeps what they wrote.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from typing import Any
 
@@ -27,7 +26,7 @@ from bot.slack.ids import ActionId, BlockId, CallbackId, InputId
 from bot.slack.update_views import status_update_modal
 from bot.status_templates import render_status_update, unfilled_prompts, update_context
 from handlers.slack.actions import request_from_action
-from handlers.slack.context import ACK_BUDGET_SECONDS, Ack, Reply, Request, respond_later, services_of
+from handlers.slack.context import ACK_BUDGET_SECONDS, Ack, Reply, Request, respond_later, services_of, view_metadata
 from handlers.slack.errors import message_for
 from storage.models import Incident
 
@@ -97,13 +96,6 @@ async def on_post_update_clicked(ack: Ack, body: dict[str, Any], context: AsyncB
 # --- submitting --------------------------------------------------------------------------------
 
 
-def _metadata(view: dict[str, Any]) -> dict[str, Any]:
-    try:
-        data = json.loads(view.get("private_metadata") or "{}")
-    except ValueError:
-        return {}
-    return data if isinstance(data, dict) else {}
-
 
 def submitted_text(view: dict[str, Any]) -> str:
     values = (view.get("state") or {}).get("values") or {}
@@ -122,7 +114,7 @@ def problem_with(text: str) -> str | None:
 
 
 async def on_update_submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any], services: Services) -> None:
-    metadata = _metadata(view)
+    metadata = view_metadata(view)
     user = (body.get("user") or {}).get("id", "")
     incident_id = metadata.get("incident_id")
     channel = metadata.get("channel_id")

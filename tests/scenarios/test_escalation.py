@@ -23,6 +23,7 @@ from bot.sandbox.pagerduty_api import LocalPagerDutyServer
 from bot.slack.ids import ActionId
 from storage.models import TimelineEvent, Timer
 from tests.handlers.webhooks.sns_fixtures import eventbridge_alarm_event, eventbridge_body
+from tests.scenarios.actions_support import wait_for
 from tests.scenarios.harness import BotServer, Database, SlackUser, all_text, bot_settings
 from tests.scenarios.processes import BotProcess
 
@@ -42,14 +43,6 @@ CONFIG = IncidentBotConfig.from_mapping({
     },
     "time_scale": SCALE,
 })
-
-
-def wait_until(predicate, timeout: float = 20.0, what: str = "condition") -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not met in {timeout} s")
-        time.sleep(0.05)
 
 
 @pytest.fixture
@@ -92,7 +85,7 @@ def escalated_events(db: Database) -> list[TimelineEvent]:
 
 def declare(user: SlackUser, db: Database, text: str = "P1 Inference p95 latency above SLO") -> str:
     assert user.command(f"declare {text}").status_code == 200
-    wait_until(lambda: bool(db.incidents() and db.incidents()[-1].channel_id), what="incident channel")
+    wait_for(lambda: bool(db.incidents() and db.incidents()[-1].channel_id), what="incident channel")
     return db.incidents()[-1].channel_id
 
 
@@ -101,7 +94,7 @@ def test_an_unacknowledged_p1_escalates_level_by_level_and_managers_read_one_thr
     bot = start_bot()
     alice = SlackUser(bot=bot, slack=slack, user_id="U0ALICE", http=http)
     channel = declare(alice, db)
-    wait_until(lambda: len(briefs(slack, channel)) == 4, what="four levels paged")
+    wait_for(lambda: len(briefs(slack, channel)) == 4, what="four levels paged")
 
     paged = [all_text(m) for m in briefs(slack, channel)]
     for brief, user in zip(paged, ["U0ONCALL1", "U0MLLEAD1", "U0ENGMGR1", "U0VPENG01"], strict=True):
@@ -117,7 +110,7 @@ def test_an_unacknowledged_p1_escalates_level_by_level_and_managers_read_one_thr
         assert event.occurred_at - incident.declared_at >= timedelta(minutes=after_minutes) / SCALE
 
     # Level 1 also pages through PagerDuty, with a key per incident and level.
-    wait_until(lambda: len(pagerduty.events()) == 1, what="PagerDuty page")
+    wait_for(lambda: len(pagerduty.events()) == 1, what="PagerDuty page")
     page = pagerduty.events()[0]
     assert page["routing_key"] == "R0LEADKEY" and page["event_action"] == "trigger"
     assert page["dedup_key"] == f"incident-bot-{incident.id}-level-1"
@@ -142,7 +135,7 @@ def test_acknowledging_stops_the_escalation(start_bot, slack, db: Database, http
     bot = start_bot()
     alice = SlackUser(bot=bot, slack=slack, user_id="U0ALICE", http=http)
     channel = declare(alice, db)
-    wait_until(lambda: len(briefs(slack, channel)) == 1, what="on-call paged")
+    wait_for(lambda: len(briefs(slack, channel)) == 1, what="on-call paged")
     assert alice.command("ack", channel=channel).status_code == 200
     time.sleep(150 * 60 / SCALE)  # past every level's time
     db.wait_outbox_drained()
@@ -157,13 +150,13 @@ def test_a_restart_during_a_wait_still_fires_the_escalation_once(
     first = start_bot()
     alice = SlackUser(bot=first, slack=slack, user_id="U0ALICE", http=http)
     channel = declare(alice, db)
-    wait_until(lambda: len(briefs(slack, channel)) == 1, what="on-call paged")
+    wait_for(lambda: len(briefs(slack, channel)) == 1, what="on-call paged")
     first.stop()
     time.sleep(45 * 60 / SCALE)  # level 1 falls due while no bot runs
     assert len(briefs(slack, channel)) == 1
     start_bot()
-    wait_until(lambda: len(briefs(slack, channel)) >= 2, what="level 1 after the restart")
-    wait_until(lambda: len(briefs(slack, channel)) == 4, what="the remaining levels")
+    wait_for(lambda: len(briefs(slack, channel)) >= 2, what="level 1 after the restart")
+    wait_for(lambda: len(briefs(slack, channel)) == 4, what="the remaining levels")
     time.sleep(0.5)
     db.wait_outbox_drained()
     assert [e.data["level"] for e in escalated_events(db)] == [0, 1, 2, 3]
@@ -198,7 +191,7 @@ def test_two_bot_processes_on_one_postgres_fire_each_timer_once(
         for number, replica in enumerate(replicas * 2, start=1):
             user = SlackUser(bot=replica, slack=slack, user_id="U0ALICE", http=http)  # type: ignore[arg-type]
             assert user.command(f"declare P1 Replica storm {number}").status_code == 200
-        wait_until(lambda: len(escalated_events(db)) >= 16, what="every level of every incident")
+        wait_for(lambda: len(escalated_events(db)) >= 16, what="every level of every incident")
         time.sleep(1.0)
         db.wait_outbox_drained()
         keys = [(e.incident_id, e.data["level"]) for e in escalated_events(db)]
@@ -221,9 +214,9 @@ def test_a_security_incident_pages_security_at_once(start_bot, slack, db: Databa
     response = http.post(f"{bot.url}/webhooks/eventbridge", content=eventbridge_body(event),
                          headers={"X-Incident-Bot-Token": EVENTBRIDGE_TOKEN, "Content-Type": "application/json"})
     assert response.status_code == 200
-    wait_until(lambda: bool(db.incidents() and db.incidents()[0].channel_id), what="incident channel")
+    wait_for(lambda: bool(db.incidents() and db.incidents()[0].channel_id), what="incident channel")
     channel = db.incidents()[0].channel_id
-    wait_until(lambda: len(briefs(slack, channel)) == 1, what="security paged")
+    wait_for(lambda: len(briefs(slack, channel)) == 1, what="security paged")
     assert "<!subteam^S0SECURTY>" in all_text(briefs(slack, channel)[0])
     assert "U0BOB" in slack.members(channel)  # the security group's member was invited
     event_row = escalated_events(db)[0]
@@ -237,7 +230,7 @@ def test_reminders_come_at_the_cadence_and_stop_on_resolve(start_bot, slack, db:
     channel = declare(alice, db)
     assert alice.command("role commander <@U0ALICE>", channel=channel).status_code == 200
     assert alice.command("ack", channel=channel).status_code == 200
-    wait_until(lambda: len(reminders(slack, channel)) >= 2, what="two reminders")
+    wait_for(lambda: len(reminders(slack, channel)) >= 2, what="two reminders")
     texts = [all_text(m) for m in reminders(slack, channel)]
     assert "<@U0ALICE>" in texts[0] and "is due" in texts[0]
     assert "2 status updates" in texts[1] and "missed" in texts[1]
@@ -246,7 +239,7 @@ def test_reminders_come_at_the_cadence_and_stop_on_resolve(start_bot, slack, db:
             select(TimelineEvent).where(TimelineEvent.kind == "update_reminder").order_by(TimelineEvent.id))]
     assert times[1] - times[0] >= timedelta(minutes=30) / SCALE
     # The second miss is noted for managers.
-    wait_until(lambda: len(slack.messages("incident-escalations", include_replies=False)) == 1, what="thread")
+    wait_for(lambda: len(slack.messages("incident-escalations", include_replies=False)) == 1, what="thread")
 
     assert alice.command("resolve Fixed", channel=channel).status_code == 200
     db.wait_outbox_drained()
