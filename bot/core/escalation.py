@@ -86,32 +86,33 @@ async def plan(session: AsyncSession, *, incident: Incident, policy: EscalationP
     if not Status(incident.status).is_open:
         await timers.cancel(session, incident_id=incident.id)
         return
-    await _plan_reminder(session, incident=incident, policy=policy, now=now, reason=reason)
+    # Read once: the reminder cadence and the escalation levels both count from it.
+    triggered_at = await _triggered_at(session, incident=incident)
+    await _plan_reminder(session, incident=incident, policy=policy, now=now, reason=reason, triggered_at=triggered_at)
     if Status(incident.status) == Status.TRIGGERED:
-        await _plan_escalation(session, incident=incident, policy=policy, now=now, reason=reason)
+        await _plan_escalation(session, incident=incident, policy=policy, now=now, reason=reason, anchor=triggered_at)
 
 
 async def _plan_reminder(session: AsyncSession, *, incident: Incident, policy: EscalationPolicy, now: datetime,
-                         reason: str) -> None:
+                         reason: str, triggered_at: datetime) -> None:
     waiting = await timers.pending(session, incident_id=incident.id, kind=TimerKind.STATUS_REMINDER)
     # Misses count updates not given; only an update starts the count again.
     misses = 0 if reason == "update" or not waiting else int(waiting[0].payload.get("misses", 0))
     await timers.cancel(session, incident_id=incident.id, kinds=[TimerKind.STATUS_REMINDER])
-    last = await _last_update_at(session, incident=incident)
+    last = await _last_update_at(session, incident=incident, triggered_at=triggered_at)
     due = max(last + policy.update_every(incident.severity), now)
     await timers.schedule(session, incident_id=incident.id, kind=TimerKind.STATUS_REMINDER, due_at=due, now=now,
                           payload={"misses": misses})
 
 
 async def _plan_escalation(session: AsyncSession, *, incident: Incident, policy: EscalationPolicy, now: datetime,
-                           reason: str) -> None:
+                           reason: str, anchor: datetime) -> None:
     await timers.cancel(session, incident_id=incident.id, kinds=timers.UNTIL_ACKNOWLEDGED)
     if reason == "reopened" and incident.escalation_level >= 0:
         # Paging starts again from the first level: the people who left may not be watching.
         await session.execute(update(Incident).where(Incident.id == incident.id).values(escalation_level=-1)
                               .execution_options(synchronize_session=False))
         incident.escalation_level = -1
-    anchor = await _triggered_at(session, incident=incident)
     for index, level in enumerate(policy.levels(incident)):
         if index > incident.escalation_level:
             await timers.schedule(session, incident_id=incident.id, kind=TimerKind.ESCALATE,
@@ -121,13 +122,13 @@ async def _plan_escalation(session: AsyncSession, *, incident: Incident, policy:
                               due_at=anchor + policy.respond_within(incident.severity), now=now)
 
 
-async def _last_update_at(session: AsyncSession, *, incident: Incident) -> datetime:
+async def _last_update_at(session: AsyncSession, *, incident: Incident, triggered_at: datetime) -> datetime:
     latest = await session.scalar(
         select(TimelineEvent.occurred_at)
         .where(TimelineEvent.incident_id == incident.id, TimelineEvent.kind == EventKind.STATUS_UPDATE.value)
         .order_by(TimelineEvent.occurred_at.desc()).limit(1)
     )
-    return max(latest or incident.declared_at, await _triggered_at(session, incident=incident))
+    return max(latest or incident.declared_at, triggered_at)
 
 
 async def _triggered_at(session: AsyncSession, *, incident: Incident) -> datetime:
