@@ -251,7 +251,8 @@ async def _trigger_pagerduty(session: AsyncSession, *, incident: Incident, routi
     # One PagerDuty alert per incident and level: a retried delivery dedups on PagerDuty's side.
     dedup_key = f"incident-bot-{incident.id}-level-{'manual' if level is None else level}"
     await enqueue(
-        session, kind=OutboxKind.PAGERDUTY_EVENT, incident_id=incident.id, ordering_key=f"pagerduty-events:{incident.id}",
+        session, kind=OutboxKind.PAGERDUTY_EVENT, incident_id=incident.id,
+        ordering_key=f"pagerduty-events:{incident.id}",
         payload={"routing_key": routing_key, "dedup_key": dedup_key, "incident_id": incident.id,
                  "summary": f"Incident #{incident.number} ({incident.severity}): {incident.title}"[:1024],
                  "severity": "critical" if Severity.parse(incident.severity).rank <= 1 else "error"},
