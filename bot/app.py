@@ -27,6 +27,7 @@ from bot.diagnose import Diagnoser
 from bot.dispatcher import DispatchPolicy, OutboxDispatcher
 from bot.errors import SettingsError
 from bot.metrics import Metrics
+from bot.postmortem.embedding import WorkerEmbedder
 from bot.scheduler import TimerScheduler
 from bot.services import Services
 from bot.settings import Settings
@@ -35,6 +36,8 @@ from bot.slack.bolt_app import build_bolt_app
 from bot.slack.escalation_writes import KINDS as ESCALATION_KINDS
 from bot.slack.escalation_writes import EscalationWrites
 from bot.slack.gateway import SlackSdkGateway, build_web_client
+from bot.slack.postmortem_writes import KINDS as POSTMORTEM_KINDS
+from bot.slack.postmortem_writes import PostmortemWrites
 from bot.slack.writes import SlackWorkspaceConfig, SlackWrites
 from bot.sync.pagerduty import PagerDutySync
 from bot.sync.paging import PagerDutyPaging
@@ -104,6 +107,9 @@ def create_app(settings: Settings, options: AppOptions = AppOptions()) -> FastAP
         severity_names=workspace.severity_names,
         update_cadence={sev.value: policy.update_every for sev, policy in config.severities.items()},
     )
+    worker = WorkerClient(settings.worker_url)
+    postmortem_writes = PostmortemWrites(sessions=sessions, gateway=gateway, clock=options.clock, config=config,
+                                         embedder=WorkerEmbedder(worker))
     pagerduty = _pagerduty_client(settings)
     pagerduty_sync = PagerDutySync(sessions=sessions, client=pagerduty, clock=options.clock)
     pagerduty_events = PagerDutyEventsClient(settings.pagerduty_events_url)
@@ -116,6 +122,8 @@ def create_app(settings: Settings, options: AppOptions = AppOptions()) -> FastAP
             await paging.perform(payload)
         elif kind in ESCALATION_KINDS:
             await escalation_writes.perform(kind, payload)
+        elif kind in POSTMORTEM_KINDS:
+            await postmortem_writes.perform(kind, payload)
         else:
             await slack_writes.perform(kind, payload)
 
@@ -129,7 +137,6 @@ def create_app(settings: Settings, options: AppOptions = AppOptions()) -> FastAP
     core = Core(sessions=sessions, clock=options.clock, outbox_ready=dispatcher.wake)
     escalation = EscalationPolicy(config)
     timer_scheduler = TimerScheduler(TimerJob(core=core, policy=escalation), interval=settings.timer_tick_interval)
-    worker = WorkerClient(settings.worker_url)
     action_providers = ActionProviders(
         ecs=Boto3Ecs(endpoint_url=settings.aws_endpoint_url or None),
         parameters=Boto3ParameterStore(endpoint_url=settings.aws_endpoint_url or None),

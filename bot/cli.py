@@ -43,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument("--port", type=int, default=9001, help="port to listen on (default 9001)")
 
     _add_models_parser(commands)
+    _add_postmortem_parser(commands)
 
     demo = commands.add_parser(
         "demo", help="play a scripted incident against a local Slack server on SQLite; no workspace needed"
@@ -84,6 +85,8 @@ def _run(args: argparse.Namespace) -> int:
         from inference.settings import WorkerSettings
 
         return run_models(args, WorkerSettings().model_registry)
+    if args.command == "postmortem":
+        return _postmortem(args)
     if args.command == "demo":
         from bot.demo import run_demo
 
@@ -109,6 +112,40 @@ def _add_models_parser(commands: argparse._SubParsersAction) -> None:  # type: i
     from inference.cli import add_models_parser
 
     add_models_parser(commands)
+
+
+def _add_postmortem_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    postmortem = commands.add_parser("postmortem", help="postmortem drafts: export them for review outside Slack")
+    actions = postmortem.add_subparsers(dest="postmortem_command", required=True, metavar="ACTION")
+    export = actions.add_parser(
+        "export", help="write an incident's postmortem draft as Markdown or as a readable HTML page",
+        description="Write the newest (or a given) postmortem draft of an incident, read from DATABASE_URL.")
+    export.add_argument("incident", type=int, help="the incident's number, as in #12")
+    export.add_argument("--format", choices=("md", "html"), default="md", help="md (default) or html")
+    export.add_argument("--draft", type=int, help="a draft number (default: the newest)")
+    export.add_argument("--output", "-o", help="a file to write (default: standard output)")
+
+
+def _postmortem(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from bot.postmortem.export import ExportError, export
+    from bot.settings import Settings
+
+    settings = Settings()
+    try:
+        text = asyncio.run(export(database_url=settings.database_url, number=args.incident, fmt=args.format,
+                                  config=settings.config, draft=args.draft))
+    except ExportError as exc:
+        print(f"incident-bot: {exc}", file=sys.stderr)
+        return 1
+    if args.output:
+        with open(args.output, "w", encoding="utf-8") as out:
+            out.write(text)
+        print(f"incident-bot: wrote {args.output}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0
 
 
 def _worker(args: argparse.Namespace) -> int:

@@ -141,6 +141,11 @@ class WorkerClient:
         """Text and chart together; ``details["mechanism"]`` holds the likely mechanism and first action."""
         return (await self.predict(model, [{"text": text, "image_b64": base64.b64encode(png).decode()}]))[0]
 
+    async def embed(self, texts: list[str], *, model: str = "incident-text") -> tuple[str, list[list[float]]]:
+        """(model version, one unit-length sentence embedding per text); 1 to 256 texts a call."""
+        body = await self._request("POST", f"/v1/models/{model}:embed", json={"texts": texts})
+        return str(body["model_version"]), [[float(x) for x in row] for row in body["embeddings"]]
+
     async def load_version(self, name: str, version: str, *, expect: str | None = None,
                            actor: str | None = None) -> str:
         """Load and promote ``version``; with ``expect``, only if that version is serving now."""

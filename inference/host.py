@@ -19,6 +19,8 @@ from typing import Any
 
 from inference.batching import Batcher, BatchPolicy
 from inference.errors import (
+    BadRequest,
+    BatchFailed,
     DeployRefused,
     InferenceError,
     ModelNotFound,
@@ -202,6 +204,24 @@ class ModelHost:
         results = await asyncio.gather(*(slot.batcher.submit(instance) for instance in instances))
         self._record(slot, results, time.perf_counter() - started, log=log)
         return list(results)
+
+    async def embed(self, name: str, texts: Sequence[str]) -> tuple[str, list[list[float]]]:
+        """(version, one unit-length sentence embedding per text) from the served text model.
+
+        Embeddings are not predictions: they skip the batcher and stay out of the prediction log,
+        so drift and confidence checks never see them.
+        """
+        model = self.served(name)
+        embed = getattr(model, "embed", None)
+        if not callable(embed):
+            raise BadRequest(f"{name} is a {model.kind} model; only text models give embeddings")
+        try:
+            vectors = await self._call(embed, list(texts))
+        except InferenceError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a model bug fails its request, not the worker
+            raise BatchFailed(f"embedding failed: {exc.__class__.__name__}: {exc}") from exc
+        return model.version, vectors
 
     def _record(self, slot: ModelSlot, results: Sequence[tuple[str, Prediction]], seconds: float, *,
                 log: bool = True) -> None:

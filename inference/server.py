@@ -40,6 +40,7 @@ MAX_BODY_BYTES = 16 * 1024 * 1024
 TEXT_MODEL = "incident-text"
 _WANTS = {"text": (True, False), "image": (False, True), "fusion": (True, True)}
 ACTOR_MAX = 200
+MAX_EMBED_TEXTS = 256
 
 
 # The bot's own requests (verification, latency profiles, triage) carry this header, so they stay
@@ -113,6 +114,13 @@ def create_worker_app(host: ModelHost, metrics: WorkerMetrics) -> FastAPI:
         results = await host.predict(name, instances, log=request.headers.get(PROBE_HEADER, "") != "1")
         return _predict_response(name, results)
 
+    @app.post("/v1/models/{name}:embed")
+    async def embed(name: str, request: Request) -> dict[str, Any]:
+        host.served(name)  # 404 for an unknown model before reading the body
+        texts = _embed_texts(await _json(request))
+        version, vectors = await host.embed(name, texts)
+        return {"model_name": name, "model_version": version, "embeddings": vectors}
+
     @app.post("/v1/models/{name}/versions/{version}:load")
     async def load_version(name: str, version: str, request: Request) -> dict[str, Any]:
         body = _object(await _json(request, allow_empty=True))
@@ -184,6 +192,15 @@ def _object(body: Any) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise BadRequest("the body must be a JSON object")
     return body
+
+
+def _embed_texts(body: Any) -> list[str]:
+    if not isinstance(body, dict) or not isinstance(body.get("texts"), list):
+        raise BadRequest('expected a JSON object {"texts": ["...", ...]}')
+    texts = body["texts"]
+    if not 1 <= len(texts) <= MAX_EMBED_TEXTS:
+        raise BadRequest(f"texts must hold 1 to {MAX_EMBED_TEXTS} strings, not {len(texts)}")
+    return [check_text(text, where=f"texts[{index}]") for index, text in enumerate(texts)]
 
 
 def _expect_and_actor(body: dict[str, Any]) -> tuple[str | None, str]:

@@ -5,10 +5,10 @@ Slack is a view of these tables. Anything a person saw in Slack can be rebuilt f
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from storage.types import UtcDateTime
@@ -78,7 +78,10 @@ class RoleAssignment(Base):
 
 class TimelineEvent(Base):
     __tablename__ = "timeline_events"
-    __table_args__ = (Index("ix_timeline_incident_time", "incident_id", "occurred_at", "id"),)
+    __table_args__ = (
+        Index("ix_timeline_incident_time", "incident_id", "occurred_at", "id"),
+        Index("uq_timeline_capture", "incident_id", "source_ts", unique=True),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
@@ -89,6 +92,8 @@ class TimelineEvent(Base):
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)
     # Alert events: when a storm summary in the channel counted this one.
     summarized_at: Mapped[datetime | None]
+    # Captured Slack messages (a 📌, the shortcut): the message's ts, one entry per message.
+    source_ts: Mapped[str | None] = mapped_column(String(32))
 
 
 class AuditEntry(Base):
@@ -251,3 +256,82 @@ class Timer(Base):
     fired_by: Mapped[str | None] = mapped_column(String(100))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class FollowUp(Base):
+    """An action item from an incident: what, who, by when, and whether it is done."""
+
+    __tablename__ = "follow_ups"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"), index=True)
+    text: Mapped[str] = mapped_column(Text)
+    owner: Mapped[str | None] = mapped_column(String(32))
+    due_on: Mapped[date | None] = mapped_column(Date)
+    state: Mapped[str] = mapped_column(String(16))
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    done_by: Mapped[str | None] = mapped_column(String(64))
+    done_at: Mapped[datetime | None]
+
+
+class Postmortem(Base):
+    """An incident's review: its drafts, where the current one was posted, and its state.
+
+    ``current_draft`` is the newest draft's number; ``posted_draft`` the one Slack shows, so a
+    failed post is told apart from a posted one and can be retried. ``version`` guards state
+    changes, so two reviewers pressing Approve at once record two reviews and one approval.
+    """
+
+    __tablename__ = "postmortems"
+    __table_args__ = (UniqueConstraint("incident_id", name="uq_postmortems_incident"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
+    state: Mapped[str] = mapped_column(String(16))
+    current_draft: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    approved_at: Mapped[datetime | None]
+    channel_id: Mapped[str | None] = mapped_column(String(32))
+    message_ts: Mapped[str | None] = mapped_column(String(32))
+    posted_draft: Mapped[int | None] = mapped_column(Integer)
+    post_error: Mapped[str | None] = mapped_column(Text)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class PostmortemDraft(Base):
+    """One rendering of a postmortem, kept: drafts are versioned, never overwritten."""
+
+    __tablename__ = "postmortem_drafts"
+    __table_args__ = (
+        UniqueConstraint("postmortem_id", "number", name="uq_postmortem_draft_number"),
+        UniqueConstraint("request_id", name="uq_postmortem_draft_request"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    postmortem_id: Mapped[int] = mapped_column(ForeignKey("postmortems.id", ondelete="CASCADE"))
+    number: Mapped[int] = mapped_column(Integer)
+    # The outbox row that asked for it: a retried delivery finds its draft instead of adding one.
+    request_id: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(String(200))
+    requested_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    markdown: Mapped[str] = mapped_column(Text)
+    # The numbers the summary message shows (durations, counts), as computed for this draft.
+    facts: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    file_id: Mapped[str | None] = mapped_column(String(32))
+
+
+class PostmortemReview(Base):
+    """A reviewer's decision on one draft: approved, or changes requested with a comment."""
+
+    __tablename__ = "postmortem_reviews"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    postmortem_id: Mapped[int] = mapped_column(ForeignKey("postmortems.id", ondelete="CASCADE"), index=True)
+    draft_number: Mapped[int] = mapped_column(Integer)
+    reviewer: Mapped[str] = mapped_column(String(64))
+    decision: Mapped[str] = mapped_column(String(24))
+    comment: Mapped[str] = mapped_column(Text, default="")
+    decided_at: Mapped[datetime]

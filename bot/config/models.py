@@ -341,6 +341,22 @@ class AlertsConfig(ConfigModel):
     summary_every: PositiveDuration = timedelta(seconds=5)
 
 
+class PostmortemsConfig(ConfigModel):
+    """Postmortem drafts and their review (a section this project adds to the format)."""
+
+    # A folder of jinja2 templates (postmortem.md.j2, postmortem.html.j2) that replace the
+    # bundled ones of the same name; templates it lacks fall back to the bundled ones.
+    template_dir: Name | None = None
+    # The seeds: a post-incident review within 48 hours of resolution.
+    review_within: PositiveDuration = timedelta(hours=48)
+    approvals_required: Annotated[int, Field(ge=1, le=10)] = 1
+    # Roles from `rbac.roles` whose members may approve; empty: anyone in the channel.
+    approvers: tuple[Name, ...] = ()
+    related_max: Annotated[int, Field(ge=0, le=10)] = 3
+    # Past incidents less alike than this (cosine of incident-text embeddings) are not listed.
+    related_min_score: Annotated[float, Field(ge=-1, le=1)] = 0.35
+
+
 class IncidentBotConfig(ConfigModel):
     """The whole YAML file. Build it with `load_config` or `from_mapping`."""
 
@@ -354,7 +370,20 @@ class IncidentBotConfig(ConfigModel):
     rbac: RbacConfig = Field(default_factory=RbacConfig)
     actions: ActionsConfig = Field(default_factory=ActionsConfig)
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)
+    postmortems: PostmortemsConfig = Field(default_factory=PostmortemsConfig)
     time_scale: PositiveNumber = 1.0
+
+    @model_validator(mode="after")
+    def _approver_roles_exist(self) -> IncidentBotConfig:
+        known = ", ".join(sorted(self.rbac.roles)) or "none are defined in rbac.roles"
+        problems = [
+            (("postmortems", "approvers", index), f"unknown role {role!r} (known roles: {known})")
+            for index, role in enumerate(self.postmortems.approvers)
+            if role not in self.rbac.roles
+        ]
+        if problems:
+            raise NestedProblems(problems)
+        return self
 
     @classmethod
     def from_mapping(

@@ -15,7 +15,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import EscalationLevel, IncidentBotConfig
-from bot.core import timers
+from bot.core import postmortems, timers
 from bot.core.errors import InvalidInput, InvalidTransition
 from bot.core.lifecycle import Status
 from bot.core.manager_thread import note_in_thread
@@ -179,6 +179,11 @@ async def fire(session: AsyncSession, *, timer: Timer, policy: EscalationPolicy,
             if Status(incident.status).is_open:
                 await _remind(session, incident=incident, policy=policy, now=now,
                               misses=int(timer.payload.get("misses", 0)) + 1)
+        case TimerKind.POSTMORTEM_REVIEW:
+            await postmortems.remind_review(session, incident_id=incident.id,
+                                            reminders=int(timer.payload.get("reminders", 0)),
+                                            review_within=policy.config.scaled(policy.config.postmortems.review_within),
+                                            now=now)
 
 
 def _age(incident: Incident, now: datetime) -> str:

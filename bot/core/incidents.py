@@ -14,7 +14,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.core import timers
+from bot.core import postmortems, timers
 from bot.core.errors import ConcurrentChange, IncidentNotFound, InvalidInput, InvalidTransition
 from bot.core.lifecycle import OPEN_STATUSES, Status, ensure_transition
 from bot.core.manager_thread import note_in_thread
@@ -205,6 +205,10 @@ async def transition(
     await note_in_thread(session, incident=incident, event=event, now=now)
     if not target.is_open:
         await release_groups(session, incident_id=incident_id)
+    if target == Status.RESOLVED:
+        # Queued, not composed: the draft is written and posted after this commits, so a
+        # failure to draft or post it can never hold up the resolve.
+        await postmortems.request_draft(session, incident_id=incident_id, reason="resolved", actor=actor, now=now)
     if sync_pagerduty and target in (Status.ACKNOWLEDGED, Status.RESOLVED):
         await enqueue_pagerduty_sync(session, incident=incident, status=target, now=now)
     return incident

@@ -239,6 +239,8 @@ def _details(signal: AlertSignal) -> dict[str, Any]:
     details: dict[str, Any] = {
         "description": signal.description[:2000], "alarm_arn": signal.alarm_arn, "region": signal.region,
         "html_url": signal.html_url, "priority": signal.pagerduty_priority, "urgency": signal.pagerduty_urgency,
+        # When the source saw it happen (an alarm's state change), for the postmortem's time to detect.
+        "occurred_at": signal.occurred_at.isoformat() if signal.occurred_at and signal.occurred_at.tzinfo else None,
     }
     if signal.metric is not None:
         m = signal.metric

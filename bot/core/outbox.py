@@ -32,6 +32,8 @@ class OutboxKind(StrEnum):
     UPDATE_REMINDER = "update_reminder"  # remind the commander, with a Post update button
     ANNOUNCE_UPDATE = "announce_update"  # a published status update, under the announcement
     PAGERDUTY_EVENT = "pagerduty_event"  # an Events API v2 trigger for an escalation level
+    POSTMORTEM_DRAFT = "postmortem_draft"  # compose a postmortem draft, keep it, and post it for review
+    POSTMORTEM_MESSAGE = "postmortem_message"  # edit the draft's review message after a decision
 
 
 class OutboxState(StrEnum):

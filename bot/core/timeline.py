@@ -30,6 +30,9 @@ class EventKind(StrEnum):
     ESCALATED = "escalated"  # a level of the escalation policy, or a person, was paged
     RESPONSE_BREACHED = "response_breached"  # nobody acknowledged within the severity's response time
     UPDATE_REMINDER = "update_reminder"  # the commander was reminded that a status update is due
+    CAPTURED = "captured"  # a Slack message someone put on the timeline (a 📌, the shortcut)
+    FOLLOW_UP = "follow_up"  # an action item was added, done or reopened
+    POSTMORTEM = "postmortem"  # a postmortem draft, review, approval or failure to post
 
 
 async def record_event(

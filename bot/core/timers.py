@@ -28,6 +28,7 @@ class TimerKind(StrEnum):
     ESCALATE = "escalate"  # page the next level of the escalation policy
     RESPONSE_DUE = "response_due"  # nobody acknowledged within the severity's response time
     STATUS_REMINDER = "status_reminder"  # the commander's status update is due
+    POSTMORTEM_REVIEW = "postmortem_review"  # the postmortem is still not approved
 
 
 class TimerState(StrEnum):
@@ -58,13 +59,17 @@ async def request_plan(session: AsyncSession, *, incident_id: int, now: datetime
                    payload={"reason": reason})
 
 
+# What an incident's own lifecycle governs. The postmortem review reminder outlives the
+# resolve that starts it, and only the postmortem's approval cancels it.
+INCIDENT_TIMERS = tuple(kind for kind in TimerKind if kind != TimerKind.POSTMORTEM_REVIEW)
+
+
 async def cancel(
-    session: AsyncSession, *, incident_id: int, kinds: Iterable[TimerKind] | None = None,
+    session: AsyncSession, *, incident_id: int, kinds: Iterable[TimerKind] = INCIDENT_TIMERS,
 ) -> int:
-    """Cancel the incident's pending timers (of ``kinds``, or all); returns how many."""
+    """Cancel the incident's pending timers (of ``kinds``, by default all the incident's own)."""
     query = update(Timer).where(Timer.incident_id == incident_id, Timer.state == TimerState.PENDING.value)
-    if kinds is not None:
-        query = query.where(Timer.kind.in_([kind.value for kind in kinds]))
+    query = query.where(Timer.kind.in_([kind.value for kind in kinds]))
     result = await session.execute(
         query.values(state=TimerState.CANCELLED.value).execution_options(synchronize_session=False)
     )

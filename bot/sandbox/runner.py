@@ -135,6 +135,20 @@ class SignedSlackClient:
         }
         return self.post({"payload": json.dumps(payload)})
 
+    def event(self, event: dict[str, Any]) -> httpx.Response:
+        """An Events API delivery (``event_callback``), JSON and signed, as Slack sends it."""
+        envelope = {"token": "unused", "team_id": TEAM_ID, "api_app_id": "A0LOCAL", "type": "event_callback",
+                    "event": event, "event_id": f"Ev{uuid.uuid4().hex[:10].upper()}", "event_time": int(time.time())}
+        body = json.dumps(envelope).encode()
+        headers = {**slack_signature_headers(body, secret=self.secret), "Content-Type": "application/json"}
+        return self.http.post(f"{self.bot_url}/slack/events", content=body, headers=headers)
+
+    def react(self, name: str, *, channel: str, ts: str, removed: bool = False) -> httpx.Response:
+        """This person added (or removed) a reaction on a message."""
+        return self.event({"type": "reaction_removed" if removed else "reaction_added", "user": self.user_id,
+                           "reaction": name, "item": {"type": "message", "channel": channel, "ts": ts},
+                           "event_ts": str(time.time())})
+
     def submit_view(self, view: dict[str, Any], values: dict[str, Any]) -> httpx.Response:
         payload = {
             "type": "view_submission", "team": {"id": TEAM_ID}, "user": {"id": self.user_id},

@@ -219,6 +219,12 @@ def timeline_event_line(event: TimelineEvent) -> str:
         case "update_reminder":
             misses = int(event.data.get("misses", 1))
             return f"⏰ Status update due from {person(event.data.get('commander'))}: {_missed(misses)}."
+        case "captured":
+            return f"📌 {actor} on the timeline: {user_text(event.text, limit=300)}"
+        case "follow_up":
+            return f"☑️ Follow-up {event.data.get('change', 'added')} by {actor}: {user_text(event.text, limit=300)}"
+        case "postmortem":
+            return f"📝 {user_text(event.text, limit=600)}"
         case _:
             detail = f": {user_text(event.text)}" if event.text else ""
             return f"• {escape_mrkdwn(event.kind)} by {actor}{detail}"

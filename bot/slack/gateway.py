@@ -57,6 +57,8 @@ class SlackGateway(Protocol):
                           comment: str = "", thread_ts: str | None = None) -> str: ...
     async def download_file(self, url: str, *, max_bytes: int) -> bytes: ...
     async def post_ephemeral(self, channel: str, user: str, *, text: str, blocks: Blocks | None = None) -> None: ...
+    async def get_message(self, channel_id: str, ts: str) -> dict[str, Any]: ...
+    async def permalink(self, channel_id: str, ts: str) -> str: ...
     async def respond(self, response_url: str, *, text: str, blocks: Blocks | None = None,
                       replace_original: bool = False) -> None: ...
 
@@ -207,6 +209,18 @@ class SlackSdkGateway:
         if blocks:
             params["blocks"] = list(blocks)
         await self._call("chat.postEphemeral", **params)
+
+    async def get_message(self, channel_id: str, ts: str) -> dict[str, Any]:
+        """One message, thread replies included (reactions.get finds any message by its ts)."""
+        data = await self._call("reactions.get", channel=channel_id, timestamp=ts, full=True)
+        message = data.get("message")
+        if not isinstance(message, dict):
+            raise SlackRejected("reactions.get", "message_not_found")
+        return message
+
+    async def permalink(self, channel_id: str, ts: str) -> str:
+        data = await self._call("chat.getPermalink", channel=channel_id, message_ts=ts)
+        return str(data.get("permalink") or "")
 
     async def respond(self, response_url: str, *, text: str, blocks: Blocks | None = None,
                       replace_original: bool = False) -> None:

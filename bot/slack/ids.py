@@ -21,6 +21,13 @@ class ActionId(StrEnum):
     DENY = "action_deny"
     # On a status-update reminder; the value is the incident's id. Opens the update modal.
     POST_UPDATE = "incident_post_update"
+    # On the postmortem draft's message; the value is "<postmortem id>:<draft number>".
+    POSTMORTEM_APPROVE = "postmortem_approve"
+    POSTMORTEM_REQUEST_CHANGES = "postmortem_request_changes"
+    POSTMORTEM_REGENERATE = "postmortem_regenerate"
+    # On the follow-up list; the value is the follow-up's id.
+    FOLLOW_UP_DONE = "follow_up_done"
+    FOLLOW_UP_REOPEN = "follow_up_reopen"
 
 
 class BlockId(StrEnum):
@@ -36,6 +43,9 @@ class BlockId(StrEnum):
     ACTION_BUTTONS = "action_buttons"
     REMINDER_ACTIONS = "reminder_actions"
     UPDATE_TEXT = "update_text"
+    POSTMORTEM_ACTIONS = "postmortem_actions"
+    POSTMORTEM_COMMENT = "postmortem_comment"
+    FOLLOW_UP = "follow_up"
 
 
 class InputId(StrEnum):
@@ -48,6 +58,7 @@ class InputId(StrEnum):
     FLAG = "flag"
     VALUE = "value"
     UPDATE = "update"
+    COMMENT = "comment"
 
 
 class CallbackId(StrEnum):
@@ -58,3 +69,5 @@ class CallbackId(StrEnum):
     CONFIRM_MODAL = "action_confirm_modal"
     DIAGNOSTIC_SHORTCUT = "run_diagnostic_inference"  # the message shortcut
     STATUS_UPDATE_MODAL = "incident_status_update"
+    ADD_TO_TIMELINE_SHORTCUT = "add_to_timeline"  # the message shortcut
+    POSTMORTEM_CHANGES_MODAL = "postmortem_request_changes"

@@ -2,7 +2,18 @@
 
 from slack_bolt.async_app import AsyncApp
 
-from handlers.slack import action_buttons, action_modals, actions, events, shortcuts, update_modal, views
+from handlers.slack import (
+    action_buttons,
+    action_modals,
+    actions,
+    events,
+    follow_up_buttons,
+    postmortem_review,
+    shortcuts,
+    timeline_capture,
+    update_modal,
+    views,
+)
 from handlers.slack.commands import router
 from handlers.slack.errors import register_error_handler
 
@@ -16,4 +27,7 @@ def register(app: AsyncApp) -> None:
     update_modal.register(app)
     events.register(app)
     shortcuts.register(app)
+    timeline_capture.register(app)
+    postmortem_review.register(app)
+    follow_up_buttons.register(app)
     register_error_handler(app)

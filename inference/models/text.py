@@ -18,6 +18,7 @@ from inference.models.encoder import SentenceEncoder
 # The prediction log keeps this many leading embedding dimensions: enough for a centroid-shift
 # drift check, small enough to keep thousands of predictions in memory.
 EMBEDDING_SUMMARY_DIMS = 16
+EMBEDDING_DIGITS = 6
 
 
 class TextHead(torch.nn.Module):
@@ -49,3 +50,11 @@ class TextClassifier:
         return predictions_from_probabilities(
             probabilities.tolist(), self.labels, embeddings[:, :EMBEDDING_SUMMARY_DIMS].tolist()
         )
+
+    @torch.inference_mode()
+    def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        """Full sentence embeddings, unit length, for callers that compare texts themselves."""
+        embeddings = self.encoder.forward(self.encoder.tokenize(texts))
+        # forward already normalises; normalising again keeps the promise if the encoder changes.
+        unit = torch.nn.functional.normalize(embeddings.float(), dim=-1)
+        return [[round(float(x), EMBEDDING_DIGITS) for x in row] for row in unit.tolist()]

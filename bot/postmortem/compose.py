@@ -1,0 +1,36 @@
+"""Composing a draft: gather the facts, look up related incidents, render Markdown."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.config import IncidentBotConfig
+from bot.core import postmortems
+from bot.core.incidents import get_incident
+from bot.postmortem import render
+from bot.postmortem.facts import PostmortemFacts, gather
+from bot.postmortem.related import TextEmbedder, find_related
+
+TEXT_MODEL = "incident-text"
+
+
+async def compose(
+    sessions: async_sessionmaker[AsyncSession], *, incident_id: int, config: IncidentBotConfig,
+    embedder: TextEmbedder | None, now: datetime, text_model: str = TEXT_MODEL,
+) -> tuple[str, PostmortemFacts]:
+    """The next draft's Markdown and the facts it was written from. Reads only; stores nothing."""
+    async with sessions() as session:
+        existing = await postmortems.for_incident(session, incident_id=incident_id)
+        number = (existing.current_draft if existing else 0) + 1
+        facts = await gather(session, incident_id=incident_id, config=config, now=now, draft_number=number)
+        if embedder is not None:
+            incident = await get_incident(session, incident_id=incident_id)
+            related = await find_related(session, incident=incident, embedder=embedder, model=text_model,
+                                         limit=config.postmortems.related_max,
+                                         min_score=config.postmortems.related_min_score)
+            facts = replace(facts, related=related)
+    env = render.environment(config.postmortems.template_dir)
+    return render.render_markdown(facts, env=env), facts

@@ -1,0 +1,101 @@
+"""Rendering a draft: Markdown from jinja2 templates, and HTML for reviewers outside Slack.
+
+Teams can point ``postmortems.template_dir`` at a folder of their own templates; a template it
+lacks falls back to the bundled one. People's words are escaped for Markdown where they are
+put in, and the HTML is built from Markdown whose raw HTML has been disarmed first.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from datetime import datetime
+from pathlib import Path
+
+import jinja2
+import markdown as markdown_lib
+
+from bot.durations import format_duration
+from bot.postmortem.durations import Measured
+from bot.postmortem.facts import PostmortemFacts
+from bot.postmortem.timeline_rows import actor_name
+
+BUNDLED_DIR = Path(__file__).resolve().parent.parent / "templates" / "postmortem"
+MARKDOWN_TEMPLATE = "postmortem.md.j2"
+HTML_TEMPLATE = "postmortem.html.j2"
+
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>#|])")
+
+
+class TemplateProblem(Exception):
+    """A team's template does not render; the message names the template and the problem."""
+
+
+def md(value: object) -> str:
+    """Text from people or alerts as inline Markdown: one line, its markup characters escaped."""
+    flat = " ".join(str(value).split())
+    return _MD_SPECIAL.sub(r"\\\1", flat)
+
+
+def cell(value: object) -> str:
+    """Like ``md``, for a table cell (the pipe is escaped too, so a cell never splits a row)."""
+    return md(value)
+
+
+def when(moment: datetime) -> str:
+    return f"{moment:%Y-%m-%d %H:%M} UTC"
+
+
+def day(moment: datetime) -> str:
+    return f"{moment:%Y-%m-%d}"
+
+
+def clock(moment: datetime, since: datetime) -> str:
+    """The time of day, with the date where it is not the day the incident began."""
+    return f"{moment:%H:%M:%S}" if moment.date() == since.date() else f"{moment:%m-%d %H:%M:%S}"
+
+
+def duration(measured: Measured) -> str:
+    if measured.value is None:
+        return f"— ({measured.why_not})" if measured.why_not else "—"
+    return format_duration(measured.value, max_units=3)
+
+
+def person(actor: object) -> str:
+    return actor_name(str(actor)) if actor else "—"
+
+
+def environment(template_dir: str | None = None) -> jinja2.Environment:
+    loaders: list[jinja2.BaseLoader] = []
+    if template_dir:
+        loaders.append(jinja2.FileSystemLoader(template_dir))
+    loaders.append(jinja2.FileSystemLoader(BUNDLED_DIR))
+    env = jinja2.Environment(loader=jinja2.ChoiceLoader(loaders), autoescape=False,
+                             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    env.filters.update(md=md, cell=cell, when=when, date=day, clock=clock, duration=duration, person=person)
+    return env
+
+
+def render_markdown(facts: PostmortemFacts, *, env: jinja2.Environment) -> str:
+    try:
+        text = env.get_template(MARKDOWN_TEMPLATE).render(f=facts)
+    except jinja2.TemplateError as exc:
+        raise TemplateProblem(_describe(exc)) from exc
+    return re.sub(r"\n{3,}", "\n\n", text).strip() + "\n"
+
+
+def render_html(markdown_text: str, *, title: str, env: jinja2.Environment) -> str:
+    """A whole page: the draft as HTML, in a readable layout, with any raw HTML shown as text."""
+    disarmed = html.escape(markdown_text, quote=False)
+    body = markdown_lib.markdown(disarmed, extensions=["tables", "sane_lists"], output_format="html")
+    try:
+        return env.get_template(HTML_TEMPLATE).render(title=title, body=body)
+    except jinja2.TemplateError as exc:
+        raise TemplateProblem(_describe(exc)) from exc
+
+
+def _describe(exc: jinja2.TemplateError) -> str:
+    where = ""
+    if isinstance(exc, jinja2.TemplateSyntaxError):
+        where = f" ({exc.filename or exc.name}, line {exc.lineno})"
+    return f"the postmortem template does not render{where}: {exc.message or exc}"

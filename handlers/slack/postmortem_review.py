@@ -1,0 +1,164 @@
+"""The postmortem draft's buttons: Approve, Request changes (a modal for the comment), Regenerate.
+
+Each button carries "<postmortem id>:<draft number>", so a decision always names the draft the
+reviewer saw; the core refuses a decision on a draft that has since been replaced.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.context.async_context import AsyncBoltContext
+
+from bot.core import incidents, postmortems
+from bot.core.errors import InvalidInput
+from bot.core.postmortems import Decision
+from bot.services import Services
+from bot.slack.errors import SlackError
+from bot.slack.ids import ActionId, BlockId, CallbackId, InputId
+from bot.slack.postmortem_blocks import changes_modal, parse_review_value
+from handlers.slack.actions import request_from_action
+from handlers.slack.context import Ack, Reply, Request, ack_after, respond_later, services_of, view_metadata
+from handlers.slack.errors import message_for
+
+log = logging.getLogger(__name__)
+
+
+def _target(body: dict[str, Any]) -> tuple[int, int]:
+    value = str(((body.get("actions") or [{}])[0]).get("value") or "")
+    parsed = parse_review_value(value) if len(value) < 40 else None
+    if parsed is None:
+        raise InvalidInput("This button has lost its postmortem. Use `/incident postmortem` for a fresh draft.")
+    return parsed
+
+
+async def _may_approve(services: Services, user: str, postmortem_id: int) -> None:
+    roles = services.config.postmortems.approvers
+    if not roles:
+        return
+
+    async def commander(session):  # type: ignore[no-untyped-def]
+        postmortem = await postmortems.get(session, postmortem_id=postmortem_id)
+        return (await incidents.get_incident(session, incident_id=postmortem.incident_id)).commander
+
+    incident_commander = await services.core.read(commander)
+    authorizer = services.actions.authorizer
+    try:
+        for role in roles:
+            if await authorizer.holds(user, role, commander=incident_commander):
+                return
+    except LookupError as exc:
+        raise InvalidInput(f"Could not check your roles ({exc}). Try again in a moment.") from exc
+    who = await authorizer.describe_roles(tuple(roles))
+    raise InvalidInput(f"Approving a postmortem needs the {' or '.join(roles)} role. {who}")
+
+
+async def decide(services: Services, *, user: str, postmortem_id: int, draft: int, decision: Decision,
+                 comment: str = "") -> None:
+    if decision == Decision.APPROVED:
+        await _may_approve(services, user, postmortem_id)
+
+    async def incident_id(session):  # type: ignore[no-untyped-def]
+        return (await postmortems.get(session, postmortem_id=postmortem_id)).incident_id
+
+    await services.core.change(
+        actor=user, action=f"postmortem.{decision.value}", incident_id=await services.core.read(incident_id),
+        detail={"postmortem_id": postmortem_id, "draft": draft},
+        apply=lambda session, now: postmortems.review(
+            session, postmortem_id=postmortem_id, draft_number=draft, reviewer=user, decision=decision,
+            comment=comment, approvals_required=services.config.postmortems.approvals_required, now=now))
+
+
+async def _approve(services: Services, request: Request, body: dict[str, Any]) -> None:
+    try:
+        postmortem_id, draft = _target(body)
+        await decide(services, user=request.user_id, postmortem_id=postmortem_id, draft=draft,
+                     decision=Decision.APPROVED)
+    except Exception as exc:  # noqa: BLE001 - every failure becomes a message for the person
+        await respond_later(services, request, Reply(text=message_for(exc, metrics=services.metrics)))
+
+
+async def on_approve(ack: Ack, body: dict[str, Any], context: AsyncBoltContext) -> None:
+    services = services_of(context)
+    services.metrics.slack_requests.labels(kind="action", name=ActionId.POSTMORTEM_APPROVE.value).inc()
+    await ack_after(ack, _approve(services, request_from_action(body), body))
+
+
+async def on_request_changes(ack: Ack, body: dict[str, Any], context: AsyncBoltContext) -> None:
+    await ack()
+    services = services_of(context)
+    services.metrics.slack_requests.labels(kind="action", name=ActionId.POSTMORTEM_REQUEST_CHANGES.value).inc()
+    request = request_from_action(body)
+    try:
+        postmortem_id, draft = _target(body)
+
+        async def number(session):  # type: ignore[no-untyped-def]
+            postmortem = await postmortems.get(session, postmortem_id=postmortem_id)
+            return (await incidents.get_incident(session, incident_id=postmortem.incident_id)).number
+
+        view = changes_modal(postmortem_id=postmortem_id, draft_number=draft,
+                             number=await services.core.read(number), channel_id=request.channel_id)
+        await services.gateway.open_view(request.trigger_id or "", view)
+    except SlackError as exc:
+        await respond_later(services, request, Reply(text=f"⚠️ Slack would not open the form ({exc}). Try again."))
+    except Exception as exc:  # noqa: BLE001 - every failure becomes a message for the person
+        await respond_later(services, request, Reply(text=message_for(exc, metrics=services.metrics)))
+
+
+async def on_changes_submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any], context: AsyncBoltContext) -> None:
+    services = services_of(context)
+    services.metrics.slack_requests.labels(kind="view", name=CallbackId.POSTMORTEM_CHANGES_MODAL.value).inc()
+    metadata = view_metadata(view)
+    values = (view.get("state") or {}).get("values") or {}
+    comment = str(((values.get(BlockId.POSTMORTEM_COMMENT.value) or {}).get(InputId.COMMENT.value) or {})
+                  .get("value") or "").strip()
+    postmortem_id, draft = metadata.get("postmortem_id"), metadata.get("draft")
+    user = (body.get("user") or {}).get("id", "")
+    if not comment:
+        await ack(response_action="errors", errors={BlockId.POSTMORTEM_COMMENT.value: "Say what should change."})
+        return
+    if not isinstance(postmortem_id, int) or not isinstance(draft, int):
+        await ack(response_action="errors", errors={
+            BlockId.POSTMORTEM_COMMENT.value: "This form lost its postmortem; close it and press the button again."})
+        return
+    try:
+        await decide(services, user=user, postmortem_id=postmortem_id, draft=draft,
+                     decision=Decision.CHANGES_REQUESTED, comment=comment)
+    except Exception as exc:  # noqa: BLE001 - the form stays open with the comment in it
+        await ack(response_action="errors",
+                  errors={BlockId.POSTMORTEM_COMMENT.value: message_for(exc, metrics=services.metrics)[:500]})
+        return
+    await ack()
+
+
+async def _regenerate(services: Services, request: Request, body: dict[str, Any]) -> None:
+    try:
+        postmortem_id, _ = _target(body)
+
+        async def incident_id(session):  # type: ignore[no-untyped-def]
+            return (await postmortems.get(session, postmortem_id=postmortem_id)).incident_id
+
+        target = await services.core.read(incident_id)
+        actor = request.user_id
+        await services.core.change(
+            actor=actor, action="postmortem.draft", incident_id=target, detail={"via": "button"},
+            apply=lambda session, now: postmortems.request_draft(
+                session, incident_id=target, reason=f"regenerated by <@{actor}>", actor=actor, now=now))
+        await respond_later(services, request, Reply(text="📝 Writing a new draft from the timeline as it is now."))
+    except Exception as exc:  # noqa: BLE001 - every failure becomes a message for the person
+        await respond_later(services, request, Reply(text=message_for(exc, metrics=services.metrics)))
+
+
+async def on_regenerate(ack: Ack, body: dict[str, Any], context: AsyncBoltContext) -> None:
+    services = services_of(context)
+    services.metrics.slack_requests.labels(kind="action", name=ActionId.POSTMORTEM_REGENERATE.value).inc()
+    await ack_after(ack, _regenerate(services, request_from_action(body), body))
+
+
+def register(app: AsyncApp) -> None:
+    app.action(ActionId.POSTMORTEM_APPROVE.value)(on_approve)
+    app.action(ActionId.POSTMORTEM_REQUEST_CHANGES.value)(on_request_changes)
+    app.action(ActionId.POSTMORTEM_REGENERATE.value)(on_regenerate)
+    app.view(CallbackId.POSTMORTEM_CHANGES_MODAL.value)(on_changes_submitted)

@@ -1,0 +1,152 @@
+"""Putting Slack messages on the timeline: a 📌 reaction, the "Add to timeline" shortcut, and edits.
+
+Events are acked by Bolt as they arrive; the work after is a couple of reads from Slack and
+one transaction. Messages outside incident channels are passed over.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.context.async_context import AsyncBoltContext
+
+from bot.core import captures, incidents
+from bot.core.errors import CoreError
+from bot.services import Services
+from bot.slack.captured import PIN_REACTIONS, captured_from
+from bot.slack.errors import SlackError
+from bot.slack.ids import CallbackId
+from handlers.slack.context import Ack, Reply, Request, respond_later, services_of
+from storage.models import Incident
+
+log = logging.getLogger(__name__)
+
+
+async def _incident(services: Services, channel_id: str) -> Incident | None:
+    return await services.core.read(lambda s: incidents.incident_for_channel(s, channel_id=channel_id))
+
+
+async def _capture(services: Services, *, incident: Incident, channel_id: str, message: dict[str, Any], by: str,
+                   how: str) -> bool:
+    permalink = ""
+    try:
+        permalink = await services.gateway.permalink(channel_id, str(message.get("ts")))
+    except SlackError as exc:  # the entry is still worth having without its link
+        log.warning("no permalink for %s/%s: %s", channel_id, message.get("ts"), exc)
+    captured = captured_from(message, permalink=permalink)
+    if not captured.ts:
+        return False
+
+    async def apply(session, now):  # type: ignore[no-untyped-def]
+        _, new = await captures.capture(session, incident_id=incident.id, message=captured, by=by, how=how, now=now)
+        return new
+
+    return await services.core.change(actor=by, action="timeline.capture", incident_id=incident.id, apply=apply,
+                                      detail={"ts": captured.ts, "how": how})
+
+
+async def on_reaction_added(event: dict[str, Any], context: AsyncBoltContext) -> None:
+    item = event.get("item") or {}
+    if event.get("reaction") not in PIN_REACTIONS or item.get("type") != "message":
+        return
+    services = services_of(context)
+    channel_id, ts, user = str(item.get("channel") or ""), str(item.get("ts") or ""), str(event.get("user") or "")
+    incident = await _incident(services, channel_id) if channel_id and ts and user else None
+    if incident is None:
+        return
+    services.metrics.slack_requests.labels(kind="event", name="reaction_added").inc()
+    try:
+        message = await services.gateway.get_message(channel_id, ts)
+        new = await _capture(services, incident=incident, channel_id=channel_id, message=message, by=user,
+                             how="reaction")
+    except (SlackError, CoreError) as exc:
+        log.warning("could not capture %s/%s: %s", channel_id, ts, exc)
+        return
+    if new:
+        await _tell(services, channel_id, user, f"📌 Added to the timeline of incident #{incident.number}. "
+                                                "Remove your 📌 to take it off again.")
+
+
+async def on_reaction_removed(event: dict[str, Any], context: AsyncBoltContext) -> None:
+    item = event.get("item") or {}
+    if event.get("reaction") not in PIN_REACTIONS or item.get("type") != "message":
+        return
+    services = services_of(context)
+    channel_id, ts, user = str(item.get("channel") or ""), str(item.get("ts") or ""), str(event.get("user") or "")
+    incident = await _incident(services, channel_id) if channel_id and ts and user else None
+    if incident is None:
+        return
+    services.metrics.slack_requests.labels(kind="event", name="reaction_removed").inc()
+    try:
+        await services.core.change(
+            actor=user, action="timeline.release", incident_id=incident.id, detail={"ts": ts},
+            apply=lambda session, now: captures.release(session, incident_id=incident.id, message_ts=ts, by=user))
+    except CoreError as exc:
+        log.warning("could not release %s/%s: %s", channel_id, ts, exc)
+
+
+async def on_message(event: dict[str, Any], context: AsyncBoltContext) -> None:
+    """Edits to a captured message follow it onto the timeline; every other message is ignored."""
+    if event.get("subtype") != "message_changed":
+        return
+    message = event.get("message") or {}
+    channel_id = str(event.get("channel") or "")
+    if not isinstance(message, dict) or not message.get("ts") or not channel_id:
+        return
+    services = services_of(context)
+    incident = await _incident(services, channel_id)
+    if incident is None:
+        return
+    edited = captured_from(message)
+
+    async def apply(session, now):  # type: ignore[no-untyped-def]
+        return await captures.edit(session, incident_id=incident.id, message=edited, now=now)
+
+    async def is_captured(session):  # type: ignore[no-untyped-def]
+        return await captures.find_capture(session, incident_id=incident.id, message_ts=edited.ts)
+
+    # Most edits are of messages nobody pinned: look before writing an audit row for each.
+    if await services.core.read(is_captured) is None:
+        return
+    services.metrics.slack_requests.labels(kind="event", name="message_changed").inc()
+    await services.core.change(actor=str(message.get("user") or "slack"), action="timeline.edit",
+                               incident_id=incident.id, apply=apply, detail={"ts": edited.ts})
+
+
+async def on_add_to_timeline(ack: Ack, body: dict[str, Any], context: AsyncBoltContext) -> None:
+    await ack()
+    services = services_of(context)
+    services.metrics.slack_requests.labels(kind="shortcut", name=CallbackId.ADD_TO_TIMELINE_SHORTCUT.value).inc()
+    channel_id = str((body.get("channel") or {}).get("id") or "")
+    user = str((body.get("user") or {}).get("id") or "")
+    message = body.get("message") or {}
+    request = Request(user_id=user, channel_id=channel_id or None, response_url=body.get("response_url"))
+    incident = await _incident(services, channel_id) if channel_id else None
+    if incident is None or not isinstance(message, dict) or not message.get("ts"):
+        await respond_later(services, request, Reply(
+            text="⚠️ Only messages in an incident channel can go on a timeline."))
+        return
+    try:
+        new = await _capture(services, incident=incident, channel_id=channel_id, message=message, by=user,
+                             how=captures.SHORTCUT)
+    except CoreError as exc:
+        await respond_later(services, request, Reply(text=f"⚠️ {exc}"))
+        return
+    said = "Added to" if new else "Already on"
+    await respond_later(services, request, Reply(text=f"📌 {said} the timeline of incident #{incident.number}."))
+
+
+async def _tell(services: Services, channel_id: str, user: str, text: str) -> None:
+    try:
+        await services.gateway.post_ephemeral(channel_id, user, text=text)
+    except SlackError as exc:  # a courtesy; the entry is made either way
+        log.info("could not tell %s: %s", user, exc)
+
+
+def register(app: AsyncApp) -> None:
+    app.event("reaction_added")(on_reaction_added)
+    app.event("reaction_removed")(on_reaction_removed)
+    app.event("message")(on_message)
+    app.shortcut(CallbackId.ADD_TO_TIMELINE_SHORTCUT.value)(on_add_to_timeline)
