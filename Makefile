@@ -34,8 +34,8 @@ serve: install
 clean:
 	rm -rf $(VENV) var .pytest_cache
 
-.PHONY: bench bench-ingest bench-inference bench-diagnose bench-timers
-bench: bench-ingest bench-inference bench-diagnose bench-timers
+.PHONY: bench bench-ingest bench-inference bench-diagnose bench-timers bench-postmortem
+bench: bench-ingest bench-inference bench-diagnose bench-timers bench-postmortem
 
 # A signed webhook storm from 32 clients against the bot and a bare FastAPI baseline.
 bench-ingest: install
@@ -53,3 +53,8 @@ bench-diagnose: install models
 # (when it answers) PostgreSQL: delay percentiles against in-memory APScheduler date jobs.
 bench-timers: install
 	$(BIN)/python -m tests.bench.timers
+
+# A postmortem draft for an incident with 2,000 timeline events (storm-shaped, and all notes),
+# against one bare select of the same rows: milliseconds and the ratio (target < 1 s).
+bench-postmortem: install
+	$(BIN)/python -m tests.bench.postmortem

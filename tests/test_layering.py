@@ -28,6 +28,15 @@ def test_the_incident_core_imports_no_edge_library(path: Path) -> None:
     assert not offending, f"{path.name} imports {sorted(offending)}"
 
 
+# Postmortem composition is core logic too; only the worker adapter (embedding.py) is an edge.
+@pytest.mark.parametrize("path", sorted(p for p in (ROOT / "bot/postmortem").glob("*.py") if p.name != "embedding.py"),
+                         ids=lambda p: p.name)
+def test_postmortem_composition_imports_no_edge_library(path: Path) -> None:
+    offending = {m for m in imported_modules(path)
+                 if m.split(".")[0] in EDGE_LIBRARIES | {"inference"} or m.startswith(("bot.slack", "handlers"))}
+    assert not offending, f"{path.name} imports {sorted(offending)}"
+
+
 @pytest.mark.parametrize("path", sorted(ROOT.glob("storage/**/*.py")), ids=lambda p: str(p.relative_to(ROOT)))
 def test_storage_depends_on_nothing_above_it(path: Path) -> None:
     offending = {m for m in imported_modules(path) if m.split(".")[0] in {"bot", "handlers", "runbooks", "inference"}}

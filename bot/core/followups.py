@@ -53,6 +53,13 @@ async def list_for(session: AsyncSession, *, incident_id: int) -> Sequence[Follo
     )).all()
 
 
+async def incident_of(session: AsyncSession, *, follow_up_id: int) -> int:
+    incident_id = await session.scalar(select(FollowUp.incident_id).where(FollowUp.id == follow_up_id))
+    if incident_id is None:
+        raise InvalidInput(f"There is no follow-up #{follow_up_id}.")
+    return int(incident_id)
+
+
 async def set_state(
     session: AsyncSession, *, follow_up_id: int, state: FollowUpState, actor: str, now: datetime,
 ) -> FollowUp:

@@ -80,6 +80,7 @@ class RelatedIncident:
     score: float
     root_cause: str | None
     channel: str | None
+    channel_id: str | None
     declared_at: datetime
 
 

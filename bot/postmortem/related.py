@@ -75,7 +75,8 @@ async def find_related(
                     key=lambda pair: (-pair[0], -pair[1].number))
     chosen = [
         RelatedIncident(number=other.number, title=other.title, score=round(score, 3), root_cause=other.summary,
-                        channel=other.channel_name, declared_at=other.declared_at)
+                        channel=other.channel_name, channel_id=other.channel_id,
+                        declared_at=other.declared_at)
         for score, other in scored[:limit] if score >= min_score
     ]
     return Related(incidents=tuple(chosen), model=f"{model} {version}")

@@ -61,6 +61,14 @@ def duration(measured: Measured) -> str:
     return format_duration(measured.value, max_units=3)
 
 
+def channel(name: str, channel_id: str | None) -> str:
+    """``#name``, linked through Slack's app_redirect, which opens the channel for any member."""
+    shown = md(f"#{name}")
+    if not channel_id or not channel_id.isalnum():
+        return shown
+    return f"[{shown}](https://slack.com/app_redirect?channel={channel_id})"
+
+
 def person(actor: object) -> str:
     return actor_name(str(actor)) if actor else "—"
 
@@ -72,7 +80,8 @@ def environment(template_dir: str | None = None) -> jinja2.Environment:
     loaders.append(jinja2.FileSystemLoader(BUNDLED_DIR))
     env = jinja2.Environment(loader=jinja2.ChoiceLoader(loaders), autoescape=False,
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-    env.filters.update(md=md, cell=cell, when=when, date=day, clock=clock, duration=duration, person=person)
+    env.filters.update(md=md, cell=cell, when=when, date=day, clock=clock, duration=duration, person=person,
+                       channel=channel)
     return env
 
 

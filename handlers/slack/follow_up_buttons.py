@@ -32,14 +32,15 @@ async def _set(services: Services, request: Request, body: dict[str, Any], state
     actor = request.user_id
     try:
         follow_up_id = _follow_up_id(body)
+        incident_id = await services.core.read(lambda s: followups.incident_of(s, follow_up_id=follow_up_id))
 
         async def apply(session, now):  # type: ignore[no-untyped-def]
-            item = await followups.set_state(session, follow_up_id=follow_up_id, state=state, actor=actor, now=now)
-            incident = await incidents.get_incident(session, incident_id=item.incident_id)
-            return incident, list(await followups.list_for(session, incident_id=incident.id))
+            await followups.set_state(session, follow_up_id=follow_up_id, state=state, actor=actor, now=now)
+            incident = await incidents.get_incident(session, incident_id=incident_id)
+            return incident, list(await followups.list_for(session, incident_id=incident_id))
 
         incident, items = await services.core.change(actor=actor, action=f"followup.{state.value}",
-                                                     incident_id=None, apply=apply,
+                                                     incident_id=incident_id, apply=apply,
                                                      detail={"follow_up_id": follow_up_id})
     except Exception as exc:  # noqa: BLE001 - every failure becomes a message for the person
         await respond_later(services, request, Reply(text=message_for(exc, metrics=services.metrics)))

@@ -7,6 +7,7 @@ one transaction. Messages outside incident channels are passed over.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
@@ -22,6 +23,39 @@ from handlers.slack.context import Ack, Reply, Request, respond_later, services_
 from storage.models import Incident
 
 log = logging.getLogger(__name__)
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    """A part of Slack's payload that should be an object; anything else reads as empty."""
+    return value if isinstance(value, dict) else {}
+
+
+@dataclass(frozen=True)
+class Pin:
+    """A 📌 added or taken back on a message in an incident channel."""
+
+    services: Services
+    incident: Incident
+    channel_id: str
+    ts: str
+    user: str
+
+
+async def _pin(event: dict[str, Any], context: AsyncBoltContext) -> Pin | None:
+    """The pin this reaction event is about, or None for any other reaction or channel."""
+    item = _dict(event.get("item"))
+    if event.get("reaction") not in PIN_REACTIONS or item.get("type") != "message":
+        return None
+    channel_id, ts, user = (str(v) if isinstance(v, str) else "" for v in
+                            (item.get("channel"), item.get("ts"), event.get("user")))
+    if not (channel_id and ts and user):
+        return None
+    services = services_of(context)
+    incident = await _incident(services, channel_id)
+    if incident is None:
+        return None
+    services.metrics.slack_requests.labels(kind="event", name=str(event.get("type"))).inc()
+    return Pin(services, incident, channel_id, ts, user)
 
 
 async def _incident(services: Services, channel_id: str) -> Incident | None:
@@ -48,52 +82,41 @@ async def _capture(services: Services, *, incident: Incident, channel_id: str, m
 
 
 async def on_reaction_added(event: dict[str, Any], context: AsyncBoltContext) -> None:
-    item = event.get("item") or {}
-    if event.get("reaction") not in PIN_REACTIONS or item.get("type") != "message":
+    pin = await _pin(event, context)
+    if pin is None:
         return
-    services = services_of(context)
-    channel_id, ts, user = str(item.get("channel") or ""), str(item.get("ts") or ""), str(event.get("user") or "")
-    incident = await _incident(services, channel_id) if channel_id and ts and user else None
-    if incident is None:
-        return
-    services.metrics.slack_requests.labels(kind="event", name="reaction_added").inc()
     try:
-        message = await services.gateway.get_message(channel_id, ts)
-        new = await _capture(services, incident=incident, channel_id=channel_id, message=message, by=user,
-                             how="reaction")
+        message = await pin.services.gateway.get_message(pin.channel_id, pin.ts)
+        new = await _capture(pin.services, incident=pin.incident, channel_id=pin.channel_id, message=message,
+                             by=pin.user, how="reaction")
     except (SlackError, CoreError) as exc:
-        log.warning("could not capture %s/%s: %s", channel_id, ts, exc)
+        log.warning("could not capture %s/%s: %s", pin.channel_id, pin.ts, exc)
         return
     if new:
-        await _tell(services, channel_id, user, f"📌 Added to the timeline of incident #{incident.number}. "
-                                                "Remove your 📌 to take it off again.")
+        await _tell(pin.services, pin.channel_id, pin.user,
+                    f"📌 Added to the timeline of incident #{pin.incident.number}. Remove your 📌 to take it off again.")
 
 
 async def on_reaction_removed(event: dict[str, Any], context: AsyncBoltContext) -> None:
-    item = event.get("item") or {}
-    if event.get("reaction") not in PIN_REACTIONS or item.get("type") != "message":
+    pin = await _pin(event, context)
+    if pin is None:
         return
-    services = services_of(context)
-    channel_id, ts, user = str(item.get("channel") or ""), str(item.get("ts") or ""), str(event.get("user") or "")
-    incident = await _incident(services, channel_id) if channel_id and ts and user else None
-    if incident is None:
-        return
-    services.metrics.slack_requests.labels(kind="event", name="reaction_removed").inc()
+    incident_id, ts, user = pin.incident.id, pin.ts, pin.user
     try:
-        await services.core.change(
-            actor=user, action="timeline.release", incident_id=incident.id, detail={"ts": ts},
-            apply=lambda session, now: captures.release(session, incident_id=incident.id, message_ts=ts, by=user))
+        await pin.services.core.change(
+            actor=user, action="timeline.release", incident_id=incident_id, detail={"ts": ts},
+            apply=lambda session, now: captures.release(session, incident_id=incident_id, message_ts=ts, by=user))
     except CoreError as exc:
-        log.warning("could not release %s/%s: %s", channel_id, ts, exc)
+        log.warning("could not release %s/%s: %s", pin.channel_id, ts, exc)
 
 
 async def on_message(event: dict[str, Any], context: AsyncBoltContext) -> None:
     """Edits to a captured message follow it onto the timeline; every other message is ignored."""
     if event.get("subtype") != "message_changed":
         return
-    message = event.get("message") or {}
-    channel_id = str(event.get("channel") or "")
-    if not isinstance(message, dict) or not message.get("ts") or not channel_id:
+    message = _dict(event.get("message"))
+    channel_id = event.get("channel")
+    if not isinstance(message.get("ts"), str) or not isinstance(channel_id, str) or not channel_id:
         return
     services = services_of(context)
     incident = await _incident(services, channel_id)
@@ -119,12 +142,13 @@ async def on_add_to_timeline(ack: Ack, body: dict[str, Any], context: AsyncBoltC
     await ack()
     services = services_of(context)
     services.metrics.slack_requests.labels(kind="shortcut", name=CallbackId.ADD_TO_TIMELINE_SHORTCUT.value).inc()
-    channel_id = str((body.get("channel") or {}).get("id") or "")
-    user = str((body.get("user") or {}).get("id") or "")
-    message = body.get("message") or {}
-    request = Request(user_id=user, channel_id=channel_id or None, response_url=body.get("response_url"))
+    channel_id = str(_dict(body.get("channel")).get("id") or "")
+    user = str(_dict(body.get("user")).get("id") or "")
+    message = _dict(body.get("message"))
+    response_url = body.get("response_url") if isinstance(body.get("response_url"), str) else None
+    request = Request(user_id=user, channel_id=channel_id or None, response_url=response_url)
     incident = await _incident(services, channel_id) if channel_id else None
-    if incident is None or not isinstance(message, dict) or not message.get("ts"):
+    if incident is None or not isinstance(message.get("ts"), str) or not message.get("ts"):
         await respond_later(services, request, Reply(
             text="⚠️ Only messages in an incident channel can go on a timeline."))
         return

@@ -455,6 +455,11 @@ BAD_DOCUMENTS = [  # (document in YAML, a fragment of the error it must produce)
     ("{time_scale: fast}", "time_scale: expected a number"),
     ("{time_scale: true}", "time_scale: expected a number"),
     ("{time_scale: .inf}", "time_scale: must be a finite number"),
+    ("{postmortems: {review_within: soon}}", "postmortems.review_within:"),
+    ("{postmortems: {approvals_required: 0}}", "postmortems.approvals_required:"),
+    ("{postmortems: {approvers: [boss]}}", "postmortems.approvers[0]: unknown role 'boss'"),
+    ("{postmortems: {related_min_score: 2}}", "postmortems.related_min_score:"),
+    ("{postmortems: {reviewers: []}}", "postmortems.reviewers:"),
 ]
 
 
@@ -463,6 +468,14 @@ def test_each_validation_error_names_the_key(document: str, fragment: str) -> No
     message = str(error_for(yaml.safe_load(document)))
     assert f"config.yaml: {fragment}" in message
     assert "Traceback" not in message and "pydantic" not in message
+
+
+def test_postmortem_settings_default_to_the_seeds_48_hours() -> None:
+    config = IncidentBotConfig.from_mapping({})
+    assert config.postmortems.review_within == 48 * H and config.postmortems.approvals_required == 1
+    custom = IncidentBotConfig.from_mapping(yaml.safe_load(
+        "{rbac: {roles: {approver: {users: [U0ENGMGR1]}}}, postmortems: {approvers: [approver], review_within: 2d}}"))
+    assert custom.postmortems.approvers == ("approver",) and custom.postmortems.review_within == 48 * H
 
 
 def test_extra_approval_actions_may_come_from_rbac_actions() -> None:

@@ -80,6 +80,8 @@ def test_resolving_posts_a_draft_and_reviewers_request_changes_regenerate_and_ap
     markdown = slack.file_content(files[0]["id"]).decode()
     assert markdown.startswith("# Post-Incident Review: Incident #1: P95 latency after deploy")
     assert "**Summary:** rolled back the model" in markdown and "## Related Incidents" in markdown
+    assert f"](https://slack.com/app_redirect?channel={channel})" in markdown
+    assert "No past incident is alike enough to list." in markdown  # the first incident has none
     wait_for(lambda: postmortem(db).state == "in_review", what="in review")
     assert "in review" in all_text(draft_message(slack, channel)) and "Time to resolve" in all_text(message)
     v1 = button_values(message.blocks, ActionId.POSTMORTEM_APPROVE)[0]
