@@ -32,14 +32,24 @@ class EmbeddingUnavailable(Exception):
     """The embedder could not answer; the message says why, for the draft."""
 
 
-async def incident_text(session: AsyncSession, *, incident: Incident) -> str:
-    texts = (await session.scalars(
-        select(TimelineEvent.text).where(TimelineEvent.incident_id == incident.id,
-                                         TimelineEvent.kind.in_(_TELLING_KINDS), TimelineEvent.text != "")
-        .order_by(TimelineEvent.occurred_at, TimelineEvent.id).limit(_EVENTS_PER_INCIDENT))).all()
-    parts = [incident.title, incident.runbook_class or "", incident.summary or "", *texts]
-    joined = "\n".join(dict.fromkeys(" ".join(p.split()) for p in parts if p and p.strip()))
-    return joined[:TEXT_MAX]
+async def incident_texts(session: AsyncSession, *, incidents: Sequence[Incident]) -> list[str]:
+    """What each incident is about: its title, runbook class, resolution, and the first words
+    people wrote on its timeline. One query for all of them."""
+    telling: dict[int, list[str]] = {incident.id: [] for incident in incidents}
+    rows = await session.execute(
+        select(TimelineEvent.incident_id, TimelineEvent.text)
+        .where(TimelineEvent.incident_id.in_(list(telling)), TimelineEvent.kind.in_(_TELLING_KINDS),
+               TimelineEvent.text != "")
+        .order_by(TimelineEvent.incident_id, TimelineEvent.occurred_at, TimelineEvent.id))
+    for incident_id, text in rows:
+        if len(telling[incident_id]) < _EVENTS_PER_INCIDENT:
+            telling[incident_id].append(text)
+    out = []
+    for incident in incidents:
+        parts = [incident.title, incident.runbook_class or "", incident.summary or "", *telling[incident.id]]
+        joined = "\n".join(dict.fromkeys(" ".join(p.split()) for p in parts if p and p.strip()))
+        out.append(joined[:TEXT_MAX])
+    return out
 
 
 async def candidates(session: AsyncSession, *, incident: Incident) -> Sequence[Incident]:
@@ -62,8 +72,7 @@ async def find_related(
     past = list(await candidates(session, incident=incident))
     if not past:
         return Related(model=model)
-    texts = [await incident_text(session, incident=incident)]
-    texts += [await incident_text(session, incident=other) for other in past]
+    texts = await incident_texts(session, incidents=[incident, *past])
     try:
         version, vectors = await embedder.embed(texts, model=model)
     except EmbeddingUnavailable as exc:

@@ -53,8 +53,6 @@ class TextClassifier:
 
     @torch.inference_mode()
     def embed(self, texts: Sequence[str]) -> list[list[float]]:
-        """Full sentence embeddings, unit length, for callers that compare texts themselves."""
+        """Full sentence embeddings, unit length (the encoder normalises), for callers that compare texts."""
         embeddings = self.encoder.forward(self.encoder.tokenize(texts))
-        # forward already normalises; normalising again keeps the promise if the encoder changes.
-        unit = torch.nn.functional.normalize(embeddings.float(), dim=-1)
-        return [[round(float(x), EMBEDDING_DIGITS) for x in row] for row in unit.tolist()]
+        return [[round(float(x), EMBEDDING_DIGITS) for x in row] for row in embeddings.tolist()]
