@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core import timers
 from bot.core.errors import ConcurrentChange, InvalidInput, InvalidTransition
+from bot.core.lifecycle import OPEN_STATUSES
 from bot.core.outbox import OutboxKind, enqueue
 from bot.core.timeline import EventKind, record_event
 from bot.core.timers import TimerKind
@@ -207,6 +208,13 @@ async def review(
     if postmortem.state == PostmortemState.APPROVED:
         raise InvalidTransition(f"The postmortem of incident #{number} is already approved "
                                 f"(draft v{postmortem.current_draft}). Regenerate it to review a new draft.")
+    said_before = await session.scalar(
+        select(PostmortemReview).where(PostmortemReview.postmortem_id == postmortem_id,
+                                       PostmortemReview.draft_number == draft_number,
+                                       PostmortemReview.reviewer == reviewer)
+        .order_by(PostmortemReview.id.desc()).limit(1))
+    if said_before is not None and (said_before.decision, said_before.comment) == (decision.value, comment):
+        return postmortem  # a double click, or Slack's retry: the decision is recorded already
     session.add(PostmortemReview(postmortem_id=postmortem_id, draft_number=draft_number, reviewer=reviewer,
                                  decision=decision.value, comment=comment, decided_at=now))
     await session.flush()
@@ -246,6 +254,9 @@ async def remind_review(session: AsyncSession, *, incident_id: int, reminders: i
     postmortem = await for_incident(session, incident_id=incident_id)
     if postmortem is None or postmortem.state == PostmortemState.APPROVED:
         return
+    status = await session.scalar(select(Incident.status).where(Incident.id == incident_id))
+    if status in {s.value for s in OPEN_STATUSES}:
+        return  # reopened: its next resolve writes a new draft, which starts the clock again
     count = await session.scalar(select(func.count()).select_from(PostmortemReview).where(
         PostmortemReview.postmortem_id == postmortem.id, PostmortemReview.draft_number == postmortem.current_draft))
     age = now - postmortem.created_at
