@@ -10,7 +10,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -58,12 +58,8 @@ async def enqueue(
     not_before: datetime | None = None,
 ) -> OutboxMessage | None:
     """Add a write; with ``coalesce_key``, only if no such write is still waiting."""
-    if coalesce_key is not None:
-        waiting = await session.scalar(
-            select(OutboxMessage.id).where(OutboxMessage.coalesce_key == coalesce_key)
-        )
-        if waiting is not None:
-            return None
+    if coalesce_key is not None and await _join_waiting(session, coalesce_key):
+        return None
     message = OutboxMessage(
         kind=kind.value,
         incident_id=incident_id,
@@ -87,6 +83,23 @@ async def enqueue(
     except IntegrityError:
         return None
     return message
+
+
+async def _join_waiting(session: AsyncSession, coalesce_key: str) -> bool:
+    """Whether a write with this key is still waiting, holding it until this transaction ends.
+
+    A plain read is not enough: the dispatcher could claim the waiting row and render the
+    incident between this read and this transaction's commit, and the change would never be
+    shown. Touching the row takes its lock (PostgreSQL), so a claim waits for this commit and
+    then renders what it committed; a claim that came first has cleared the key, and then
+    nothing matches here and a new write is queued. SQLite serialises writers, so there the
+    claim cannot fall in between either.
+    """
+    result = await session.execute(
+        update(OutboxMessage).where(OutboxMessage.coalesce_key == coalesce_key)
+        .values(coalesce_key=coalesce_key).execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount)
 
 
 async def enqueue_headline_refresh(

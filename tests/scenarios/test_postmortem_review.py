@@ -198,8 +198,7 @@ def test_a_refused_upload_never_blocks_the_resolve_and_can_be_retried(pm_bot, sl
     told = wait_for(lambda: [m for m in slack.messages(channel) if "could not be posted" in all_text(m)],
                     what="the failure said in the channel")[0]
     assert "not_allowed_token_type" in all_text(told) and "/incident postmortem" in all_text(told)
-    headline = slack.pins(channel)[0]
-    assert "Resolved" in all_text(headline)
+    wait_for(lambda: "Resolved" in all_text(slack.pins(channel)[0]), what="the headline to show the resolve")
     stored = postmortem(db)
     assert stored.post_error and stored.posted_draft is None and stored.current_draft == 1
     with db.engine.connect() as conn:

@@ -8,15 +8,18 @@ state and then meet the newer row.
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import select, update
 
 from bot.core import incidents
 from bot.core.errors import InvalidTransition
+from bot.core.outbox import enqueue_headline_refresh
 from bot.core.unit_of_work import Core
 from bot.severity import Severity
 from storage.db import create_engine_for, session_factory
+from storage.models import OutboxMessage
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 
@@ -92,3 +95,45 @@ async def test_many_concurrent_changes_serialise(pg_core: Core) -> None:
     # The version counts exactly the changes that won; none was lost or applied twice.
     assert final.version == 1 + sum(outcomes)
     assert 1 <= sum(outcomes) <= 3
+
+
+@pytest.mark.postgres
+async def test_a_refresh_claimed_while_a_change_joins_it_renders_that_change(pg_core: Core) -> None:
+    """A change that finds a headline refresh waiting joins it instead of queueing another. The
+    dispatcher must not claim and render that refresh before the change commits, or the change
+    would never be shown: joining holds the row, so the claim waits for the commit."""
+    incident_id = await _declare(pg_core)
+    async with pg_core.sessions() as session, session.begin():
+        await enqueue_headline_refresh(session, incident_id=incident_id, now=NOW)
+    joined = asyncio.Event()
+    release = asyncio.Event()
+
+    async def change_that_joins() -> None:
+        async with pg_core.sessions() as session, session.begin():
+            await enqueue_headline_refresh(session, incident_id=incident_id, now=NOW)
+            joined.set()
+            await release.wait()
+
+    async def claim() -> float:
+        await joined.wait()
+        started = asyncio.get_running_loop().time()
+        async with pg_core.sessions() as session, session.begin():
+            row_id = await session.scalar(select(OutboxMessage.id).where(
+                OutboxMessage.coalesce_key == f"headline:{incident_id}"))
+            await session.execute(update(OutboxMessage).where(OutboxMessage.id == row_id)
+                                  .values(coalesce_key=None, claimed_until=NOW + timedelta(minutes=2)))
+        return asyncio.get_running_loop().time() - started
+
+    changer = asyncio.create_task(change_that_joins())
+    claimer = asyncio.create_task(claim())
+    await asyncio.sleep(0.5)
+    assert not claimer.done()  # the claim waits on the joined row
+    release.set()
+    await changer
+    assert await claimer >= 0.4
+
+    async def refreshes(session):  # type: ignore[no-untyped-def]
+        return list((await session.scalars(select(OutboxMessage.id).where(
+            OutboxMessage.kind == "refresh_headline", OutboxMessage.incident_id == incident_id))).all())
+
+    assert len(await pg_core.read(refreshes)) == 1  # joined, not duplicated
