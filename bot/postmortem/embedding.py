@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from inference.client import WorkerClient, WorkerError
 from bot.postmortem.related import EmbeddingUnavailable
+from inference.client import WorkerClient, WorkerError
 
 # The worker embeds at most this many texts a call.
 EMBED_BATCH = 256

@@ -37,7 +37,8 @@ async def export(*, database_url: str, number: int, fmt: str, config: IncidentBo
             if postmortem is not None and chosen is not None and chosen.number != postmortem.current_draft:
                 state = f"superseded by v{postmortem.current_draft}"
             if chosen is None:
-                having = f" (it has v1 to v{postmortem.current_draft})" if postmortem and postmortem.current_draft else ""
+                count = postmortem.current_draft if postmortem else 0
+                having = f" (it has v1 to v{count})" if count else ""
                 what = f"draft v{draft}" if draft else "a postmortem draft"
                 raise ExportError(f"incident #{number} has no {what}{having}; resolve it, or run "
                                   "`/incident postmortem` in its channel")

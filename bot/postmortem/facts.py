@@ -141,7 +141,8 @@ class PostmortemFacts:
             return value.total_seconds() if value is not None else None
 
         return {
-            "detect_s": seconds(self.durations.detect.value), "acknowledge_s": seconds(self.durations.acknowledge.value),
+            "detect_s": seconds(self.durations.detect.value),
+            "acknowledge_s": seconds(self.durations.acknowledge.value),
             "contain_s": seconds(self.durations.contain.value), "resolve_s": seconds(self.durations.resolve.value),
             "events": self.events, "rows": len(self.timeline), "actions": len(self.actions),
             "diagnostics": len(self.diagnostics), "related": [r.number for r in self.related.incidents],

@@ -6,7 +6,7 @@ reviewer saw; the core refuses a decision on a draft that has since been replace
 
 from __future__ import annotations
 
-import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
@@ -22,8 +22,6 @@ from bot.slack.postmortem_blocks import changes_modal, parse_review_value
 from handlers.slack.actions import request_from_action
 from handlers.slack.context import Ack, Reply, Request, ack_after, respond_later, services_of, view_metadata
 from handlers.slack.errors import message_for
-
-log = logging.getLogger(__name__)
 
 
 def _target(body: dict[str, Any]) -> tuple[int, int]:
@@ -78,12 +76,6 @@ async def _approve(services: Services, request: Request, body: dict[str, Any]) -
                      decision=Decision.APPROVED)
     except Exception as exc:  # noqa: BLE001 - every failure becomes a message for the person
         await respond_later(services, request, Reply(text=message_for(exc, metrics=services.metrics)))
-
-
-async def on_approve(ack: Ack, body: dict[str, Any], context: AsyncBoltContext) -> None:
-    services = services_of(context)
-    services.metrics.slack_requests.labels(kind="action", name=ActionId.POSTMORTEM_APPROVE.value).inc()
-    await ack_after(ack, _approve(services, request_from_action(body), body))
 
 
 async def on_request_changes(ack: Ack, body: dict[str, Any], context: AsyncBoltContext) -> None:
@@ -151,14 +143,21 @@ async def _regenerate(services: Services, request: Request, body: dict[str, Any]
         await respond_later(services, request, Reply(text=message_for(exc, metrics=services.metrics)))
 
 
-async def on_regenerate(ack: Ack, body: dict[str, Any], context: AsyncBoltContext) -> None:
-    services = services_of(context)
-    services.metrics.slack_requests.labels(kind="action", name=ActionId.POSTMORTEM_REGENERATE.value).inc()
-    await ack_after(ack, _regenerate(services, request_from_action(body), body))
+Work = Callable[[Services, Request, dict[str, Any]], Awaitable[None]]
+
+
+def _applied_before_ack(action_id: ActionId, work: Work) -> Callable[..., Awaitable[None]]:
+    """A button whose change is quick: made before the ack where it can be, answered after."""
+    async def on_click(ack: Ack, body: dict[str, Any], context: AsyncBoltContext) -> None:
+        services = services_of(context)
+        services.metrics.slack_requests.labels(kind="action", name=action_id.value).inc()
+        await ack_after(ack, work(services, request_from_action(body), body))
+
+    return on_click
 
 
 def register(app: AsyncApp) -> None:
-    app.action(ActionId.POSTMORTEM_APPROVE.value)(on_approve)
+    app.action(ActionId.POSTMORTEM_APPROVE.value)(_applied_before_ack(ActionId.POSTMORTEM_APPROVE, _approve))
     app.action(ActionId.POSTMORTEM_REQUEST_CHANGES.value)(on_request_changes)
-    app.action(ActionId.POSTMORTEM_REGENERATE.value)(on_regenerate)
+    app.action(ActionId.POSTMORTEM_REGENERATE.value)(_applied_before_ack(ActionId.POSTMORTEM_REGENERATE, _regenerate))
     app.view(CallbackId.POSTMORTEM_CHANGES_MODAL.value)(on_changes_submitted)

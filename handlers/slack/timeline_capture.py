@@ -94,7 +94,8 @@ async def on_reaction_added(event: dict[str, Any], context: AsyncBoltContext) ->
         return
     if new:
         await _tell(pin.services, pin.channel_id, pin.user,
-                    f"📌 Added to the timeline of incident #{pin.incident.number}. Remove your 📌 to take it off again.")
+                    f"📌 Added to the timeline of incident #{pin.incident.number}. "
+                    "Remove your 📌 to take it off again.")
 
 
 async def on_reaction_removed(event: dict[str, Any], context: AsyncBoltContext) -> None:

@@ -148,7 +148,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=EVENTS)
     parser.add_argument("--repeats", type=int, default=7)
-    parser.add_argument("--no-write", action="store_true", help="print only; leave BENCHMARKS.md and bench-results/ alone")
+    parser.add_argument("--no-write", action="store_true",
+                        help="print only; leave BENCHMARKS.md and bench-results/ alone")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as folder:
         results = [asyncio.run(measure(shape, events=args.events, repeats=args.repeats, folder=Path(folder)))

@@ -11,8 +11,8 @@ from sqlalchemy import func, select
 from bot.slack.ids import CallbackId
 from storage.models import FollowUp, TimelineEvent
 from tests.scenarios.actions_support import declare
-from tests.scenarios.test_bad_input import SETTINGS, json_values
 from tests.scenarios.harness import Database, SlackUser
+from tests.scenarios.test_bad_input import SETTINGS, json_values
 
 events = st.fixed_dictionaries(
     {"type": st.sampled_from(["reaction_added", "reaction_removed", "message", "member_joined_channel", "bogus"])},

@@ -144,9 +144,9 @@ async def test_related_incidents_come_from_incident_text_embeddings(record: Reco
         incident_id = await record.declare(title, minutes=-600 + minutes)
         await record.change(incident_id, incidents.resolve, minutes=-590 + minutes, summary=summary)
     incident_id = await resolved_latency_incident(record)
+    every_score = IncidentBotConfig.from_mapping({"postmortems": {"related_min_score": -1}})
     async with WorkerClient(text_worker.url) as worker:
-        markdown, facts = await compose(record.core.sessions, incident_id=incident_id,
-                                        config=IncidentBotConfig.from_mapping({"postmortems": {"related_min_score": -1}}),
+        markdown, facts = await compose(record.core.sessions, incident_id=incident_id, config=every_score,
                                         embedder=WorkerEmbedder(worker), now=record.clock.now)
     related = facts.related
     assert related.unavailable is None and related.model and related.model.startswith("incident-text v")
