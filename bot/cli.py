@@ -44,6 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_models_parser(commands)
     _add_postmortem_parser(commands)
+    _add_runbooks_parser(commands)
 
     demo = commands.add_parser(
         "demo", help="play a scripted incident against a local Slack server on SQLite; no workspace needed"
@@ -85,6 +86,11 @@ def _run(args: argparse.Namespace) -> int:
         from inference.settings import WorkerSettings
 
         return run_models(args, WorkerSettings().model_registry)
+    if args.command == "runbooks":
+        from bot.settings import Settings
+        from runbooks.engine.cli import run_runbooks
+
+        return run_runbooks(args, default_dir=Settings().runbooks_dir)
     if args.command == "postmortem":
         return _postmortem(args)
     if args.command == "demo":
@@ -112,6 +118,12 @@ def _add_models_parser(commands: argparse._SubParsersAction) -> None:  # type: i
     from inference.cli import add_models_parser
 
     add_models_parser(commands)
+
+
+def _add_runbooks_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    from runbooks.engine.cli import add_runbooks_parser
+
+    add_runbooks_parser(commands)
 
 
 def _add_postmortem_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

@@ -47,6 +47,8 @@ class Settings(BaseSettings):
     sns_certs_dir: str = Field(default="", validation_alias=AliasChoices("SNS_CERTS_DIR", "sns_certs_dir"))
     eventbridge_token: str = Field(default="", validation_alias=AliasChoices("EVENTBRIDGE_TOKEN", "eventbridge_token"))
     worker_url: str = Field(default="http://127.0.0.1:9001", validation_alias=AliasChoices("WORKER_URL", "worker_url"))
+    # A folder of the team's own runbook YAML files, laid over the bundled library.
+    runbooks_dir: str = Field(default="", validation_alias=AliasChoices("RUNBOOKS_DIR", "runbooks_dir"))
 
     # Tuning knobs with safe defaults; tests and the demo shorten them.
     slack_post_interval: float = Field(

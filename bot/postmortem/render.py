@@ -7,6 +7,7 @@ put in, and the HTML is built from Markdown whose raw HTML has been disarmed fir
 
 from __future__ import annotations
 
+import functools
 import html
 import re
 from datetime import datetime
@@ -73,12 +74,16 @@ def person(actor: object) -> str:
     return actor_name(str(actor)) if actor else "—"
 
 
+@functools.lru_cache(maxsize=8)
 def environment(template_dir: str | None = None) -> jinja2.Environment:
+    """One environment per template folder, kept: jinja2 compiles each template once per environment.
+
+    Edits to a team's templates show without a restart all the same (``auto_reload``)."""
     loaders: list[jinja2.BaseLoader] = []
     if template_dir:
         loaders.append(jinja2.FileSystemLoader(template_dir))
     loaders.append(jinja2.FileSystemLoader(BUNDLED_DIR))
-    env = jinja2.Environment(loader=jinja2.ChoiceLoader(loaders), autoescape=False,
+    env = jinja2.Environment(loader=jinja2.ChoiceLoader(loaders), autoescape=False, auto_reload=True,
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     env.filters.update(md=md, cell=cell, when=when, date=day, clock=clock, duration=duration, person=person,
                        channel=channel)
