@@ -12,7 +12,7 @@ from bot.core import postmortems
 from bot.core.incidents import get_incident
 from bot.postmortem import render
 from bot.postmortem.facts import PostmortemFacts, gather
-from bot.postmortem.related import TextEmbedder, find_related
+from bot.postmortem.related import TextEmbedder, find_related, read_candidates
 
 TEXT_MODEL = "incident-text"
 
@@ -26,11 +26,14 @@ async def compose(
         existing = await postmortems.for_incident(session, incident_id=incident_id)
         number = (existing.current_draft if existing else 0) + 1
         facts = await gather(session, incident_id=incident_id, config=config, now=now, draft_number=number)
+        found = None
         if embedder is not None:
-            incident = await get_incident(session, incident_id=incident_id)
-            related = await find_related(session, incident=incident, embedder=embedder, model=text_model,
-                                         limit=config.postmortems.related_max,
-                                         min_score=config.postmortems.related_min_score)
-            facts = replace(facts, related=related)
+            found = await read_candidates(session, incident=await get_incident(session, incident_id=incident_id))
+    # The session is closed before the worker is asked: a slow worker must not hold the database.
+    if embedder is not None and found is not None:
+        related = await find_related(found, embedder=embedder, model=text_model,
+                                     limit=config.postmortems.related_max,
+                                     min_score=config.postmortems.related_min_score)
+        facts = replace(facts, related=related)
     env = render.environment(config.postmortems.template_dir)
     return render.render_markdown(facts, env=env), facts

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
 from sqlalchemy import select
@@ -64,15 +65,31 @@ def cosine(a: Sequence[float], b: Sequence[float]) -> float:
     return dot / norm if norm else 0.0
 
 
+@dataclass(frozen=True)
+class Candidates:
+    """What the lookup needs from the database, read before the worker is asked anything."""
+
+    incident: Incident
+    past: tuple[Incident, ...]
+    texts: tuple[str, ...]  # this incident's first, then each past one's
+
+
+async def read_candidates(session: AsyncSession, *, incident: Incident) -> Candidates:
+    past = tuple(await candidates(session, incident=incident))
+    texts = tuple(await incident_texts(session, incidents=[incident, *past])) if past else ()
+    return Candidates(incident=incident, past=past, texts=texts)
+
+
 async def find_related(
-    session: AsyncSession, *, incident: Incident, embedder: TextEmbedder, model: str, limit: int, min_score: float,
+    found: Candidates, *, embedder: TextEmbedder, model: str, limit: int, min_score: float,
 ) -> Related:
+    """Ranks the candidates by the worker's embeddings. Holds no database connection: the
+    worker may take seconds, and SQLite's one connection serves every request meanwhile."""
     if limit <= 0:
         return Related()
-    past = list(await candidates(session, incident=incident))
-    if not past:
+    if not found.past:
         return Related(model=model)
-    texts = await incident_texts(session, incidents=[incident, *past])
+    texts, past = list(found.texts), found.past
     try:
         version, vectors = await embedder.embed(texts, model=model)
     except EmbeddingUnavailable as exc:
