@@ -19,15 +19,11 @@ from bot.services import Services
 from bot.slack.captured import PIN_REACTIONS, captured_from
 from bot.slack.errors import SlackError
 from bot.slack.ids import CallbackId
+from handlers.payloads import object_or_empty
 from handlers.slack.context import Ack, Reply, Request, respond_later, services_of
 from storage.models import Incident
 
 log = logging.getLogger(__name__)
-
-
-def _dict(value: Any) -> dict[str, Any]:
-    """A part of Slack's payload that should be an object; anything else reads as empty."""
-    return value if isinstance(value, dict) else {}
 
 
 @dataclass(frozen=True)
@@ -43,7 +39,7 @@ class Pin:
 
 async def _pin(event: dict[str, Any], context: AsyncBoltContext) -> Pin | None:
     """The pin this reaction event is about, or None for any other reaction or channel."""
-    item = _dict(event.get("item"))
+    item = object_or_empty(event.get("item"))
     if event.get("reaction") not in PIN_REACTIONS or item.get("type") != "message":
         return None
     channel_id, ts, user = (str(v) if isinstance(v, str) else "" for v in
@@ -115,7 +111,7 @@ async def on_message(event: dict[str, Any], context: AsyncBoltContext) -> None:
     """Edits to a captured message follow it onto the timeline; every other message is ignored."""
     if event.get("subtype") != "message_changed":
         return
-    message = _dict(event.get("message"))
+    message = object_or_empty(event.get("message"))
     channel_id = event.get("channel")
     if not isinstance(message.get("ts"), str) or not isinstance(channel_id, str) or not channel_id:
         return
@@ -143,9 +139,9 @@ async def on_add_to_timeline(ack: Ack, body: dict[str, Any], context: AsyncBoltC
     await ack()
     services = services_of(context)
     services.metrics.slack_requests.labels(kind="shortcut", name=CallbackId.ADD_TO_TIMELINE_SHORTCUT.value).inc()
-    channel_id = str(_dict(body.get("channel")).get("id") or "")
-    user = str(_dict(body.get("user")).get("id") or "")
-    message = _dict(body.get("message"))
+    channel_id = str(object_or_empty(body.get("channel")).get("id") or "")
+    user = str(object_or_empty(body.get("user")).get("id") or "")
+    message = object_or_empty(body.get("message"))
     response_url = body.get("response_url") if isinstance(body.get("response_url"), str) else None
     request = Request(user_id=user, channel_id=channel_id or None, response_url=response_url)
     incident = await _incident(services, channel_id) if channel_id else None

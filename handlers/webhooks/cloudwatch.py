@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bot.core.signals import AlertSignal, MetricRef, SignalKind, Source
+from handlers.payloads import object_or_empty
 from handlers.webhooks.errors import MAX_BODY_BYTES, BadSignature, MalformedPayload, PayloadTooLarge
 from handlers.webhooks.sns_verify import (
     NOTIFICATION,
@@ -105,10 +106,6 @@ def _integer(value: object) -> int | None:
     return int(number)
 
 
-def _dict(value: object) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
 def _list(value: object, limit: int) -> list[Any]:
     return value[:limit] if isinstance(value, list) else []
 
@@ -149,7 +146,7 @@ def _dimensions_from_list(raw: object) -> dict[str, str]:
     """SNS alarm JSON: ``[{"value": ..., "name": ...}]``."""
     dimensions: dict[str, str] = {}
     for item in _list(raw, MAX_DIMENSIONS):
-        item = _dict(item)
+        item = object_or_empty(item)
         name = _text(item.get("name", item.get("Name")))
         value = _dimension_value(item.get("value", item.get("Value")))
         if name and value is not None:
@@ -160,7 +157,7 @@ def _dimensions_from_list(raw: object) -> dict[str, str]:
 def _dimensions_from_map(raw: object) -> dict[str, str]:
     """EventBridge alarm events: ``{"Name": "value"}``."""
     dimensions: dict[str, str] = {}
-    for key, value in list(_dict(raw).items())[:MAX_DIMENSIONS]:
+    for key, value in list(object_or_empty(raw).items())[:MAX_DIMENSIONS]:
         name, text = _text(key), _dimension_value(value)
         if name and text is not None:
             dimensions[name] = text
@@ -201,10 +198,10 @@ def _metric_from_queries(queries: list[Any], keys: _MetricKeys, *, threshold: fl
     entries = [entry for entry in queries if isinstance(entry, dict)]
     returned = next((entry for entry in entries if entry.get(keys.return_data) is True),
                     entries[0] if entries else {})
-    first_stat = next((_dict(e.get(keys.metric_stat)) for e in entries if isinstance(e.get(keys.metric_stat), dict)), {})
+    first_stat = next((object_or_empty(e.get(keys.metric_stat)) for e in entries if isinstance(e.get(keys.metric_stat), dict)), {})
     own_stat = returned.get(keys.metric_stat)
     stat = own_stat if isinstance(own_stat, dict) else first_stat
-    metric = _dict(stat.get(keys.metric))
+    metric = object_or_empty(stat.get(keys.metric))
     return MetricRef(
         namespace=_text(metric.get(keys.namespace)),
         name=_text(metric.get(keys.name)),
@@ -242,7 +239,7 @@ def _service_hint(metric: MetricRef | None, queries: list[Any], keys: _MetricKey
     if metric is not None and metric.dimensions.get("ServiceName"):
         return metric.dimensions["ServiceName"]
     for entry in queries:
-        stat_metric = _dict(_dict(_dict(entry).get(keys.metric_stat)).get(keys.metric))
+        stat_metric = object_or_empty(object_or_empty(object_or_empty(entry).get(keys.metric_stat)).get(keys.metric))
         service = keys.read_dimensions(stat_metric.get(keys.dimensions)).get("ServiceName")
         if service:
             return service
@@ -296,7 +293,7 @@ def alarm_signal_from_sns(envelope: dict[str, Any]) -> AlertSignal:
             title=_text(envelope.get("Subject"), TITLE_MAX) or "",
             description=_text(envelope.get("Message"), TEXT_MAX) or "", topic_arn=topic_arn,
         )
-    trigger = _dict(alarm.get("Trigger"))
+    trigger = object_or_empty(alarm.get("Trigger"))
     metric = _sns_metric(trigger)
     state = _text(alarm.get("NewStateValue"), 64) or ""
     name = _text(alarm.get("AlarmName"), TITLE_MAX) or ""
@@ -332,13 +329,13 @@ def alarm_signal_from_eventbridge(body: bytes) -> AlertSignal:
         return AlertSignal(source=Source.EVENTBRIDGE, delivery_id=delivery_id, kind=SignalKind.IGNORED,
                            event_type=detail_type or "unknown", occurred_at=sent_at,
                            region=region, account=account)
-    detail = _dict(event.get("detail"))
-    state = _dict(detail.get("state"))
+    detail = object_or_empty(event.get("detail"))
+    state = object_or_empty(detail.get("state"))
     name = _text(detail.get("alarmName"), TITLE_MAX)
     value = _text(state.get("value"), 64)
     if not name or not value:
         raise MalformedPayload("alarm state change without detail.alarmName and detail.state.value")
-    configuration = _dict(detail.get("configuration"))
+    configuration = object_or_empty(detail.get("configuration"))
     queries = _list(configuration.get("metrics"), MAX_METRICS)
     metric = (_metric_from_queries(queries, _EVENTBRIDGE_KEYS, threshold=None, comparison=None)
               if queries else None)

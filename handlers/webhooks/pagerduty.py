@@ -15,6 +15,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from bot.core.signals import AlertSignal, SignalKind, Source
+from handlers.payloads import object_or_empty
 from handlers.webhooks.errors import MAX_BODY_BYTES, BadSignature, MalformedPayload, PayloadTooLarge
 
 SIGNATURE_HEADER = "X-PagerDuty-Signature"
@@ -103,9 +104,9 @@ def parse_pagerduty_webhook(body: bytes, *, webhook_id: str | None) -> AlertSign
         "kind": kind,
         "event_type": event_type,
         "occurred_at": parse_timestamp(event.get("occurred_at")),
-        "actor": _text(_mapping(event.get("agent")).get("summary"), MAX_FIELD),
+        "actor": _text(object_or_empty(event.get("agent")).get("summary"), MAX_FIELD),
     }
-    data = _mapping(event.get("data"))
+    data = object_or_empty(event.get("data"))
     if kind is SignalKind.ANNOTATE:
         return AlertSignal(**common, **_note_fields(data))
     if kind is SignalKind.IGNORED:
@@ -145,7 +146,7 @@ def _event(document: dict[str, Any]) -> dict[str, Any]:
 
 def _incident_fields(data: Mapping[str, Any], kind: SignalKind) -> dict[str, Any]:
     incident_id = _text(data.get("id"), MAX_FIELD)
-    service = _mapping(data.get("service"))
+    service = object_or_empty(data.get("service"))
     return {
         # The PD incident id, not incident_key: PD has already grouped alerts by incident_key
         # into this incident, and every later event about it carries the same id.
@@ -154,7 +155,7 @@ def _incident_fields(data: Mapping[str, Any], kind: SignalKind) -> dict[str, Any
         "title": _text(data.get("title"), MAX_TITLE) or "",
         "service_hint": _text(service.get("id"), MAX_FIELD),
         "service_name_hint": _text(service.get("summary"), MAX_FIELD),
-        "pagerduty_priority": _text(_mapping(data.get("priority")).get("summary"), MAX_FIELD),
+        "pagerduty_priority": _text(object_or_empty(data.get("priority")).get("summary"), MAX_FIELD),
         "pagerduty_urgency": _text(data.get("urgency"), MAX_FIELD),
         "html_url": _text(data.get("html_url"), MAX_URL),
         "note": _assignment_note(data) if kind in (SignalKind.ESCALATE, SignalKind.REASSIGN)
@@ -164,7 +165,7 @@ def _incident_fields(data: Mapping[str, Any], kind: SignalKind) -> dict[str, Any
 
 def _note_fields(data: Mapping[str, Any]) -> dict[str, Any]:
     """``incident.annotated`` carries an ``incident_note``, which points at its incident."""
-    incident = _mapping(data.get("incident"))
+    incident = object_or_empty(data.get("incident"))
     incident_id = _text(incident.get("id"), MAX_FIELD)
     return {
         "dedup_key": incident_id,
@@ -176,7 +177,7 @@ def _note_fields(data: Mapping[str, Any]) -> dict[str, Any]:
 
 def _assignment_note(data: Mapping[str, Any]) -> str | None:
     assignees = data.get("assignees")
-    names = [_text(_mapping(a).get("summary"), MAX_FIELD)
+    names = [_text(object_or_empty(a).get("summary"), MAX_FIELD)
              for a in (assignees if isinstance(assignees, list) else [])]
     note = ", ".join(name for name in names if name)
     level = data.get("escalation_level")
@@ -201,8 +202,6 @@ def parse_timestamp(value: Any) -> datetime | None:
 # --- tolerant field access -------------------------------------------------------------------
 
 
-def _mapping(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, dict) else {}
 
 
 def _text(value: Any, limit: int) -> str | None:
