@@ -20,6 +20,7 @@ log = logging.getLogger(__name__)
 
 # Slack allows 3 s for the acknowledgement; leave room for the network.
 ACK_BUDGET_SECONDS = 2.0
+WORKING_ON_IT = "⏳ Working on it…"
 
 Ack = Callable[..., Awaitable[Any]]
 
@@ -85,7 +86,7 @@ async def answer_within_budget(
     if task in done:
         await ack(**task.result().ack_kwargs())
         return
-    await ack(**Reply(text="⏳ Working on it…").ack_kwargs())
+    await ack(**Reply(text=WORKING_ON_IT).ack_kwargs())
     await respond_later(services, request, await task)
 
 

@@ -131,13 +131,35 @@ def test_an_unacknowledged_p1_escalates_level_by_level_and_managers_read_one_thr
     assert order == sorted(order)
 
 
+def spaced_config(*afters: str) -> IncidentBotConfig:
+    """The seeds' matrix with its later levels moved out, for tests that act between levels.
+
+    At ``SCALE`` the seeds' 30 minutes are one second, which a slow machine can spend on one
+    slash command; hours here leave seconds of room for the test to act before a level falls due.
+    """
+    users = ["U0ONCALL1", "U0MLLEAD1", "U0ENGMGR1", "U0VPENG01"]
+    return IncidentBotConfig.from_mapping({
+        "channels": {"announce": "incidents", "escalations": "incident-escalations"},
+        "escalation": {"default": [{"after": after, "notify": {"users": [user]}}
+                                   for after, user in zip(afters, users, strict=False)]},
+        "time_scale": SCALE,
+    })
+
+
+def acknowledged_at(db: Database):  # type: ignore[no-untyped-def]
+    return db.incident(1).acknowledged_at
+
+
 def test_acknowledging_stops_the_escalation(start_bot, slack, db: Database, http: httpx.Client) -> None:
-    bot = start_bot()
+    bot = start_bot(spaced_config("0m", "3h", "3h30m"))
     alice = SlackUser(bot=bot, slack=slack, user_id="U0ALICE", http=http)
     channel = declare(alice, db)
     wait_for(lambda: len(briefs(slack, channel)) == 1, what="on-call paged")
     assert alice.command("ack", channel=channel).status_code == 200
-    time.sleep(150 * 60 / SCALE)  # past every level's time
+    wait_for(lambda: acknowledged_at(db) is not None, what="the acknowledgement recorded")
+    declared = db.incident(1).declared_at
+    assert acknowledged_at(db) - declared < timedelta(hours=3) / SCALE, "acked before level 1 was due"
+    time.sleep((4 * 60 * 60 / SCALE) - (time.time() - declared.timestamp()) + 0.5)  # past every level's time
     db.wait_outbox_drained()
     assert [e.data["level"] for e in escalated_events(db)] == [0]
     assert len(briefs(slack, channel)) == 1
@@ -147,14 +169,17 @@ def test_acknowledging_stops_the_escalation(start_bot, slack, db: Database, http
 
 def test_a_restart_during_a_wait_still_fires_the_escalation_once(
         start_bot, slack, db: Database, http: httpx.Client) -> None:
-    first = start_bot()
+    config = spaced_config("0m", "3h", "3h30m", "4h")
+    first = start_bot(config)
     alice = SlackUser(bot=first, slack=slack, user_id="U0ALICE", http=http)
     channel = declare(alice, db)
     wait_for(lambda: len(briefs(slack, channel)) == 1, what="on-call paged")
     first.stop()
-    time.sleep(45 * 60 / SCALE)  # level 1 falls due while no bot runs
+    declared = db.incident(1).declared_at
+    assert time.time() - declared.timestamp() < 3 * 60 * 60 / SCALE, "the bot stopped before level 1 was due"
+    time.sleep((3 * 60 * 60 / SCALE) - (time.time() - declared.timestamp()) + 0.5)  # level 1 falls due
     assert len(briefs(slack, channel)) == 1
-    start_bot()
+    start_bot(config)
     wait_for(lambda: len(briefs(slack, channel)) >= 2, what="level 1 after the restart")
     wait_for(lambda: len(briefs(slack, channel)) == 4, what="the remaining levels")
     time.sleep(0.5)
