@@ -33,6 +33,8 @@ from bot.services import Services
 from bot.settings import Settings
 from bot.slack.blocks import ActionButtons
 from bot.slack.bolt_app import build_bolt_app
+from bot.slack.checklist_writes import KINDS as CHECKLIST_KINDS
+from bot.slack.checklist_writes import ChecklistWrites
 from bot.slack.escalation_writes import KINDS as ESCALATION_KINDS
 from bot.slack.escalation_writes import EscalationWrites
 from bot.slack.gateway import SlackSdkGateway, build_web_client
@@ -56,6 +58,8 @@ from runbooks.actions.providers import ActionProviders
 from runbooks.actions.rbac import Authorizer
 from runbooks.actions.requests import AUTO_APPLY_FLAG
 from runbooks.diagnostics.suite import STEP_TIMEOUTS
+from runbooks.engine.errors import RunbookError
+from runbooks.engine.loader import Library, load_library
 from runbooks.providers.cloudwatch import Boto3CloudWatch
 from runbooks.providers.ecs import Boto3Ecs
 from runbooks.providers.models import WorkerModelControl
@@ -85,9 +89,18 @@ def check_settings(settings: Settings, *, socket_mode: bool) -> None:
         raise SettingsError("missing settings: " + ", ".join(missing))
 
 
+def runbook_library(settings: Settings) -> Library:
+    """The bundled runbooks with the team's RUNBOOKS_DIR over them; a broken file stops the start."""
+    try:
+        return load_library(settings.runbooks_dir or None)
+    except RunbookError as exc:
+        raise SettingsError(f"RUNBOOKS_DIR has broken runbooks (check with `incident-bot runbooks lint`):\n{exc}") from exc
+
+
 def create_app(settings: Settings, options: AppOptions = AppOptions()) -> FastAPI:
     check_settings(settings, socket_mode=options.socket_mode)
     config = settings.config
+    library = runbook_library(settings)
     engine = create_engine_for(settings.database_url)
     sessions = session_factory(engine)
     metrics = Metrics()
@@ -110,6 +123,9 @@ def create_app(settings: Settings, options: AppOptions = AppOptions()) -> FastAP
     worker = WorkerClient(settings.worker_url)
     postmortem_writes = PostmortemWrites(sessions=sessions, gateway=gateway, clock=options.clock, config=config,
                                          embedder=WorkerEmbedder(worker))
+    diagnose_models = Diagnoser.guess_model_names(config)
+    checklist_writes = ChecklistWrites(sessions=sessions, gateway=gateway, clock=options.clock, library=library,
+                                       classifier=worker, config=config.runbooks, text_model=diagnose_models.text)
     pagerduty = _pagerduty_client(settings)
     pagerduty_sync = PagerDutySync(sessions=sessions, client=pagerduty, clock=options.clock)
     pagerduty_events = PagerDutyEventsClient(settings.pagerduty_events_url)
@@ -124,6 +140,8 @@ def create_app(settings: Settings, options: AppOptions = AppOptions()) -> FastAP
             await escalation_writes.perform(kind, payload)
         elif kind in POSTMORTEM_KINDS:
             await postmortem_writes.perform(kind, payload)
+        elif kind in CHECKLIST_KINDS:
+            await checklist_writes.perform(kind, payload)
         else:
             await slack_writes.perform(kind, payload)
 
@@ -152,7 +170,8 @@ def create_app(settings: Settings, options: AppOptions = AppOptions()) -> FastAP
                           timeouts={step: limit * settings.diagnose_timeout_factor
                                     for step, limit in STEP_TIMEOUTS.items()})
     services = Services(core=core, gateway=gateway, config=config, metrics=metrics, actions=actions,
-                        action_providers=action_providers, diagnoser=diagnoser, escalation=escalation)
+                        action_providers=action_providers, diagnoser=diagnoser, escalation=escalation,
+                        runbooks=library)
     # Bolt's own client carries no token: the authorize function hands it one per request.
     bolt_client = AsyncWebClient(base_url=settings.slack_api_url)
     bolt = build_bolt_app(settings, client=bolt_client, services=services)

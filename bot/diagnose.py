@@ -13,7 +13,9 @@ from typing import Any
 from sqlalchemy import select
 
 from bot.config import IncidentBotConfig
+from bot.core import checklists
 from bot.core.background import BackgroundTasks
+from bot.core.checklists import StepRef
 from bot.core.timeline import EventKind, record_event
 from bot.core.unit_of_work import Core
 from bot.pasted import ModelNames
@@ -21,9 +23,9 @@ from bot.slack.diagnostic_blocks import diagnostics_message
 from bot.slack.errors import SlackError
 from bot.slack.gateway import SlackGateway
 from inference.client import WorkerClient, WorkerError
-from runbooks.diagnostics.results import StepResult
-from runbooks.diagnostics.steps import STEPS, Subject, Tools
-from runbooks.diagnostics.suite import run_suite
+from runbooks.diagnostics.results import StepResult, Verdict
+from runbooks.diagnostics.steps import Subject, Tools
+from runbooks.diagnostics.suite import chosen_steps, run_suite
 from runbooks.providers.cloudwatch import Boto3CloudWatch, MetricRef
 from storage.models import Alert, Incident
 
@@ -40,23 +42,28 @@ class Diagnoser:
     timeouts: dict[str, float] = field(default_factory=dict)
     _runs: BackgroundTasks = field(default_factory=BackgroundTasks)
 
-    def start(self, incident: Incident, *, actor: str) -> bool:
-        """Start a run in the background; False if one is already running for this incident."""
+    def start(self, incident: Incident, *, actor: str, only: tuple[str, ...] = (),
+              runbook_step: StepRef | None = None) -> bool:
+        """Start a run in the background; False if one is already running for this incident.
+
+        ``only`` runs just those checks (a runbook step's); ``runbook_step`` is ticked when the run ends.
+        """
         name = f"diagnose-{incident.id}"
         if self._runs.running(name):
             return False
-        self._runs.spawn(self._run(incident, actor=actor), name=name)
+        self._runs.spawn(self._run(incident, actor=actor, only=only, runbook_step=runbook_step), name=name)
         return True
 
     async def aclose(self) -> None:
         await self._runs.aclose()
 
-    async def _run(self, incident: Incident, *, actor: str) -> None:
+    async def _run(self, incident: Incident, *, actor: str, only: tuple[str, ...],
+                   runbook_step: StepRef | None) -> None:
         try:
             subject = await self._subject(incident)
             tools = Tools(worker=self.worker, metrics=self.cloudwatch, files=self.gateway, publisher=self.cloudwatch)
-            names = [name for name, _ in STEPS]
-            text, blocks = diagnostics_message(number=incident.number, results=[], total=len(STEPS), pending=names)
+            names = [name for name, _ in chosen_steps(only)]
+            text, blocks = diagnostics_message(number=incident.number, results=[], total=len(names), pending=names)
             posted = await self.gateway.post(subject.channel_id, text=text, blocks=blocks)
             results: list[StepResult] = []
 
@@ -70,9 +77,21 @@ class Diagnoser:
                 except SlackError as exc:
                     log.warning("could not update the diagnostics message: %s", exc)
 
-            await run_suite(subject, tools, progress, timeouts=self.timeouts)
+            ran = await run_suite(subject, tools, progress, timeouts=self.timeouts, only=only)
+            # A check that could not run (worker down, no metric) leaves its step open to try again.
+            if runbook_step is not None and any(r.verdict != Verdict.UNAVAILABLE for r in ran):
+                await self._tick(incident.id, actor=actor, step=runbook_step)
         except Exception:  # noqa: BLE001 - a background run logs what it cannot report
             log.exception("diagnostics for incident %s failed", incident.id)
+
+    async def _tick(self, incident_id: int, *, actor: str, step: StepRef) -> None:
+        """The check ran, whatever it found: its findings are on the timeline for people to read."""
+        await self.core.change(
+            actor=actor, action="runbook.step", incident_id=incident_id,
+            detail={"runbook": step.runbook, "step": step.step_id, "done": True, "via": "diagnose"},
+            apply=lambda session, now: checklists.set_done(
+                session, incident_id=incident_id, runbook=step.runbook, step_id=step.step_id, title=step.title,
+                done=True, actor=actor, now=now, via="diagnose"))
 
     async def _record(self, incident_id: int, *, actor: str, result: StepResult) -> None:
         async with self.core.sessions() as session, session.begin():
@@ -103,7 +122,11 @@ class Diagnoser:
 
     def model_names(self) -> ModelNames:
         """The models the shortcut uses: the first configured service's, else the worker's own names."""
-        names = [m for service in self.config.services.values() for m in service.models]
+        return self.guess_model_names(self.config)
+
+    @staticmethod
+    def guess_model_names(config: IncidentBotConfig) -> ModelNames:
+        names = [m for service in config.services.values() for m in service.models]
         guess = {_kind_from_name(name): name for name in reversed(names)}
         defaults = ModelNames()
         return ModelNames(text=guess.get("text", defaults.text), chart=guess.get("image", defaults.chart),

@@ -13,6 +13,7 @@ from bot.metrics import Metrics
 from bot.slack.gateway import SlackGateway
 from runbooks.actions.pipeline import ActionPipeline
 from runbooks.actions.providers import ActionProviders
+from runbooks.engine.loader import Library
 
 SERVICES_KEY = "incident_bot_services"
 
@@ -27,6 +28,7 @@ class Services:
     action_providers: ActionProviders
     diagnoser: Diagnoser
     escalation: EscalationPolicy
+    runbooks: Library
 
     @property
     def severity_names(self) -> Mapping[str, str]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Date, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from storage.types import UtcDateTime
@@ -335,3 +335,48 @@ class PostmortemReview(Base):
     decision: Mapped[str] = mapped_column(String(24))
     comment: Mapped[str] = mapped_column(Text, default="")
     decided_at: Mapped[datetime]
+
+
+class IncidentRunbook(Base):
+    """The runbook an incident follows, how it was chosen, and where its checklist is pinned.
+
+    ``runbook`` is empty while none is chosen (no rule matched and the text model was unsure
+    or unreachable); ``suggestion`` then keeps what the model thought, for the person to pick.
+    """
+
+    __tablename__ = "incident_runbooks"
+
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"), primary_key=True)
+    runbook: Mapped[str | None] = mapped_column(String(64))
+    chosen_by: Mapped[str] = mapped_column(String(16))  # routing, match, model, person, none
+    reason: Mapped[str] = mapped_column(Text)
+    confidence: Mapped[float | None] = mapped_column(Float)
+    suggestion: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    actor: Mapped[str] = mapped_column(String(64))
+    chosen_at: Mapped[datetime]
+    channel_id: Mapped[str | None] = mapped_column(String(32))
+    message_ts: Mapped[str | None] = mapped_column(String(32))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class RunbookStep(Base):
+    """One checklist step of one incident that someone has touched: done, or waiting on an action.
+
+    Steps nobody touched have no row. Rows are kept per runbook, so switching runbooks and back
+    finds the ticks where they were.
+    """
+
+    __tablename__ = "runbook_steps"
+    __table_args__ = (UniqueConstraint("incident_id", "runbook", "step_id", name="uq_runbook_step"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
+    runbook: Mapped[str] = mapped_column(String(64))
+    step_id: Mapped[str] = mapped_column(String(64))
+    title: Mapped[str] = mapped_column(String(150))  # as the runbook had it, for the timeline
+    state: Mapped[str] = mapped_column(String(16))  # open, acting, done
+    action_id: Mapped[int | None] = mapped_column(ForeignKey("response_actions.id", ondelete="SET NULL"), index=True)
+    updated_by: Mapped[str] = mapped_column(String(64))
+    updated_at: Mapped[datetime]
+    done_by: Mapped[str | None] = mapped_column(String(64))
+    done_at: Mapped[datetime | None]

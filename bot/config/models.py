@@ -357,6 +357,16 @@ class PostmortemsConfig(ConfigModel):
     related_min_score: Annotated[float, Field(ge=-1, le=1)] = 0.35
 
 
+class RunbooksConfig(ConfigModel):
+    """How an incident's runbook is chosen (a section this project adds to the format)."""
+
+    # The incident-text model chooses the runbook only this sure or surer; below it, the
+    # checklist message shows the model's guess and asks a person to pick.
+    min_confidence: Annotated[float, Field(ge=0, le=1)] = 0.5
+    # Seconds to wait for the model worker's answer before asking a person instead.
+    predict_timeout: Annotated[float, Field(gt=0, le=60)] = 5.0
+
+
 class IncidentBotConfig(ConfigModel):
     """The whole YAML file. Build it with `load_config` or `from_mapping`."""
 
@@ -371,6 +381,7 @@ class IncidentBotConfig(ConfigModel):
     actions: ActionsConfig = Field(default_factory=ActionsConfig)
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)
     postmortems: PostmortemsConfig = Field(default_factory=PostmortemsConfig)
+    runbooks: RunbooksConfig = Field(default_factory=RunbooksConfig)
     time_scale: PositiveNumber = 1.0
 
     @model_validator(mode="after")

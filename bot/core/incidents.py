@@ -14,7 +14,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.core import postmortems, timers
+from bot.core import checklists, postmortems, timers
 from bot.core.errors import ConcurrentChange, IncidentNotFound, InvalidInput, InvalidTransition
 from bot.core.lifecycle import OPEN_STATUSES, Status, ensure_transition
 from bot.core.manager_thread import note_in_thread
@@ -81,6 +81,7 @@ async def declare(
         ordering_key=incident_ordering_key(incident.id), payload={"incident_id": incident.id}, now=now,
     )
     await timers.request_plan(session, incident_id=incident.id, now=now, reason="declared")
+    await checklists.request_checklist(session, incident_id=incident.id, now=now)
     return incident
 
 

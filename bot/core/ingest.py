@@ -239,6 +239,9 @@ def _details(signal: AlertSignal) -> dict[str, Any]:
     details: dict[str, Any] = {
         "description": signal.description[:2000], "alarm_arn": signal.alarm_arn, "region": signal.region,
         "html_url": signal.html_url, "priority": signal.pagerduty_priority, "urgency": signal.pagerduty_urgency,
+        # What the runbooks' match rules read when the checklist is chosen.
+        "alarm_name": signal.alarm_name,
+        "pagerduty_service": signal.service_hint if signal.source == Source.PAGERDUTY else None,
         # When the source saw it happen (an alarm's state change), for the postmortem's time to detect.
         "occurred_at": signal.occurred_at.isoformat() if signal.occurred_at and signal.occurred_at.tzinfo else None,
     }

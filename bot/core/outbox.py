@@ -34,6 +34,7 @@ class OutboxKind(StrEnum):
     PAGERDUTY_EVENT = "pagerduty_event"  # an Events API v2 trigger for an escalation level
     POSTMORTEM_DRAFT = "postmortem_draft"  # compose a postmortem draft, keep it, and post it for review
     POSTMORTEM_MESSAGE = "postmortem_message"  # edit the draft's review message after a decision
+    RUNBOOK_CHECKLIST = "runbook_checklist"  # choose the runbook if none is, then post or edit its pinned checklist
 
 
 class OutboxState(StrEnum):

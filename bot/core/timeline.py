@@ -33,6 +33,7 @@ class EventKind(StrEnum):
     CAPTURED = "captured"  # a Slack message someone put on the timeline (a 📌, the shortcut)
     FOLLOW_UP = "follow_up"  # an action item was added, done or reopened
     POSTMORTEM = "postmortem"  # a postmortem draft, review, approval or failure to post
+    RUNBOOK = "runbook"  # the runbook was chosen or changed, or one of its steps was done or reopened
 
 
 async def record_event(

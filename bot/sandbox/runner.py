@@ -102,14 +102,32 @@ class SignedSlackClient:
     def click(self, action_id: str, *, channel: str, message_ts: str, block_id: str = "",
               value: str | None = None) -> httpx.Response:
         """A button in a message (``message_ts``; an ephemeral message has its own ts too)."""
-        button = _button(action_id, block_id, value)
+        return self.interact(_button(action_id, block_id, value), channel=channel, message_ts=message_ts)
+
+    def tick(self, action_id: str, *, channel: str, message_ts: str, block_id: str, value: str,
+             checked: bool) -> httpx.Response:
+        """A checkbox in a message: Slack sends the options selected after the click."""
+        option = {"text": {"type": "plain_text", "text": value}, "value": value}
+        element = {"type": "checkboxes", "action_id": action_id, "block_id": block_id, "action_ts": str(time.time()),
+                   "selected_options": [option] if checked else []}
+        return self.interact(element, channel=channel, message_ts=message_ts)
+
+    def choose(self, action_id: str, *, channel: str, message_ts: str, block_id: str, value: str) -> httpx.Response:
+        """An option of a static select in a message."""
+        element = {"type": "static_select", "action_id": action_id, "block_id": block_id,
+                   "action_ts": str(time.time()),
+                   "selected_option": {"text": {"type": "plain_text", "text": value}, "value": value}}
+        return self.interact(element, channel=channel, message_ts=message_ts)
+
+    def interact(self, element: dict[str, Any], *, channel: str, message_ts: str) -> httpx.Response:
+        """A ``block_actions`` delivery for one interactive element of a channel message."""
         payload = {
             "type": "block_actions", "team": {"id": TEAM_ID}, "user": {"id": self.user_id},
             "api_app_id": "A0LOCAL", "trigger_id": f"trig.{uuid.uuid4().hex}",
             "channel": {"id": channel},
             "container": {"type": "message", "channel_id": channel, "message_ts": message_ts},
             "message": {"ts": message_ts}, "response_url": self._new_response_url("act"),
-            "actions": [button],
+            "actions": [element],
         }
         return self.post({"payload": json.dumps(payload)})
 

@@ -50,7 +50,9 @@ def _problems(snapshot: ServiceSnapshot, *parts: str) -> list[Block]:
 # --- Scale -------------------------------------------------------------------------------------
 
 
-def scale_modal(snapshot: ServiceSnapshot, *, metadata: dict[str, Any]) -> dict[str, Any]:
+def scale_modal(snapshot: ServiceSnapshot, *, metadata: dict[str, Any], count: int | None = None,
+                note: str = "") -> dict[str, Any]:
+    """``count``: a runbook step's suggestion, shown instead of the current count (within the bounds)."""
     ecs, state = snapshot.ecs, snapshot.ecs_state
     blocks: list[Block] = []
     if ecs is None:
@@ -67,10 +69,17 @@ def scale_modal(snapshot: ServiceSnapshot, *, metadata: dict[str, Any]) -> dict[
     blocks += _problems(snapshot, "ecs")
     element: dict[str, Any] = {"type": "number_input", "action_id": InputId.COUNT.value, "is_decimal_allowed": False,
                                "min_value": str(ecs.min), "max_value": str(ecs.max)}
-    if state is not None and ecs.min <= state.desired <= ecs.max:
+    if count is not None:
+        bounded = min(max(count, ecs.min), ecs.max)
+        element["initial_value"] = str(bounded)
+        if bounded != count:
+            note += f" It asks for {count}; the bounds allow {ecs.min}–{ecs.max}."
+    elif state is not None and ecs.min <= state.desired <= ecs.max:
         element["initial_value"] = str(state.desired)
     blocks.append({"type": "input", "block_id": BlockId.SCALE_COUNT.value, "element": element,
                    "label": _plain(f"New desired count ({ecs.min}–{ecs.max})")})
+    if note:
+        blocks.append(context(escape_mrkdwn(note.strip())))
     blocks.append({"type": "actions", "block_id": BlockId.ACTION_BUTTONS.value, "elements": [
         {"type": "button", "action_id": ActionId.EMERGENCY_STOP.value, "style": "danger",
          "text": _plain("Emergency stop…"), "value": snapshot.service}]})
@@ -81,7 +90,9 @@ def scale_modal(snapshot: ServiceSnapshot, *, metadata: dict[str, Any]) -> dict[
 # --- Rollback ----------------------------------------------------------------------------------
 
 
-def rollback_modal(snapshot: ServiceSnapshot, *, metadata: dict[str, Any]) -> dict[str, Any]:
+def rollback_modal(snapshot: ServiceSnapshot, *, metadata: dict[str, Any], preselect: str | None = None,
+                   note: str = "") -> dict[str, Any]:
+    """``preselect``: a target value (``model:NAME``, ``deploy``, ``config:NAME``) a runbook step names."""
     blocks: list[Block] = []
     target_groups: list[dict[str, Any]] = []
     version_groups: list[dict[str, Any]] = []
@@ -117,10 +128,17 @@ def rollback_modal(snapshot: ServiceSnapshot, *, metadata: dict[str, Any]) -> di
         target_groups.append({"label": _plain("Config"), "options": config_options[:100]})
     blocks += _problems(snapshot, "flags")
     if target_groups:
+        select: dict[str, Any] = {"type": "static_select", "action_id": InputId.TARGET.value,
+                                  "placeholder": _plain("Choose what to roll back"), "option_groups": target_groups}
+        chosen = next((o for g in target_groups for o in g["options"] if o["value"] == preselect), None)
+        if chosen is not None:
+            select["initial_option"] = chosen
+        elif preselect:
+            note += " What it names has no earlier state to roll back to; choose another or close."
         blocks.append({"type": "input", "optional": True, "block_id": BlockId.ROLLBACK_TARGET.value,
-                       "label": _plain("Roll back one step"),
-                       "element": {"type": "static_select", "action_id": InputId.TARGET.value,
-                                   "placeholder": _plain("Choose what to roll back"), "option_groups": target_groups}})
+                       "label": _plain("Roll back one step"), "element": select})
+    if note:
+        blocks.append(context(escape_mrkdwn(note.strip())))
     if version_groups:
         blocks.append({"type": "input", "optional": True, "block_id": BlockId.ROLLBACK_VERSION.value,
                        "label": _plain("…or serve a specific model version"),
@@ -136,7 +154,8 @@ def rollback_modal(snapshot: ServiceSnapshot, *, metadata: dict[str, Any]) -> di
 # --- Flags -------------------------------------------------------------------------------------
 
 
-def flags_modal(snapshot: ServiceSnapshot, *, metadata: dict[str, Any], preselect: str | None = None) -> dict[str, Any]:
+def flags_modal(snapshot: ServiceSnapshot, *, metadata: dict[str, Any], preselect: str | None = None,
+                value: str | None = None, note: str = "") -> dict[str, Any]:
     blocks: list[Block] = []
     if not snapshot.flags and "flags" not in snapshot.errors:
         blocks.append(section(f"*{escape_mrkdwn(snapshot.service)}* has no flags configured."))
@@ -153,9 +172,16 @@ def flags_modal(snapshot: ServiceSnapshot, *, metadata: dict[str, Any], preselec
             select["initial_option"] = chosen
         blocks.append({"type": "input", "block_id": BlockId.FLAG_NAME.value, "label": _plain("Flag"),
                        "element": select})
+        value_input: dict[str, Any] = {"type": "plain_text_input", "action_id": InputId.VALUE.value,
+                                       "max_length": 4096, "placeholder": _plain("e.g. false")}
+        if value is not None:
+            value_input["initial_value"] = value
         blocks.append({"type": "input", "block_id": BlockId.FLAG_VALUE.value, "label": _plain("New value"),
-                       "element": {"type": "plain_text_input", "action_id": InputId.VALUE.value, "max_length": 4096,
-                                   "placeholder": _plain("e.g. false")}})
+                       "element": value_input})
+        if preselect and chosen is None:
+            note += f" It names the flag {preselect}, which this service does not have."
+    if note:
+        blocks.append(context(escape_mrkdwn(note.strip())))
     return _modal(CallbackId.FLAGS_MODAL, "Flags", blocks, metadata=metadata, submit="Review" if options else None)
 
 

@@ -225,6 +225,9 @@ def timeline_event_line(event: TimelineEvent) -> str:
             return f"☑️ Follow-up {event.data.get('change', 'added')} by {actor}: {user_text(event.text, limit=300)}"
         case "postmortem":
             return f"📝 {user_text(event.text, limit=600)}"
+        case "runbook":
+            emoji = "✅" if event.data.get("done") else "📘"
+            return f"{emoji} {actor}: {user_text(event.text, limit=300)}"
         case _:
             detail = f": {user_text(event.text)}" if event.text else ""
             return f"• {escape_mrkdwn(event.kind)} by {actor}{detail}"

@@ -28,6 +28,10 @@ class ActionId(StrEnum):
     # On the follow-up list; the value is the follow-up's id.
     FOLLOW_UP_DONE = "follow_up_done"
     FOLLOW_UP_REOPEN = "follow_up_reopen"
+    # On the runbook checklist. A step's button's value is its step id; so is a checkbox option's.
+    RUNBOOK_STEP = "runbook_step"
+    RUNBOOK_STEP_CHECK = "runbook_step_check"
+    RUNBOOK_PICK = "runbook_pick"  # the select that picks a runbook when none was chosen
 
 
 class BlockId(StrEnum):
@@ -46,6 +50,8 @@ class BlockId(StrEnum):
     POSTMORTEM_ACTIONS = "postmortem_actions"
     POSTMORTEM_COMMENT = "postmortem_comment"
     FOLLOW_UP = "follow_up"
+    RUNBOOK_STEP = "runbook_step"  # "runbook_step-<step id>"
+    RUNBOOK_PICK = "runbook_pick"
 
 
 class InputId(StrEnum):

@@ -9,6 +9,7 @@ from handlers.slack import (
     events,
     follow_up_buttons,
     postmortem_review,
+    runbook_steps,
     shortcuts,
     timeline_capture,
     update_modal,
@@ -30,4 +31,5 @@ def register(app: AsyncApp) -> None:
     timeline_capture.register(app)
     postmortem_review.register(app)
     follow_up_buttons.register(app)
+    runbook_steps.register(app)
     register_error_handler(app)

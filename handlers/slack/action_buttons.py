@@ -17,6 +17,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.async_context import AsyncBoltContext
 
 from bot.core import incidents
+from bot.core.checklists import StepRef
 from bot.services import Services
 from bot.slack import action_views
 from bot.slack.action_blocks import decision_reply
@@ -29,7 +30,7 @@ from handlers.slack.errors import message_for
 from runbooks.actions.errors import ActionInputError
 from runbooks.actions.kinds import Permission
 from runbooks.actions.requests import disable_auto_apply, stop
-from runbooks.actions.snapshot import read_snapshot
+from runbooks.actions.snapshot import ServiceSnapshot, read_snapshot
 from storage.models import Incident
 
 log = logging.getLogger(__name__)
@@ -56,12 +57,12 @@ def _action_id(body: dict[str, Any]) -> int:
     return int(value)
 
 
-async def _incident_here(services: Services, request: Request) -> Incident:
+async def incident_here(services: Services, request: Request) -> Incident:
     channel_id = request.channel_id or ""
     return await services.core.read(lambda s: incidents.require_incident_for_channel(s, channel_id=channel_id))
 
 
-def _service_for(services: Services, incident: Incident) -> str:
+def service_for(services: Services, incident: Incident) -> str:
     """The incident's own service, or the only configured one."""
     if incident.service:
         return incident.service
@@ -72,23 +73,30 @@ def _service_for(services: Services, incident: Incident) -> str:
                            "`/incident scale <service> <count>`, `/incident rollback …`, `/incident flag …`.")
 
 
-async def _tell(services: Services, request: Request, exc: BaseException) -> None:
+async def tell(services: Services, request: Request, exc: BaseException) -> None:
     await respond_later(services, request, Reply(text=message_for(exc, metrics=services.metrics)))
 
 
 # --- headline buttons that open modals -----------------------------------------------------
 
 
-async def open_action_modal(action_id: ActionId, services: Services, request: Request) -> None:
+Prefill = Callable[[ServiceSnapshot], dict[str, Any]]
+
+
+async def open_action_modal(action_id: ActionId, services: Services, request: Request, *,
+                            prefill: Prefill | None = None, runbook_step: StepRef | None = None) -> None:
+    """Open Scale, Rollback or Flags; a runbook step's button passes what to fill in and itself."""
     callback, title, permission, build = _MODALS[action_id]
     try:
-        incident = await _incident_here(services, request)
-        service = _service_for(services, incident)
+        incident = await incident_here(services, request)
+        service = service_for(services, incident)
         await services.actions.check(actor=request.user_id, incident_id=incident.id, permission=permission)
     except Exception as exc:  # noqa: BLE001 - every failure becomes a message for the person
-        await _tell(services, request, exc)
+        await tell(services, request, exc)
         return
-    metadata = {"incident_id": incident.id, "service": service, "channel_id": request.channel_id}
+    metadata: dict[str, Any] = {"incident_id": incident.id, "service": service, "channel_id": request.channel_id}
+    if runbook_step is not None:
+        metadata["runbook_step"] = runbook_step.as_metadata()
     try:
         view_id = await services.gateway.open_view(request.trigger_id or "",
                                                    action_views.loading_modal(callback, title, metadata=metadata))
@@ -96,7 +104,7 @@ async def open_action_modal(action_id: ActionId, services: Services, request: Re
         log.warning("could not open the %s modal: %s", title, exc)
         return
     snapshot = await read_snapshot(config=services.config, providers=services.action_providers, service=service)
-    extra = {"preselect": None} if action_id == ActionId.OPEN_FLAGS else {}
+    extra = prefill(snapshot) if prefill is not None else {}
     try:
         await services.gateway.update_view(view_id, build(snapshot, metadata=metadata, **extra))
     except SlackError as exc:
@@ -105,17 +113,18 @@ async def open_action_modal(action_id: ActionId, services: Services, request: Re
 
 async def open_disable_auto_apply(services: Services, request: Request) -> None:
     """One click to the confirmation: the seeds' first move when a model regresses."""
-    await _propose_into_modal(services, request, lambda incident: disable_auto_apply(_service_for(services, incident)))
+    await propose_into_modal(services, request, lambda incident: disable_auto_apply(service_for(services, incident)))
 
 
-async def _propose_into_modal(services: Services, request: Request, make: Callable[[Incident], Any],
-                              view_id: str | None = None) -> None:
+async def propose_into_modal(services: Services, request: Request, make: Callable[[Incident], Any],
+                             view_id: str | None = None, runbook_step: StepRef | None = None) -> None:
+    """Propose at once and show the confirmation: for actions that have nothing to choose."""
     try:
-        incident = await _incident_here(services, request)
+        incident = await incident_here(services, request)
         action = await services.actions.propose(actor=request.user_id, incident_id=incident.id,
-                                                request=make(incident))
+                                                request=make(incident), runbook_step=runbook_step)
     except Exception as exc:  # noqa: BLE001 - every failure becomes a message for the person
-        await _tell(services, request, exc)
+        await tell(services, request, exc)
         return
     view = action_views.confirm_modal(action)
     try:
@@ -137,15 +146,15 @@ async def on_emergency_stop(services: Services, request: Request, body: dict[str
     service = str(metadata.get("service") or _action_value(body))
     channel = metadata.get("channel_id") or request.channel_id
     scoped = Request(user_id=request.user_id, channel_id=channel, trigger_id=request.trigger_id)
-    await _propose_into_modal(services, scoped, lambda _incident: stop(service), view_id=view.get("id"))
+    await propose_into_modal(services, scoped, lambda _incident: stop(service), view_id=view.get("id"))
 
 
 async def on_diagnose(services: Services, request: Request) -> None:
     try:
-        incident = await _incident_here(services, request)
+        incident = await incident_here(services, request)
         reply = start_diagnostics(services, incident, actor=request.user_id)
     except Exception as exc:  # noqa: BLE001 - every failure becomes a message for the person
-        await _tell(services, request, exc)
+        await tell(services, request, exc)
         return
     await respond_later(services, request, reply)
 
@@ -160,7 +169,7 @@ async def on_decision(action_id: ActionId, services: Services, request: Request,
     try:
         action = await steps[action_id](actor=request.user_id, action_id=_action_id(body))
     except Exception as exc:  # noqa: BLE001 - every failure becomes a message for the person
-        await _tell(services, request, exc)
+        await tell(services, request, exc)
         return
     if action_id in (ActionId.CONFIRM, ActionId.CANCEL) and request.response_url:
         # The proposal was only ever shown to the requester; replace it with what happened.

@@ -15,6 +15,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.async_context import AsyncBoltContext
 
+from bot.core.checklists import StepRef
 from bot.core.errors import CoreError
 from bot.services import Services
 from bot.slack import action_views
@@ -105,8 +106,9 @@ async def on_action_form(callback: CallbackId, ack: Ack, body: dict[str, Any], v
     if not isinstance(incident_id, int):
         await ack(response_action="update", view=_message_view("Not possible", "⚠️ This form lost its incident."))
         return
+    step = StepRef.from_metadata(metadata.get("runbook_step"))
     work = asyncio.ensure_future(services.actions.propose(actor=user, incident_id=incident_id,
-                                                          request=action_request))
+                                                          request=action_request, runbook_step=step))
     done, _ = await asyncio.wait({work}, timeout=ACK_BUDGET_SECONDS)
     if work not in done:
         await ack()

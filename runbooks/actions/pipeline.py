@@ -21,9 +21,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import IncidentBotConfig
-from bot.core import incidents
+from bot.core import checklists, incidents
 from bot.core.audit import Outcome, audit_entry
 from bot.core.background import BackgroundTasks
+from bot.core.checklists import StepRef
 from bot.core.errors import CoreError
 from bot.core.lifecycle import Status
 from bot.core.unit_of_work import Core
@@ -77,8 +78,13 @@ class ActionPipeline:
                                 detail={"permission": permission.value, "via": "modal"})
             raise ActionDenied(f"🔒 {decision.reason}")
 
-    async def propose(self, *, actor: str, incident_id: int, request: ActionRequest) -> ResponseAction:
-        """Check who is asking and what, read the state now, and save the plan for confirmation."""
+    async def propose(self, *, actor: str, incident_id: int, request: ActionRequest,
+                      runbook_step: StepRef | None = None) -> ResponseAction:
+        """Check who is asking and what, read the state now, and save the plan for confirmation.
+
+        ``runbook_step``: the checklist step whose button this came from; it ticks when the
+        action succeeds.
+        """
         incident = await self._core.read(lambda s: incidents.get_incident(s, incident_id=incident_id))
         permission = request.kind.permission
         if not Status(incident.status).is_open:
@@ -111,6 +117,9 @@ class ActionPipeline:
             store.audit(session, action=action, actor=actor, outcome=Outcome.REQUESTED, now=now)
             await store.record(session, action=action, actor=actor, now=now,
                                text=f"requested {plan.summary}")
+            if runbook_step is not None:
+                await checklists.link_action(session, incident_id=incident_id, step=runbook_step, action_id=action.id,
+                                             actor=actor, now=now)
         return action
 
     async def confirm(self, *, actor: str, action_id: int) -> ResponseAction:
@@ -217,7 +226,7 @@ class ActionPipeline:
         async with self._core.sessions() as session, session.begin():
             fresh = await store.get_action(session, action_id=action.id)
             try:
-                moved = await store.move(session, action=fresh, to=ActionState.RUNNING, expect=(expect,),
+                moved = await store.move(session, action=fresh, to=ActionState.RUNNING, expect=(expect,), now=now,
                                          values=values, claim=True)
             except IntegrityError:
                 holder = await store.running_on(session, target=fresh.target)
@@ -282,7 +291,7 @@ class ActionPipeline:
             fresh = await store.get_action(session, action_id=action.id)
             result = {**fresh.result, "message": message, "observed": observed}
             moved = await store.move(session, action=fresh, to=to, expect=(ActionState.RUNNING,), release=True,
-                                     values={"finished_at": now, "result": result, "progress": ""})
+                                     now=now, values={"finished_at": now, "result": result, "progress": ""})
             if moved:
                 store.audit(session, action=fresh, actor="system", outcome=_FINAL_AUDIT.get(to, Outcome.FAILED),
                             now=now)
@@ -302,7 +311,7 @@ class ActionPipeline:
         now = self._core.clock()
         async with self._core.sessions() as session, session.begin():
             fresh = await store.get_action(session, action_id=action.id)
-            if await store.move(session, action=fresh, to=to, expect=expect, values=values):
+            if await store.move(session, action=fresh, to=to, expect=expect, values=values, now=now):
                 store.audit(session, action=fresh, actor=actor, outcome=outcome, now=now, note=note)
                 await store.record(session, action=fresh, actor=actor, now=now, text=text, announce=announce)
                 await store.refresh_message(session, action=fresh, now=now)

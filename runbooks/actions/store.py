@@ -15,6 +15,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.core import checklists
 from bot.core.audit import Outcome, audit_entry
 from bot.core.outbox import OutboxKind, enqueue, incident_ordering_key
 from bot.core.timeline import EventKind, record_event
@@ -36,7 +37,7 @@ async def running_on(session: AsyncSession, *, target: str) -> ResponseAction | 
 
 async def move(
     session: AsyncSession, *, action: ResponseAction, to: ActionState, expect: tuple[ActionState, ...],
-    values: dict[str, Any] | None = None, claim: bool = False, release: bool = False,
+    now: datetime, values: dict[str, Any] | None = None, claim: bool = False, release: bool = False,
 ) -> bool:
     """Move ``action`` to ``to`` if it is still in one of ``expect``; False if someone else moved it.
 
@@ -62,6 +63,10 @@ async def move(
     if result.rowcount != 1:
         return False
     await session.refresh(action)
+    if to.finished:
+        # A runbook step that started this action ticks itself on success, and reopens otherwise.
+        await checklists.settle_action(session, action_id=action.id, now=now, actor=action.requested_by,
+                                       succeeded=to in (ActionState.SUCCEEDED, ActionState.NO_CHANGE))
     return True
 
 

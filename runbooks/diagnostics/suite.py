@@ -11,6 +11,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
+from typing import Any
 
 from inference.client import WorkerError, WorkerRejected
 from runbooks.diagnostics.results import StepResult, Verdict
@@ -26,17 +27,23 @@ STEP_TIMEOUTS = {"worker": 3.0, "golden": 15.0, "drift": 5.0, "latency": 8.0, "l
 Progress = Callable[[int, int, StepResult], Awaitable[None]]
 
 
+def chosen_steps(only: tuple[str, ...] = ()) -> list[tuple[str, Any]]:
+    """The suite's steps in their order; ``only`` (a runbook step's list) keeps just those."""
+    return [(name, step) for name, step in STEPS if not only or name in only]
+
+
 async def run_suite(subject: Subject, tools: Tools, progress: Progress, *,
-                    timeouts: dict[str, float] | None = None) -> list[StepResult]:
+                    timeouts: dict[str, float] | None = None, only: tuple[str, ...] = ()) -> list[StepResult]:
     limits = {**STEP_TIMEOUTS, **(timeouts or {})}
     findings = Findings()
     results: list[StepResult] = []
-    for index, (name, step) in enumerate(STEPS, start=1):
+    steps = chosen_steps(only)
+    for index, (name, step) in enumerate(steps, start=1):
         started = time.perf_counter()
         result = await _run_step(name, step, subject, findings, tools, limits[name])
         result = replace(result, seconds=round(time.perf_counter() - started, 3))
         results.append(result)
-        await progress(index, len(STEPS), result)
+        await progress(index, len(steps), result)
     return results
 
 

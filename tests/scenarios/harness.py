@@ -76,6 +76,14 @@ class SlackUser:
               block_id: str = "headline_actions") -> httpx.Response:
         return self.client.click(action_id, channel=channel, message_ts=message_ts, block_id=block_id, value=value)
 
+    def tick(self, action_id: str, *, channel: str, message_ts: str, block_id: str, value: str,
+             checked: bool = True) -> httpx.Response:
+        return self.client.tick(action_id, channel=channel, message_ts=message_ts, block_id=block_id, value=value,
+                                checked=checked)
+
+    def choose(self, action_id: str, *, channel: str, message_ts: str, block_id: str, value: str) -> httpx.Response:
+        return self.client.choose(action_id, channel=channel, message_ts=message_ts, block_id=block_id, value=value)
+
     def click_in_view(self, action_id: str, *, view: dict[str, Any], value: str | None = None) -> httpx.Response:
         return self.client.click_in_view(action_id, view=view, value=value)
 

@@ -31,12 +31,16 @@ def test_declare_opens_channel_with_pinned_headline_and_announcement(alice: Slac
     assert "U0ALICE" in slack.members(channel.id)
     assert "Incident #1" in channel.topic.value
 
+    # The headline, and the runbook checklist (here asking for a runbook: no rule matched and no
+    # model worker runs in this test).
     pinned = slack.pins(channel.id)
-    assert len(pinned) == 1
-    headline = all_text(pinned[0])
+    assert len(pinned) == 2
+    headline_message = next(m for m in pinned if "Triggered" in all_text(m))
+    headline = all_text(headline_message)
     assert "Inference latency above SLO on multimodal-api" in headline
     assert "Triggered" in headline and "P1" in headline
-    buttons = [e["action_id"] for b in pinned[0].blocks if b["type"] == "actions" for e in b["elements"]]
+    assert any("No runbook chosen yet" in all_text(m) for m in pinned)
+    buttons = [e["action_id"] for b in headline_message.blocks if b["type"] == "actions" for e in b["elements"]]
     assert buttons == [ActionId.ACKNOWLEDGE, ActionId.RESOLVE]
 
     announcements = slack.messages("incidents")
@@ -76,11 +80,11 @@ def test_whole_lifecycle_survives_rate_limits(alice: SlackUser, bob: SlackUser, 
     assert "Resolved" in headline and "<@U0BOB>" in headline and "Rolled back model v5 to v4" in headline
     assert not [b for b in headline_message(slack, db).blocks if b["type"] == "actions"]
 
-    # The postmortem draft goes out in a lane of its own (its file and its summary), so only the
-    # incident's own posts have an order to keep.
+    # The postmortem draft (its file and its summary) and the runbook checklist go out in lanes
+    # of their own, so only the incident's own posts have an order to keep.
     everything = [all_text(m) for m in slack.messages(channel.id) if m.ts != headline_ts]
-    posts = [text for text in everything if not text.startswith("📝 Postmortem")]
-    assert len(everything) - len(posts) == 2
+    posts = [text for text in everything if not text.startswith(("📝 Postmortem", "📘"))]
+    assert len(everything) - len(posts) == 3
     expected_order = ["acknowledged", "Status update", "commander", "mitigated", "resolved"]
     assert len(posts) == len(expected_order), posts
     for post, word in zip(posts, expected_order, strict=True):
@@ -99,7 +103,9 @@ def test_incident_exists_while_slack_is_down_and_appears_when_it_recovers(alice:
     channel = incident_channel(slack, db)
     created = [c for c in slack.calls("conversations.create") if c.ok]
     assert len(created) == 1, "a retried setup must not create a second channel"
-    assert len(slack.pins(channel.id)) == 1
+    pinned = [all_text(m) for m in slack.pins(channel.id)]
+    assert len(pinned) == 2, "one headline and one checklist, however often the setup was retried"
+    assert sum("Complete outage" in text for text in pinned) == 1
     assert len(slack.messages("incidents")) == 1
 
 

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from bot.core.checklists import StepRef
 from bot.services import Services
 from handlers.slack.commands.base import Invocation, Subcommand, channel_incident
 from handlers.slack.context import Reply, answer_within_budget
 from storage.models import Incident
 
 
-def start_diagnostics(services: Services, incident: Incident, *, actor: str) -> Reply:
-    if services.diagnoser.start(incident, actor=actor):
+def start_diagnostics(services: Services, incident: Incident, *, actor: str, only: tuple[str, ...] = (),
+                      runbook_step: StepRef | None = None) -> Reply:
+    if services.diagnoser.start(incident, actor=actor, only=only, runbook_step=runbook_step):
         return Reply(text=f"🔬 Diagnosing incident #{incident.number}: the results fill in below as each check ends.")
     return Reply(text=f"🔬 Diagnostics for incident #{incident.number} are already running; see the channel.")
 

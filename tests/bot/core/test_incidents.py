@@ -61,7 +61,7 @@ async def test_declare_numbers_incidents_and_queues_the_channel(core: Core) -> N
     assert (first.number, second.number) == (1, 2)
     assert first.status == Status.TRIGGERED
     assert first.version == 1
-    assert await outbox_kinds(core, first.id) == [OutboxKind.PROVISION_CHANNEL]
+    assert await outbox_kinds(core, first.id) == [OutboxKind.PROVISION_CHANNEL, OutboxKind.RUNBOOK_CHECKLIST]
     events = await core.read(lambda s: list_events(s, incident_id=first.id))
     assert [e.kind for e in events] == ["declared"]
     assert events[0].data == {"severity": "P1", "service": None}
