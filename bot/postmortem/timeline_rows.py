@@ -85,6 +85,9 @@ def describe(event: TimelineEvent) -> str:
             return f"{change.get(str(data.get('change')), 'Follow-up')}: {_short(event.text)}"
         case "update_reminder":
             return f"Status update reminder ({data.get('misses', 1)} missed)"
+        case "runbook":
+            return f"Runbook {data.get('runbook', '')}: {_short(event.text)}" if data.get("step") else \
+                f"Runbook: {_short(event.text)}"
         case _:
             return _short(event.text) or event.kind
 

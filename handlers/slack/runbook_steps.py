@@ -20,9 +20,9 @@ from bot.core.checklists import StepRef
 from bot.core.errors import InvalidInput
 from bot.services import Services
 from bot.slack.ids import ActionId, BlockId
+from handlers.payloads import object_or_empty
 from handlers.slack.action_buttons import incident_here, open_action_modal, propose_into_modal, service_for, tell
 from handlers.slack.actions import request_from_action
-from handlers.payloads import object_or_empty
 from handlers.slack.commands.diagnose import start_diagnostics
 from handlers.slack.context import Ack, Reply, Request, respond_later, services_of
 from runbooks.actions.kinds import ActionKind
