@@ -47,9 +47,17 @@ def build_parser() -> argparse.ArgumentParser:
     _add_runbooks_parser(commands)
 
     demo = commands.add_parser(
-        "demo", help="play a scripted incident against a local Slack server on SQLite; no workspace needed"
+        "demo", help="the whole product locally: a Slack sandbox in the browser, local AWS, the worker and the bot"
     )
-    demo.add_argument("--database-url", default="sqlite:///var/demo.db", help="database for the demo")
+    demo.add_argument("--host", default="127.0.0.1", help="address of the sandbox page (default 127.0.0.1)")
+    demo.add_argument("--port", type=int, default=3000, help="port of the sandbox page (default 3000)")
+    demo.add_argument("--state-dir", default="var/demo", help="where the demo keeps its database (default var/demo)")
+    demo.add_argument("--models", default=None, help="model registry folder (default MODEL_REGISTRY or var/models)")
+    demo.add_argument("--reset", action="store_true", help="start fresh: forget the incidents of earlier runs")
+    demo.add_argument("--no-worker", action="store_true", help="run without the model worker (no training)")
+    demo.add_argument("--script", action="store_true",
+                      help="instead, play a short scripted incident in the terminal and print the transcript")
+    demo.add_argument("--database-url", default="sqlite:///var/demo.db", help="with --script: its database")
     return parser
 
 
@@ -94,10 +102,24 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "postmortem":
         return _postmortem(args)
     if args.command == "demo":
-        from bot.demo import run_demo
+        return _demo(args)
+    raise AssertionError(args.command)
+
+
+def _demo(args: argparse.Namespace) -> int:
+    if args.script:
+        from bot.demo.script import run_demo
 
         return run_demo(database_url=args.database_url)
-    raise AssertionError(args.command)
+    import os
+    from pathlib import Path
+
+    from bot.demo import serve_demo
+    from bot.demo.stack import DemoOptions
+
+    registry = Path(args.models or os.environ.get("MODEL_REGISTRY") or "var/models")
+    return serve_demo(DemoOptions(state_dir=Path(args.state_dir), registry=registry, host=args.host, port=args.port,
+                                  reset=args.reset, with_worker=not args.no_worker))
 
 
 def _serve(args: argparse.Namespace) -> int:

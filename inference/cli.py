@@ -34,6 +34,9 @@ def add_models_parser(commands: argparse._SubParsersAction) -> None:  # type: ig
     train.add_argument("--quick", action="store_true", help="small, fast models for tests and CI")
     train.add_argument("--seed", type=int, default=7)
     train.add_argument("--retrain", action="store_true", help="train even if this data and settings were trained before")
+    train.add_argument("--train-fraction", type=float, default=1.0,
+                       help="incident-text only: train on this share of the texts, for a deliberately weaker version")
+    train.add_argument("--no-promote", action="store_true", help="publish the versions without serving them")
     actions.add_parser("list", help="each model's versions with their evaluation metrics")
     validate = actions.add_parser("validate", help="check a version's evaluation metrics against a bar")
     validate.add_argument("name")
@@ -60,9 +63,13 @@ def run_models(args: argparse.Namespace, registry_uri: str) -> int:
 
 
 def _train(args: argparse.Namespace, registry) -> int:  # type: ignore[no-untyped-def]
+    if not 0 < args.train_fraction <= 1:
+        print("incident-bot models: --train-fraction must be in (0, 1]", file=sys.stderr)
+        return 2
     for name in args.model or TRAINABLE:
         if name == "incident-text":
-            manifest, fresh = train_text(registry, quick=args.quick, seed=args.seed, retrain=args.retrain)
+            manifest, fresh = train_text(registry, quick=args.quick, seed=args.seed, retrain=args.retrain,
+                                         train_fraction=args.train_fraction)
         elif name == CHART_MODEL:
             manifest, fresh = train_chart(registry, quick=args.quick, seed=args.seed, retrain=args.retrain)
         elif name == FUSION_MODEL:
@@ -70,7 +77,10 @@ def _train(args: argparse.Namespace, registry) -> int:  # type: ignore[no-untype
                                                  cache_dir=Path(WorkerSettings().model_cache_dir))
         else:  # pragma: no cover - argparse limits the choices
             raise AssertionError(name)
-        promoted = promote_if_fit(registry, manifest) if fresh else registry.current(name) == manifest.version
+        if fresh and not args.no_promote:
+            promoted = promote_if_fit(registry, manifest)
+        else:
+            promoted = registry.current(name) == manifest.version
         verb = "trained" if fresh else "already trained"
         print(f"{name} {manifest.version}: {verb}; accuracy {manifest.metrics.get('accuracy')}, "
               f"macro-F1 {manifest.metrics.get('macro_f1')}" + ("; serving" if promoted else ""))

@@ -111,7 +111,8 @@ async def choose_by_person(session: AsyncSession, *, incident_id: int, runbook: 
     if row is None:
         row = IncidentRunbook(incident_id=incident_id, version=0, suggestion={}, chosen_at=now)
         session.add(row)
-    row.runbook, row.chosen_by, row.reason, row.confidence = runbook, ChosenBy.PERSON.value, f"chosen by <@{actor}>", None
+    row.runbook, row.chosen_by, row.reason = runbook, ChosenBy.PERSON.value, f"chosen by <@{actor}>"
+    row.confidence = None
     row.actor, row.chosen_at, row.version = actor, now, (row.version or 0) + 1
     await session.flush()
     text = f"switched the runbook from {previous} to {runbook}" if previous else f"chose the {runbook} runbook"

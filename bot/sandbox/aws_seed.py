@@ -11,7 +11,9 @@ registers three more task-definition revisions and writes new parameter versions
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 import boto3
@@ -84,3 +86,43 @@ def _register_task_definition(ecs: Any, image: str) -> str:
 
 def _client(service: str, endpoint_url: str, region: str) -> Any:
     return boto3.client(service, endpoint_url=endpoint_url, region_name=region, **DUMMY_CREDENTIALS)
+
+
+@dataclass(frozen=True)
+class MetricStep:
+    """A metric that sat at ``before`` and stepped to ``after`` some minutes ago: what an alarm saw."""
+
+    namespace: str
+    name: str
+    dimensions: dict[str, str]
+    before: float
+    after: float
+    stepped_minutes_ago: int
+    unit: str = "None"
+
+
+# The seeds' two pictures: P95 latency after the v1.6.0 deploy (seed 000), and a ticket
+# classifier whose accuracy fell when a new model version went out (seed 001).
+LATENCY_AFTER_DEPLOY = MetricStep("AWS/ApplicationELB", "TargetResponseTime", {"ServiceName": SERVICE},
+                                  before=0.38, after=1.42, stepped_minutes_ago=40, unit="Seconds")
+ACCURACY_AFTER_MODEL = MetricStep("Multimodal/Prod", "classification_accuracy_7d", {"ServiceName": SERVICE},
+                                  before=0.93, after=0.78, stepped_minutes_ago=30)
+
+
+def _datapoints(step: MetricStep, now: datetime, hours: int) -> Iterator[dict[str, Any]]:
+    for minute in range(hours * 60, 0, -1):
+        # A little wobble, so the chart looks like a dashboard and not a drawing.
+        value = step.after if minute <= step.stepped_minutes_ago else step.before
+        value *= 1 + 0.04 * ((minute * 7919) % 11 - 5) / 5
+        yield {"MetricName": step.name, "Dimensions": [{"Name": k, "Value": v} for k, v in step.dimensions.items()],
+               "Timestamp": now - timedelta(minutes=minute), "Value": round(value, 4), "Unit": step.unit}
+
+
+def seed_metrics(endpoint_url: str, *, now: datetime, steps: tuple[MetricStep, ...] = (
+        LATENCY_AFTER_DEPLOY, ACCURACY_AFTER_MODEL), hours: int = 3, region: str = "us-east-1") -> None:
+    """Minute datapoints for the last ``hours`` of each metric, with its step, on CloudWatch."""
+    cloudwatch = _client("cloudwatch", endpoint_url, region)
+    for step in steps:
+        points = list(_datapoints(step, now, hours))
+        for start in range(0, len(points), 20):
+            cloudwatch.put_metric_data(Namespace=step.namespace, MetricData=points[start:start + 20])

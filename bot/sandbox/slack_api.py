@@ -13,6 +13,8 @@ Routes:
   HTTP 200 with ``{"ok": ...}`` as Slack does, unless a fault was injected.
 - ``POST /upload/<file_id>``: where ``files.getUploadURLExternal`` sends the bytes.
 - ``GET /files/<file_id>/<name>``: an uploaded file's bytes.
+- ``/ui/...``: the browser UI (``bot.sandbox.web``); ``GET /`` serves it too once a bot is
+  attached (``web=BotLink(...)`` or ``attach_bot``), and otherwise answers this server's JSON.
 - ``/_local/...``: a control surface for other processes: ``POST|GET|DELETE /_local/faults``,
   ``GET|DELETE /_local/calls``, ``POST /_local/reset``, ``GET /_local/state``, and
   ``POST|GET /_local/respond/<name>`` (a slash command's response_url).
@@ -28,10 +30,11 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from email.parser import BytesParser
 from email.policy import HTTP
 from types import TracebackType
@@ -42,12 +45,13 @@ import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from bot.sandbox.faults import FaultInjector
 from bot.sandbox.methods import dispatch
 from bot.sandbox.models import Channel, ChannelSpec, Ephemeral, Message, User, UserGroup
 from bot.sandbox.recording import CallRecorder, RecordedCall, ResponseInbox
+from bot.sandbox.web import BotLink, SandboxWeb, Scenario
 from bot.sandbox.workspace import Workspace, WorkspaceConfig
 
 logger = logging.getLogger(__name__)
@@ -137,7 +141,8 @@ class SlackSandbox:
     def __init__(self, *, users: Iterable[User] = (), channels: Iterable[ChannelSpec] = (),
                  usergroups: Iterable[UserGroup] = (), include_defaults: bool = True,
                  auto_join_bot: bool = True, seed: int = 0,
-                 tokens: Mapping[str, str] | None = None, root_url: str | None = None) -> None:
+                 tokens: Mapping[str, str] | None = None, root_url: str | None = None,
+                 web: BotLink | None = None, scenarios: Sequence[Scenario] = ()) -> None:
         self.workspace = Workspace(WorkspaceConfig(
             users=users, channels=channels, usergroups=usergroups,
             include_defaults=include_defaults, auto_join_bot=auto_join_bot, seed=seed,
@@ -146,10 +151,20 @@ class SlackSandbox:
         self.root_url = root_url
         self._recorder = CallRecorder()
         self._responses = ResponseInbox()
+        self.web = SandboxWeb(self, link=web, scenarios=scenarios)
         self.app = Starlette(routes=self._routes())
 
-    def _routes(self) -> list[Route]:
+    def attach_bot(self, link: BotLink) -> None:
+        """Wire the web UI to a bot whose URL is only known after the sandbox started."""
+        self.web.attach_bot(link)
+
+    def add_scenarios(self, scenarios: Sequence[Scenario]) -> None:
+        """Offer more scenarios in the web UI's menu (names must be new)."""
+        self.web.add_scenarios(scenarios)
+
+    def _routes(self) -> list[BaseRoute]:
         return [
+            *self.web.routes(),
             Route("/", self._index, methods=["GET"]),
             Route("/api/{method}", self._api, methods=["GET", "POST"]),
             Route("/upload/{file_id}", self._upload, methods=["POST", "PUT"]),
@@ -207,6 +222,8 @@ class SlackSandbox:
     # control surface
 
     async def _index(self, request: Request) -> Response:
+        if self.web.link is not None:
+            return await self.web.page(request)
         root = str(request.base_url)
         return JSONResponse({"ok": True, "service": "local slack sandbox",
                              "base_url": f"{root}api/", "control": f"{root}_local/"})
@@ -250,6 +267,7 @@ class SlackSandbox:
         except (BadRequest, ValueError):
             return Response("invalid_payload", status_code=400)
         self._responses.add(name, fields)
+        self.web.on_response(name, fields)
         return JSONResponse({"ok": True})
 
     # helpers for tests and the demo
@@ -426,10 +444,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-auto-join-bot", action="store_true",
                         help="the bot must join public channels before posting in them")
+    parser.add_argument("--bot-url", help="wire the web UI to a bot listening here (signing secret "
+                                          "from SLACK_SIGNING_SECRET, not the command line)")
     args = parser.parse_args(argv)
-    sandbox = SlackSandbox(seed=args.seed, auto_join_bot=not args.no_auto_join_bot)
-    print(f"Slack sandbox: SLACK_API_URL=http://{_url_host(args.host)}:{args.port}/api/",
-          flush=True)
+    secret = os.environ.get("SLACK_SIGNING_SECRET", "")
+    if args.bot_url and not secret:
+        parser.error("--bot-url needs SLACK_SIGNING_SECRET set to the bot's signing secret")
+    sandbox = SlackSandbox(seed=args.seed, auto_join_bot=not args.no_auto_join_bot,
+                           web=BotLink(args.bot_url, secret) if args.bot_url else None)
+    root = f"http://{_url_host(args.host)}:{args.port}/"
+    print(f"Slack sandbox: SLACK_API_URL={root}api/ ; web UI at {root}ui/", flush=True)
     try:
         asyncio.run(serve(sandbox, host=args.host, port=args.port))
     except KeyboardInterrupt:

@@ -8,12 +8,14 @@ bookmarks), open views and uploaded files. The Web API methods that act on it li
 from __future__ import annotations
 
 import copy
+import pickle
 import random
 import string
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from bot.sandbox.models import (
@@ -36,6 +38,10 @@ from bot.sandbox.models import (
 )
 
 _ID_ALPHABET = string.ascii_uppercase + string.digits
+# What ``save`` keeps: the workspace's content and its id and ts counters, so ids stay unique.
+_SAVED_FIELDS = ("users", "usergroups", "channels", "files", "home_views", "_rng", "_last_ts_us")
+# Trigger ids the web UI handed out, kept only for as long as a bot could still use one.
+MAX_REMEMBERED_TRIGGERS = 1000
 
 
 @dataclass
@@ -122,6 +128,11 @@ class Workspace:
         self.views: dict[str, View] = {}
         self.files: dict[str, UploadedFile] = {}
         self.home_views: dict[str, str] = {}
+        # Which person each trigger id belongs to (the web UI records them when it forwards an
+        # interaction), so views.open and views.push know whose screen a modal goes on.
+        self.trigger_users: dict[str, str] = {}
+        # Each person's open modals, bottom first, as view ids.
+        self.modal_stacks: dict[str, list[str]] = {}
         defaults = cfg.include_defaults
         for user in [*(default_users() if defaults else []), *cfg.users]:
             self.users[user.id] = copy.deepcopy(user)
@@ -135,6 +146,36 @@ class Workspace:
     def reset(self) -> None:
         with self.lock:
             self._populate()
+
+    # kept between runs (the demo's state folder)
+
+    def save(self, path: Path) -> None:
+        """Write the workspace (people, channels with their messages, files) to ``path``.
+
+        Open modals and trigger ids are left out: they belong to a browser session that ends
+        with the process. The file is replaced atomically, so a crash never leaves half of one.
+        """
+        with self.lock:
+            data = pickle.dumps({name: getattr(self, name) for name in _SAVED_FIELDS})
+        partial = path.with_suffix(path.suffix + ".partial")
+        partial.write_bytes(data)
+        partial.replace(path)
+
+    def load(self, path: Path) -> bool:
+        """Take the workspace saved at ``path``; False (and nothing changed) if there is none to read.
+
+        Only files this process wrote itself (``save``) are meant here: pickle trusts its input.
+        """
+        try:
+            saved = pickle.loads(path.read_bytes())  # noqa: S301 - our own state folder
+        except (OSError, EOFError, pickle.UnpicklingError, AttributeError, ImportError, TypeError):
+            return False
+        if not isinstance(saved, dict) or set(saved) != set(_SAVED_FIELDS):
+            return False
+        with self.lock:
+            for name, value in saved.items():
+                setattr(self, name, value)
+        return True
 
     # ids and clocks
 
@@ -177,6 +218,12 @@ class Workspace:
             )
             self.channels[channel.id] = channel
             return channel.id
+
+    def remember_trigger(self, trigger_id: str, user_id: str) -> None:
+        with self.lock:
+            self.trigger_users[trigger_id] = user_id
+            while len(self.trigger_users) > MAX_REMEMBERED_TRIGGERS:  # oldest first (dict order)
+                del self.trigger_users[next(iter(self.trigger_users))]
 
     # lookups (callers hold the lock)
 
@@ -281,6 +328,11 @@ class Workspace:
         with self.lock:
             return [v.to_api() for v in self.views.values()]
 
+    def modal_stack(self, user_id: str) -> list[dict[str, Any]]:
+        """A person's open modals, bottom first, as the API shows them."""
+        with self.lock:
+            return [self.views[v].to_api() for v in self.modal_stacks.get(user_id, []) if v in self.views]
+
     def state(self) -> dict[str, Any]:
         """Everything, as JSON-ready dicts (for ``GET /_local/state`` and a browser view)."""
         with self.lock:
@@ -295,4 +347,5 @@ class Workspace:
                     for c in self.channels.values()
                 ],
                 "views": [v.to_api() for v in self.views.values()],
+                "modal_stacks": {user: list(ids) for user, ids in self.modal_stacks.items() if ids},
             }

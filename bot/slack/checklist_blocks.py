@@ -117,7 +117,8 @@ def checklist(*, incident: Incident, runbook: Runbook, choice: IncidentRunbook,
     return text, blocks
 
 
-def no_runbook(*, incident: Incident, choice: IncidentRunbook, names: Sequence[tuple[str, str]]) -> tuple[str, list[Block]]:
+def no_runbook(*, incident: Incident, choice: IncidentRunbook,
+               names: Sequence[tuple[str, str]]) -> tuple[str, list[Block]]:
     """When nothing chose a runbook: the model's guess, if any, and a picker. ``names``: (name, title)."""
     guess = choice.suggestion or {}
     if guess.get("runbook"):
@@ -155,5 +156,6 @@ def runbook_overview(*, runbook: Runbook, choice: IncidentRunbook | None, names:
     notes = runbook.communication.notes
     blocks.append(context(f"Communication template: `{runbook.communication.template}`"
                           + (" · " + escape_mrkdwn(" ".join(notes))[:500] if notes else "")))
-    blocks.append(context("Runbooks: " + ", ".join(f"`{n}`" for n in names) + ". Switch with `/incident runbook NAME`."))
+    listed = ", ".join(f"`{n}`" for n in names)
+    blocks.append(context(f"Runbooks: {listed}. Switch with `/incident runbook NAME`."))
     return blocks

@@ -187,7 +187,8 @@ TEXT_ONLY_TITLE = "P95 latency above the SLO on the inference API, requests time
 VAGUE_TITLE = "Customers say something looks off since this morning"
 
 
-def worker_reading(worker, http: httpx.Client, title: str = TEXT_ONLY_TITLE) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+def worker_reading(worker, http: httpx.Client,  # type: ignore[no-untyped-def]
+                   title: str = TEXT_ONLY_TITLE) -> dict[str, Any]:
     response = http.post(f"{worker.url}/v1/models/incident-text:predict", json={"instances": [{"text": title}]})
     return response.json()["predictions"][0]
 
@@ -258,7 +259,8 @@ def checklist_once(checklist_bot, slack, http: httpx.Client, db: Database):
 
 STEP_IDS = {step.id for _, step in LIBRARY.runbooks["high_latency"].steps()}
 junk = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=40)
-odd_json = st.one_of(st.none(), st.integers(), junk, st.lists(junk, max_size=2), st.dictionaries(junk, junk, max_size=2))
+odd_json = st.one_of(st.none(), st.integers(), junk, st.lists(junk, max_size=2),
+                     st.dictionaries(junk, junk, max_size=2))
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -1,0 +1,69 @@
+"""The demo's configuration: the seeds' multimodal suite, people with roles, and short timers.
+
+Alice leads (responder and commander), Bob is on call, Evan approves destructive actions, so a
+person switching users in the sandbox can show RBAC and two-person approval.
+"""
+
+from __future__ import annotations
+
+import yaml
+
+from bot.config import IncidentBotConfig
+
+DEMO_PAGERDUTY_SERVICE = "PSVC002"  # the scoring API's PagerDuty service, where the outage scenario pages
+
+DEMO_CONFIG_YAML = f"""
+channels: {{announce: incidents, escalations: incident-escalations}}
+oncall: {{users: [U0BOB]}}
+services:
+  multimodal-api:
+    aliases: [document-classifier, image-recognition, multimodal-fusion, ticket-classifier]
+    pagerduty_service_ids: [PSVC001]
+    alarms: ["multimodal-*"]
+    ecs: {{cluster: multimodal-prod, service: multimodal-api, min: 2, max: 20}}
+    models: [incident-text, chart-vit, fusion]
+    flags:
+      prefix: /multimodal/prod/
+      names: [AUTO_APPLY_ENABLED, max_batch_size, rate_limit_rpm]
+    metric:
+      namespace: AWS/ApplicationELB
+      name: TargetResponseTime
+      dimensions: {{ServiceName: multimodal-api}}
+  scoring-api:
+    pagerduty_service_ids: [{DEMO_PAGERDUTY_SERVICE}]
+  ai-orchestrator:
+    alarms: ["ai-orchestrator-*"]
+# Scenarios for one service a few minutes apart are separate incidents in the demo.
+alerts: {{group_window: 2m, summary_every: 3s}}
+routing:
+  - match: {{alarm: "*p95-latency*"}}
+    runbook: high_latency
+    severity: P1
+  - match: {{alarm: "*accuracy*"}}
+    runbook: model_regression
+    severity: P1
+escalation:
+  default:
+    - {{after: 0m, notify: {{users: [U0BOB]}}}}
+    - {{after: 30m, notify: {{users: [U0MLLEAD1]}}}}
+    - {{after: 1h, notify: {{users: [U0ENGMGR1]}}}}
+rbac:
+  roles:
+    responder: {{users: [U0ALICE, U0BOB, U0ONCALL1]}}
+    commander: {{users: [U0ALICE, U0MLLEAD1]}}
+    approver: {{users: [U0ENGMGR1, U0VPENG01]}}
+  actions:
+    scale: [responder, commander]
+    rollback: [commander]
+    flag: [responder, commander]
+    stop: [commander]
+  approval_required: [stop]
+  approval_ttl: 10m
+actions:
+  verify_timeout: 20s
+  verify_every: 1s
+"""
+
+
+def demo_config() -> IncidentBotConfig:
+    return IncidentBotConfig.from_mapping(yaml.safe_load(DEMO_CONFIG_YAML), source="demo")

@@ -1,0 +1,129 @@
+"""The sandbox's scenario menu: realistic deliveries through the bot's real webhook endpoints.
+
+Each scenario does what production would: CloudWatch alarms arrive as EventBridge API
+destination calls with the connection's token, PagerDuty incidents as signed Webhooks v3
+deliveries from the local PagerDuty, and the "bad model version" is a real deploy on the worker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+
+from bot.demo.config import DEMO_PAGERDUTY_SERVICE
+from bot.sandbox.aws_seed import ACCURACY_AFTER_MODEL, LATENCY_AFTER_DEPLOY, MetricStep
+from bot.sandbox.cloudwatch_events import AlarmChange, alarm_event, deliver
+from bot.sandbox.pagerduty_api import PagerDutySandbox
+from bot.sandbox.web import Scenario
+
+TEXT_MODEL = "incident-text"
+STORM_ALERTS = 120
+# The provider orchestrator's error alarms (seed 003): one service, many alarms at once.
+STORM_ALARMS = ("ai-orchestrator-provider-errors", "ai-orchestrator-error-rate", "ai-orchestrator-5xx",
+                "ai-orchestrator-openai-errors", "ai-orchestrator-anthropic-errors", "ai-orchestrator-timeouts")
+
+
+class ScenarioError(Exception):
+    """A scenario could not start; the message is shown in the sandbox."""
+
+
+@dataclass(frozen=True)
+class Targets:
+    """Where the scenarios deliver: the bot, the worker (if it runs) and the local PagerDuty."""
+
+    bot_url: str
+    eventbridge_token: str
+    worker_url: str | None
+    pagerduty: PagerDutySandbox
+
+
+def _client() -> httpx.AsyncClient:
+    return httpx.AsyncClient(timeout=30)
+
+
+async def latency_after_deploy(targets: Targets) -> None:
+    """Seed 000: P95 latency stepped up 40 minutes ago, when multimodal-api:1.6.0 went out."""
+    change = AlarmChange(alarm_name="multimodal-api-p95-latency", metric=LATENCY_AFTER_DEPLOY, threshold=1.0,
+                         description="P95 latency above 1 s for 5 minutes (SLO: P95 < 600 ms)")
+    async with _client() as http:
+        await deliver(http, targets.bot_url, targets.eventbridge_token, alarm_event(change))
+
+
+async def weakest_other_version(http: httpx.AsyncClient, worker_url: str) -> str:
+    """The text model's version with the lowest held-out accuracy that is not serving now."""
+    info = (await http.get(f"{worker_url}/v1/models/{TEXT_MODEL}")).raise_for_status().json()
+    serving = info.get("version")
+    others = [v for v in info.get("versions", []) if v.get("version") != serving]
+    if not others:
+        raise ScenarioError("The registry has no second version of incident-text to deploy as the bad one; "
+                            "`incident-bot demo` trains one on its first run.")
+    return str(min(others, key=lambda v: float((v.get("metrics") or {}).get("accuracy") or 1.0))["version"])
+
+
+async def model_regression(targets: Targets) -> None:
+    """Seed 001: a weaker incident-text version goes out, and the accuracy alarm fires."""
+    async with _client() as http:
+        if targets.worker_url is None:
+            raise ScenarioError("The model worker is not running (no trained models); run `make models` first.")
+        bad = await weakest_other_version(http, targets.worker_url)
+        load = await http.post(f"{targets.worker_url}/v1/models/{TEXT_MODEL}/versions/{bad}:load",
+                               json={"actor": "deploy-pipeline"}, timeout=120)
+        load.raise_for_status()
+        change = AlarmChange(alarm_name="multimodal-api-accuracy-below-85", metric=ACCURACY_AFTER_MODEL,
+                             threshold=0.85, comparison="LessThanThreshold",
+                             description=f"7-day classification accuracy below 85% since {TEXT_MODEL} {bad} "
+                                         "was deployed (auto-apply is on)")
+        await deliver(http, targets.bot_url, targets.eventbridge_token, alarm_event(change))
+
+
+async def pagerduty_outage(targets: Targets) -> None:
+    """A PagerDuty incident for the scoring API: health checks failing everywhere."""
+    stamp = datetime.now(UTC).strftime("%H%M%S")
+    incident = targets.pagerduty.add_incident(
+        f"PDEMO{stamp}", title="scoring-api is down: every health check failing, 100% 503s",
+        service_id=DEMO_PAGERDUTY_SERVICE, service_name="scoring-api", urgency="high", priority="P1")
+    response = await targets.pagerduty.emit_async("incident.triggered", incident["id"])
+    if response.status_code >= 300:
+        raise ScenarioError(f"the bot answered the PagerDuty webhook with HTTP {response.status_code}")
+
+
+async def alert_storm(targets: Targets) -> None:
+    """A burst of error alarms for one service: grouped into one incident, summarised, not posted one by one."""
+    steps = [MetricStep("AI/Performance", "ProviderErrors", {"ServiceName": "ai-orchestrator"}, before=2, after=310,
+                        stepped_minutes_ago=5, unit="Count")]
+    gate = asyncio.Semaphore(16)
+
+    async def one(http: httpx.AsyncClient, index: int) -> None:
+        metric: MetricStep = steps[0]
+        change = AlarmChange(alarm_name=STORM_ALARMS[index % len(STORM_ALARMS)], metric=metric, threshold=50,
+                             description="5xx responses above 50 a minute")
+        async with gate:
+            await deliver(http, targets.bot_url, targets.eventbridge_token, alarm_event(change))
+
+    async with _client() as http:
+        await asyncio.gather(*(one(http, i) for i in range(STORM_ALERTS)))
+
+
+_SCENARIOS: tuple[tuple[str, str, str, Callable[[Targets], Any]], ...] = (
+    ("latency-after-deploy", "P95 latency after a deploy (seed 000)",
+     "A CloudWatch P95-latency alarm on multimodal-api, 40 minutes after the v1.6.0 deploy.", latency_after_deploy),
+    ("model-regression", "Model regression with a bad model version (seed 001)",
+     "A weaker incident-text version is deployed on the worker; the accuracy alarm fires.", model_regression),
+    ("pagerduty-outage", "PagerDuty: complete outage",
+     "PagerDuty triggers a P1 incident for scoring-api and sends its signed webhook.", pagerduty_outage),
+    ("alert-storm", f"An alert storm ({STORM_ALERTS} alarms)",
+     "ai-orchestrator's error alarms arrive at once: one incident, summarised in the channel.", alert_storm),
+)
+
+
+def demo_scenarios(targets: Targets) -> list[Scenario]:
+    def starter(run: Callable[[Targets], Any]) -> Callable[[], Any]:
+        return lambda: run(targets)
+
+    return [Scenario(name=name, title=title, description=description, run=starter(run))
+            for name, title, description, run in _SCENARIOS]
