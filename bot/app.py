@@ -163,7 +163,7 @@ def create_app(settings: Settings, options: AppOptions = AppOptions()) -> FastAP
     actions = ActionPipeline(
         core=core, config=config, planner=Planner(config=config, providers=action_providers),
         executor=Executor(config=config, providers=action_providers),
-        authorizer=Authorizer(rbac=config.rbac, directory=gateway),
+        authorizer=Authorizer(rbac=config.rbac, directory=gateway), runbooks=library,
     )
     diagnoser = Diagnoser(core=core, config=config, gateway=gateway, worker=worker,
                           cloudwatch=Boto3CloudWatch(endpoint_url=settings.aws_endpoint_url or None),

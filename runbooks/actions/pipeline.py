@@ -35,6 +35,8 @@ from runbooks.actions.kinds import ActionKind, ActionState, Permission
 from runbooks.actions.plans import Planner
 from runbooks.actions.rbac import Authorizer
 from runbooks.actions.requests import ActionRequest
+from runbooks.engine.loader import Library
+from runbooks.engine.matching import steps_done_by_action
 from storage.models import ResponseAction
 
 log = logging.getLogger(__name__)
@@ -54,8 +56,9 @@ _FINAL_AUDIT = {
 
 class ActionPipeline:
     def __init__(self, *, core: Core, config: IncidentBotConfig, planner: Planner, executor: Executor,
-                 authorizer: Authorizer) -> None:
+                 authorizer: Authorizer, runbooks: Library | None = None) -> None:
         self._core = core
+        self._runbooks = runbooks
         self._config = config
         self._planner = planner
         self._executor = executor
@@ -298,7 +301,20 @@ class ActionPipeline:
                 await store.record(session, action=fresh, actor=fresh.decided_by or fresh.requested_by, now=now,
                                    text=f"{fresh.summary}: {message}", announce=True)
                 await store.refresh_message(session, action=fresh, now=now)
+                if to in (ActionState.SUCCEEDED, ActionState.NO_CHANGE):
+                    await self._tick_runbook_steps(session, fresh, now=now)
         self._core.outbox_ready()
+
+    async def _tick_runbook_steps(self, session: AsyncSession, action: ResponseAction, *, now: datetime) -> None:
+        """The incident's runbook steps this action did are done, whichever button started it."""
+        choice = await checklists.current(session, incident_id=action.incident_id)
+        runbook = self._runbooks.get(choice.runbook) if self._runbooks and choice and choice.runbook else None
+        if runbook is None:
+            return
+        for step in steps_done_by_action(runbook, kind=action.kind, before=action.before, after=action.after):
+            await checklists.set_done(session, incident_id=action.incident_id, runbook=runbook.name, step_id=step.id,
+                                      title=step.title, done=True, actor=action.requested_by, now=now,
+                                      via=f"action #{action.id}")
 
     # --- helpers -----------------------------------------------------------------------------
 

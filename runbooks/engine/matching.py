@@ -8,11 +8,13 @@ part beats a shorter one, so `*p95-latency*` decides before `*latency*` and both
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
+from typing import Any
 
 from runbooks.engine.loader import Library
+from runbooks.engine.schema import Runbook, Step
 
 # An exact metric name says more than any alarm-name glob of ordinary length.
 _METRIC_WEIGHT = 1000
@@ -83,3 +85,41 @@ def runbook_for_class(library: Library, text_class: str) -> str | None:
     if named:
         return named[0]
     return text_class if text_class in library.runbooks else None
+
+
+_ROLLBACK_KINDS = {"model": ("rollback_model", "load_model"), "deploy": ("rollback_deploy",),
+                   "config": ("rollback_config",)}
+
+
+def steps_done_by_action(runbook: Runbook, *, kind: str, before: Mapping[str, Any],
+                         after: Mapping[str, Any]) -> list[Step]:
+    """The runbook's action steps that a finished action did, wherever it was started from.
+
+    Disabling auto-apply from the headline does the model-regression runbook's first step as
+    surely as its own button does, so the checklist shows it done either way.
+    """
+    return [step for _, step in runbook.steps() if step.action is not None and _does(step, kind, before, after)]
+
+
+def _does(step: Step, kind: str, before: Mapping[str, Any], after: Mapping[str, Any]) -> bool:
+    bound = step.action
+    assert bound is not None
+    if bound.flag is not None:
+        name = str(after.get("path") or "").rsplit("/", 1)[-1]
+        return kind == "set_flag" and name == bound.flag.name and str(after.get("value")) == bound.flag.value
+    if bound.scale is not None:
+        if kind != "scale" or not isinstance(after.get("desired"), int):
+            return False
+        if bound.scale.count is not None:
+            return after["desired"] == bound.scale.count
+        was = before.get("desired")
+        return isinstance(was, int) and (after["desired"] - was) * (bound.scale.delta or 0) > 0
+    if bound.rollback is not None:
+        if kind not in _ROLLBACK_KINDS[bound.rollback.kind]:
+            return False
+        target = bound.rollback.target
+        if target is None:
+            return True
+        named = after.get("model") if bound.rollback.kind == "model" else after.get("path")
+        return str(named or "").endswith(target)
+    return kind == bound.kind  # stop, redeploy

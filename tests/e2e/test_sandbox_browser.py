@@ -113,6 +113,8 @@ def test_the_model_regression_scenario_clicked_through_in_chromium(  # type: ign
     modal = page.get_by_test_id("modal")
     expect(modal).to_contain_text("AUTO_APPLY_ENABLED")
     page.get_by_test_id("modal-submit").click()
+    expect(modal).to_contain_text("Confirmed")
+    page.get_by_test_id("modal-close").click()
     expect(messages.filter(has_text="AUTO_APPLY_ENABLED").filter(has_text="true → false").last).to_be_visible()
     shot(page, "3-auto-apply-off")
 
@@ -122,10 +124,15 @@ def test_the_model_regression_scenario_clicked_through_in_chromium(  # type: ign
     page.get_by_test_id("modal-submit").click()
     expect(modal).to_contain_text("Roll back")
     page.get_by_test_id("modal-submit").click()
-    expect(messages.filter(has_text="Action #").filter(has_text="succeeded").last).to_be_visible()
+    expect(modal).to_contain_text("Confirmed")
+    page.get_by_test_id("modal-close").click()
+    rolled_back = messages.filter(has_text="Action #").filter(has_text="incident-text").filter(has_text="Done")
+    expect(rolled_back.last).to_be_visible()
     shot(page, "4-rolled-back")
 
     click_button(page, "incident_resolve")
+    expect(page.get_by_test_id("confirm-dialog")).to_be_visible()  # Resolve asks first, as in Slack
+    page.get_by_test_id("confirm-ok").click()
     expect(messages.filter(has_text="Resolved").first).to_be_visible()
     approve = page.locator("[data-testid=message] [data-action-id=postmortem_approve]").last
     expect(approve).to_be_visible()

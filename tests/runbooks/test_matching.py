@@ -72,3 +72,26 @@ def test_every_text_class_has_its_runbook() -> None:
 
     assert {label: runbook_for_class(LIBRARY, label) for label in RUNBOOK_CLASSES} == {c: c for c in RUNBOOK_CLASSES}
     assert runbook_for_class(LIBRARY, "not_a_class") is None
+
+
+@pytest.mark.parametrize(("runbook", "kind", "before", "after", "steps"), [
+    ("model_regression", "set_flag", {"value": "true"}, {"path": "/multimodal/prod/AUTO_APPLY_ENABLED", "value": "false"},
+     ["disable-auto-apply"]),
+    ("model_regression", "set_flag", {"value": "false"}, {"path": "/multimodal/prod/AUTO_APPLY_ENABLED", "value": "true"},
+     ["re-enable-auto-apply"]),
+    ("model_regression", "set_flag", {}, {"path": "/multimodal/prod/rate_limit_rpm", "value": "false"}, []),
+    ("model_regression", "load_model", {"version": "v3"}, {"model": "incident-text", "version": "v2"},
+     ["rollback-model"]),
+    ("high_latency", "scale", {"desired": 4}, {"desired": 10}, ["scale-up"]),
+    ("high_latency", "scale", {"desired": 4}, {"desired": 12}, []),  # the step asks for 10
+    ("high_latency", "rollback_config", {}, {"path": "/multimodal/prod/max_batch_size", "value": "16"},
+     ["restore-batch-size"]),
+    ("high_latency", "rollback_config", {}, {"path": "/multimodal/prod/rate_limit_rpm", "value": "600"}, []),
+    ("high_latency", "rollback_deploy", {}, {"revision": "2"}, ["rollback-deploy"]),
+])
+def test_a_finished_action_does_the_steps_that_ask_for_it(runbook: str, kind: str, before: dict, after: dict,
+                                                           steps: list[str]) -> None:
+    from runbooks.engine.matching import steps_done_by_action
+
+    done = steps_done_by_action(LIBRARY.runbooks[runbook], kind=kind, before=before, after=after)
+    assert [s.id for s in done] == steps

@@ -30,8 +30,10 @@ from tests.scenarios.actions_support import (
     ONCALL_GROUP,
     add_oncall_group,
     all_text,
+    confirm,
     declare,
     desired_count,
+    propose,
     wait_finished,
     wait_for,
 )
@@ -161,6 +163,13 @@ def test_manual_steps_tick_and_untick_from_their_checkbox_and_the_runbook_can_be
                                                          "check-traffic-spike")["accessory"], what="the untick")
     changes = [(e.actor, e.data["done"]) for e in runbook_events(db) if e.data.get("step") == "check-traffic-spike"]
     assert changes == [(ALICE, True), (ALICE, False)]
+
+    # An action that does a step ticks it even when it was not started from the checklist.
+    action_id, _ = propose(alice, "scale multimodal-api 10", channel)
+    confirm(alice, channel, action_id)
+    assert wait_finished(db, action_id).state == "succeeded"
+    wait_for(lambda: "✅" in step_block(checklist(slack, channel), "scale-up")["text"]["text"], what="the tick")
+    assert [e.data["via"] for e in runbook_events(db) if e.data.get("step") == "scale-up"] == [f"action #{action_id}"]
 
     # Switching is explicit, recorded, and the same pinned message shows the new runbook.
     answer = alice.command("runbook model_regression", channel=channel).json()
