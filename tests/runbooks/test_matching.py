@@ -12,6 +12,7 @@ from runbooks.engine.loader import load_library
 from runbooks.engine.matching import AlertFacts, match_by_rules, runbook_for_class
 
 LIBRARY = load_library()
+AUTO_APPLY = "/multimodal/prod/AUTO_APPLY_ENABLED"
 
 
 @pytest.mark.parametrize(("facts", "runbook"), [
@@ -75,9 +76,8 @@ def test_every_text_class_has_its_runbook() -> None:
 
 
 @pytest.mark.parametrize(("runbook", "kind", "before", "after", "steps"), [
-    ("model_regression", "set_flag", {"value": "true"}, {"path": "/multimodal/prod/AUTO_APPLY_ENABLED", "value": "false"},
-     ["disable-auto-apply"]),
-    ("model_regression", "set_flag", {"value": "false"}, {"path": "/multimodal/prod/AUTO_APPLY_ENABLED", "value": "true"},
+    ("model_regression", "set_flag", {"value": "true"}, {"path": AUTO_APPLY, "value": "false"}, ["disable-auto-apply"]),
+    ("model_regression", "set_flag", {"value": "false"}, {"path": AUTO_APPLY, "value": "true"},
      ["re-enable-auto-apply"]),
     ("model_regression", "set_flag", {}, {"path": "/multimodal/prod/rate_limit_rpm", "value": "false"}, []),
     ("model_regression", "load_model", {"version": "v3"}, {"model": "incident-text", "version": "v2"},
