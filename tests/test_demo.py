@@ -116,3 +116,31 @@ def test_a_second_run_reuses_the_database_and_the_workspace_and_reset_starts_fre
     with (fresh := run(reset=True)):
         assert "said in the first run" not in _general_texts(fresh)
     assert first is not second
+
+
+def test_incident_bot_demo_prints_the_address_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
+    import re
+    import signal
+    import subprocess
+    import sys
+
+    command = [str(Path(sys.executable).with_name("incident-bot")), "demo", "--no-worker", "--port", "0",
+               "--state-dir", str(tmp_path / "demo")]
+    demo = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        lines: list[str] = []
+        assert demo.stdout is not None
+        while not any("Open http" in line for line in lines):
+            line = demo.stdout.readline()
+            assert line, "the demo ended before printing its address:\n" + "".join(lines)
+            lines.append(line)
+        url = re.search(r"Open (http://\S+) in a browser", "".join(lines)).group(1)  # type: ignore[union-attr]
+        assert "text/html" in httpx.get(url, timeout=10).headers["content-type"]
+        demo.send_signal(signal.SIGINT)
+        rest, _ = demo.communicate(timeout=60)
+    finally:
+        if demo.poll() is None:
+            demo.kill()
+    assert demo.returncode == 0, rest
+    assert "Stopping" in rest
+    assert (tmp_path / "demo" / "incident-bot.db").exists() and (tmp_path / "demo" / "slack-workspace.pickle").exists()
