@@ -9,23 +9,17 @@ from __future__ import annotations
 
 import base64
 import os
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 
+from bot.demo.worker_process import free_port, stop_process, wait_ready
+
 READY_TIMEOUT = 300.0
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _has_models(registry: str) -> bool:
@@ -50,7 +44,7 @@ def show_diagnostics(incident_text: str, say: Callable[[str], None], *, registry
     if not _has_models(registry):
         say(f"\n(No trained models in {registry}: `make models` trains them, then the demo shows the worker too.)")
         return
-    port = _free_port()
+    port = free_port()
     command = [str(Path(sys.executable).with_name("incident-bot")), "worker", "--host", "127.0.0.1", "--port", str(port)]
     with tempfile.TemporaryFile() as log:
         worker = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
@@ -62,28 +56,13 @@ def show_diagnostics(incident_text: str, say: Callable[[str], None], *, registry
             say(f"\n(The model worker did not answer: {exc}. Its log ends with:\n"
                 f"{log.read()[-1500:].decode(errors='replace')})")
         finally:
-            worker.terminate()
-            try:
-                worker.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                worker.kill()
+            stop_process(worker, timeout=20)
 
 
 def _ask(url: str, worker: subprocess.Popen[bytes], text: str, say: Callable[[str], None]) -> None:
     say("\nThe model worker (`incident-bot worker`) reads the incident:")
-    deadline = time.monotonic() + READY_TIMEOUT
+    wait_ready(url, worker, timeout=READY_TIMEOUT)
     with httpx.Client(timeout=60) as http:
-        while True:
-            if worker.poll() is not None:
-                raise RuntimeError(f"it exited with code {worker.returncode}")
-            try:
-                if http.get(f"{url}/readyz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"not ready after {READY_TIMEOUT:.0f} s")
-            time.sleep(0.5)
         served = {m["name"]: m["version"] for m in http.get(f"{url}/v1/models").json()["models"]}
         say("  serving: " + ", ".join(f"{name} {version}" for name, version in sorted(served.items())))
         if "incident-text" in served:

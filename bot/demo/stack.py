@@ -16,21 +16,18 @@ import logging
 import os
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
-import time
 from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
 
-import httpx
-
 from bot.app import create_app
 from bot.demo.config import demo_config
 from bot.demo.scenarios import Targets, demo_scenarios
+from bot.demo.worker_process import free_port, stop_process, wait_ready
 from bot.sandbox.aws_seed import seed_metrics, seed_production
 from bot.sandbox.pagerduty_api import DEFAULT_TOKEN, LocalPagerDutyServer
 from bot.sandbox.runner import ThreadedServer
@@ -62,12 +59,6 @@ class RunningDemo:
     bot_url: str
     worker_url: str | None
     aws_url: str
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _cli() -> str:
@@ -172,32 +163,7 @@ class DemoStack:
         worker = subprocess.Popen([_cli(), "worker", "--host", "127.0.0.1", "--port", str(port)],
                                   stdout=log_file, stderr=subprocess.STDOUT,
                                   env={**os.environ, "MODEL_REGISTRY": str(registry.resolve())})
-        self._stack.callback(_stop_process, worker)
+        self._stack.callback(stop_process, worker)
         url = f"http://127.0.0.1:{port}"
-        _wait_ready(url, worker, log_path)
+        wait_ready(url, worker, timeout=WORKER_READY_TIMEOUT, where=f"; see {log_path}")
         return url
-
-
-def _wait_ready(url: str, worker: subprocess.Popen[bytes], log_path: Path) -> None:
-    deadline = time.monotonic() + WORKER_READY_TIMEOUT
-    with httpx.Client(timeout=2) as http:
-        while time.monotonic() < deadline:
-            if worker.poll() is not None:
-                raise RuntimeError(f"the model worker exited (code {worker.returncode}); see {log_path}")
-            try:
-                if http.get(f"{url}/readyz").status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.25)
-    raise RuntimeError(f"the model worker was not ready within {WORKER_READY_TIMEOUT:.0f} s; see {log_path}")
-
-
-def _stop_process(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()

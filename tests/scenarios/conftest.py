@@ -5,6 +5,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from bot.sandbox.aws_seed import SeededProduction, seed_production
 from bot.sandbox.slack_api import LocalSlackServer
 from tests.scenarios.harness import BotServer, Database, SlackUser, bot_settings
 
@@ -55,3 +56,11 @@ def alice(bot: BotServer, slack: LocalSlackServer, http: httpx.Client) -> SlackU
 @pytest.fixture
 def bob(bot: BotServer, slack: LocalSlackServer, http: httpx.Client) -> SlackUser:
     return SlackUser(bot=bot, slack=slack, user_id="U0BOB", http=http)
+
+
+@pytest.fixture
+def production(aws_env: str, monkeypatch: pytest.MonkeyPatch) -> SeededProduction:
+    # moto reports this many running tasks for a new service (read when the service is created);
+    # without it a service never looks settled.
+    monkeypatch.setenv("MOTO_ECS_SERVICE_RUNNING", "4")
+    return seed_production(aws_env)

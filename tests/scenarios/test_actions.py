@@ -12,7 +12,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.sandbox.aws_seed import SeededProduction, seed_production
 from bot.slack.ids import ActionId, BlockId, CallbackId, InputId
 from tests.inference.moto_server import moto_client
 from tests.inference.test_worker import start_worker
@@ -36,14 +35,6 @@ from tests.scenarios.actions_support import (
     write_config,
 )
 from tests.scenarios.harness import Database, SlackUser
-
-
-@pytest.fixture
-def production(aws_env: str, monkeypatch: pytest.MonkeyPatch) -> SeededProduction:
-    # moto reports this many running tasks for a new service (read when the service is created);
-    # without it a service never looks settled.
-    monkeypatch.setenv("MOTO_ECS_SERVICE_RUNNING", "4")
-    return seed_production(aws_env)
 
 
 @pytest.fixture

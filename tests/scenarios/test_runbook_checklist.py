@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from bot.sandbox.aws_seed import SeededProduction, seed_production
+from bot.sandbox.aws_seed import SeededProduction
 from bot.slack.ids import ActionId, BlockId, CallbackId, InputId
 from runbooks.engine.loader import load_library
 from storage.models import IncidentRunbook, TimelineEvent
@@ -41,12 +41,6 @@ from tests.scenarios.harness import Database, SlackUser
 
 TOKEN = "eventbridge-test-token"
 LIBRARY = load_library()
-
-
-@pytest.fixture
-def production(aws_env: str, monkeypatch: pytest.MonkeyPatch) -> SeededProduction:
-    monkeypatch.setenv("MOTO_ECS_SERVICE_RUNNING", "4")
-    return seed_production(aws_env)
 
 
 @pytest.fixture
