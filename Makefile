@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install models test demo migrate serve clean
+.PHONY: install models test test-long demo migrate serve clean
 
 install: $(STAMP)
 
@@ -14,8 +14,14 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev,worker]'
 	touch $(STAMP)
 
+# Everything but the fault-injection tests that take minutes (marker `long`).
 test: install
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -m "not long" $(PYTEST_ARGS)
+
+# The long fault-injection tests: kill -9 mid-storm, a minute of Slack failures, a database
+# outage, two replicas. CI runs them after `make test`.
+test-long: install
+	$(BIN)/pytest -m long $(PYTEST_ARGS)
 
 # Trains the full models into ./var/models the first time (minutes, with progress bars); later
 # runs recognise the same data and settings and return at once.
