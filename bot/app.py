@@ -150,7 +150,8 @@ def create_app(settings: Settings, options: AppOptions = AppOptions()) -> FastAP
         perform=perform,
         clock=options.clock,
         metrics=metrics,
-        policy=DispatchPolicy(poll_interval=settings.outbox_poll_interval, retry_base=settings.outbox_retry_base),
+        policy=DispatchPolicy(poll_interval=settings.outbox_poll_interval, retry_base=settings.outbox_retry_base,
+                              lease=settings.outbox_lease),
     )
     core = Core(sessions=sessions, clock=options.clock, outbox_ready=dispatcher.wake)
     escalation = EscalationPolicy(config)

@@ -63,6 +63,12 @@ class Settings(BaseSettings):
     outbox_retry_base: float = Field(
         default=1.0, gt=0, validation_alias=AliasChoices("OUTBOX_RETRY_BASE", "outbox_retry_base")
     )
+    # How long a claimed outbox row stays with the process that claimed it. A process killed
+    # mid-write holds its rows this long before another (or its own restart) retries them, so
+    # it must outlast one Slack call with its retries, and no more than that is needed.
+    outbox_lease: float = Field(
+        default=120.0, ge=5, validation_alias=AliasChoices("OUTBOX_LEASE", "outbox_lease")
+    )
     pagerduty_events_url: str = Field(
         default="https://events.pagerduty.com",
         validation_alias=AliasChoices("PAGERDUTY_EVENTS_URL", "pagerduty_events_url"),

@@ -23,7 +23,7 @@ def free_port() -> int:
 class BotProcess:
     """`incident-bot serve` on a free port with settings from the environment, as deployed."""
 
-    def __init__(self, *, slack_url: str, database_url: str, config_path: Path, log_path: Path,
+    def __init__(self, *, slack_url: str, database_url: str, config_path: Path | None, log_path: Path,
                  **environment: str) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -31,9 +31,11 @@ class BotProcess:
         self._env = {
             **os.environ,
             "SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET, "SLACK_API_URL": slack_url,
-            "DATABASE_URL": database_url, "INCIDENT_BOT_CONFIG": str(config_path), "SLACK_POST_INTERVAL": "0",
+            "DATABASE_URL": database_url, "SLACK_POST_INTERVAL": "0",
             "OUTBOX_POLL_INTERVAL": "0.05", "LOG_LEVEL": "WARNING", **environment,
         }
+        if config_path is not None:
+            self._env["INCIDENT_BOT_CONFIG"] = str(config_path)
         self._process: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 60.0) -> BotProcess:
@@ -54,6 +56,14 @@ class BotProcess:
             time.sleep(0.1)
         self.stop()
         raise RuntimeError(f"the bot did not become ready: {self.log_path.read_text()[-2000:]}")
+
+    def kill(self) -> None:
+        """kill -9: no shutdown handlers, no flush; a later start() comes back on the same port."""
+        if self._process is None:
+            return
+        self._process.kill()
+        self._process.wait(15)
+        self._process = None
 
     def stop(self, timeout: float = 15.0) -> None:
         if self._process is None:

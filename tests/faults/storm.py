@@ -1,0 +1,151 @@
+"""A signed alert storm, and senders that retry what was not answered 2xx, as PagerDuty and SNS do.
+
+Every delivery has a stable identity (the PagerDuty X-Webhook-Id, the SNS MessageId), so a test
+can say afterwards which were stored and how often. Alerts repeat: each alert key is sent
+several times, so "stored exactly once" shows in the alert's occurrence count too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import threading
+import time
+import uuid
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import httpx
+
+from tests.handlers.webhooks.sns_fixtures import cloudwatch_alarm_message, signed_sns_message
+
+PD_SECRET = "faults-pd-secret"
+
+
+@dataclass(frozen=True)
+class Delivery:
+    source: str  # as stored in webhook_deliveries.source
+    delivery_id: str
+    alert_key: str  # the service and alert it is about, for counting occurrences
+    service: str
+    path: str
+    body: bytes
+    headers: dict[str, str]
+
+
+def pagerduty_delivery(service: str, alert: int, *, pd_incident: str | None = None) -> Delivery:
+    webhook_id = uuid.uuid4().hex
+    # One PagerDuty incident per (service, alert): its repeats are the same alert again.
+    pd_id = pd_incident or "P" + hashlib.sha256(f"{service}/{alert}".encode()).hexdigest()[:10].upper()
+    body = json.dumps({"event": {
+        "id": uuid.uuid4().hex, "event_type": "incident.triggered", "resource_type": "incident",
+        "occurred_at": "2026-12-02T10:00:00Z", "agent": {"summary": "PagerDuty"},
+        "data": {"id": pd_id, "type": "incident", "title": f"{service} pd alert {alert}", "status": "triggered",
+                 "service": {"id": f"PSVC-{service}", "summary": service}, "urgency": "high", "priority": None},
+    }}).encode()
+    signature = "v1=" + hmac.new(PD_SECRET.encode(), body, hashlib.sha256).hexdigest()
+    return Delivery("pagerduty", webhook_id, f"pd:{service}:{alert}", service, "/webhooks/pagerduty", body,
+                    {"X-PagerDuty-Signature": signature, "X-Webhook-Id": webhook_id, "Content-Type": "application/json"})
+
+
+def sns_delivery(service: str, alert: int) -> Delivery:
+    message_id = str(uuid.uuid4())
+    alarm = cloudwatch_alarm_message(alarm_name=f"{service}-alarm-{alert}", dimensions={"ServiceName": service})
+    message = signed_sns_message(message=alarm, message_id=message_id)
+    return Delivery("cloudwatch", message_id, f"cw:{service}:{alert}", service, "/webhooks/cloudwatch",
+                    json.dumps(message).encode(),
+                    {"x-amz-sns-message-type": "Notification", "Content-Type": "text/plain"})
+
+
+def build_storm(*, services: list[str], alerts_per_service: int, repeats: int) -> list[Delivery]:
+    """Each service gets ``alerts_per_service`` alerts, half PagerDuty and half CloudWatch, each
+    delivered ``repeats`` times (distinct deliveries of the same alert), interleaved."""
+    storm: list[Delivery] = []
+    for _ in range(repeats):
+        for alert in range(alerts_per_service):
+            for service in services:
+                storm.append(pagerduty_delivery(service, alert) if alert % 2 else sns_delivery(service, alert))
+    return storm
+
+
+@dataclass
+class SendReport:
+    answers: dict[str, list[int]] = field(default_factory=dict)  # delivery id -> every status, 0 = no answer
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def record(self, delivery: Delivery, status: int) -> None:
+        with self.lock:
+            self.answers.setdefault(delivery.delivery_id, []).append(status)
+
+    def acked(self) -> int:
+        with self.lock:
+            return sum(1 for statuses in self.answers.values() if statuses and 200 <= statuses[-1] < 300)
+
+    def unacked(self) -> list[str]:
+        with self.lock:
+            return [d for d, statuses in self.answers.items() if not (200 <= statuses[-1] < 300)]
+
+    def statuses(self) -> Counter[int]:
+        with self.lock:
+            return Counter(status for statuses in self.answers.values() for status in statuses)
+
+
+class RetryingSenders:
+    """``clients`` threads send the storm to ``base_url``; each delivery is retried with back-off
+    until answered 2xx or ``give_up_after`` seconds have passed since the storm began."""
+
+    def __init__(self, base_url: str, storm: list[Delivery], *, clients: int = 12, give_up_after: float = 120.0,
+                 pace: float = 0.0) -> None:
+        self._base_url = base_url
+        self._storm = list(storm)
+        self._clients = clients
+        self._give_up_after = give_up_after
+        self._pace = pace
+        self._next = 0
+        self._lock = threading.Lock()
+        self.report = SendReport()
+        self._pool: ThreadPoolExecutor | None = None
+        self._futures: list = []
+
+    def start(self) -> RetryingSenders:
+        self._started = time.monotonic()
+        self._pool = ThreadPoolExecutor(self._clients, thread_name_prefix="sender")
+        self._futures = [self._pool.submit(self._client) for _ in range(self._clients)]
+        return self
+
+    def wait(self, timeout: float | None = None) -> SendReport:
+        assert self._pool is not None
+        for future in self._futures:
+            future.result(timeout)
+        self._pool.shutdown()
+        return self.report
+
+    def _take(self) -> Delivery | None:
+        with self._lock:
+            if self._next >= len(self._storm):
+                return None
+            delivery = self._storm[self._next]
+            self._next += 1
+            return delivery
+
+    def _client(self) -> None:
+        with httpx.Client(base_url=self._base_url, timeout=15) as http:
+            while (delivery := self._take()) is not None:
+                self._deliver(http, delivery)
+                if self._pace:
+                    time.sleep(self._pace)
+
+    def _deliver(self, http: httpx.Client, delivery: Delivery) -> None:
+        backoff = 0.1
+        while True:
+            try:
+                status = http.post(delivery.path, content=delivery.body, headers=delivery.headers).status_code
+            except httpx.HTTPError:
+                status = 0
+            self.report.record(delivery, status)
+            if 200 <= status < 300 or time.monotonic() - self._started > self._give_up_after:
+                return
+            time.sleep(backoff)
+            backoff = min(backoff * 2, 2.0)
