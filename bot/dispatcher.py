@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import or_, select, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.core.clock import Clock
@@ -64,6 +65,10 @@ class OutboxDispatcher:
         while not self._stopping:
             try:
                 await self.drain_once()
+            except (SQLAlchemyError, OSError) as exc:
+                # The database is away (an outage, a failover): one line per pass, not a traceback.
+                log.warning("outbox pass skipped, the database is unavailable (%s); trying again shortly",
+                            exc.__class__.__name__)
             except Exception:  # noqa: BLE001 - the dispatcher must outlive a bad pass
                 log.exception("outbox pass failed; trying again shortly")
             try:

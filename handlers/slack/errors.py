@@ -12,15 +12,29 @@ import uuid
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.response import BoltResponse
 
+from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+
 from bot.core.errors import CoreError
 from bot.metrics import Metrics
 
 log = logging.getLogger("incident_bot.errors")
 
+# The database is away (stopped, failing over, unreachable): not a bug, so no error id, and the
+# transaction that met it rolled back.
+DATABASE_UNAVAILABLE = (OperationalError, InterfaceError, DisconnectionError, PoolTimeout, ConnectionError)
+DATABASE_UNAVAILABLE_MESSAGE = (
+    "⚠️ The incident database can't be reached right now, so nothing was changed. "
+    "Please try again in a minute: the bot reconnects by itself when the database is back."
+)
+
 
 def message_for(exc: BaseException, *, metrics: Metrics | None = None) -> str:
     if isinstance(exc, CoreError):
         return f"⚠️ {exc}"
+    if isinstance(exc, DATABASE_UNAVAILABLE):
+        log.warning("the database is unavailable: %s", exc.__class__.__name__)
+        return DATABASE_UNAVAILABLE_MESSAGE
     error_id = uuid.uuid4().hex[:10]
     log.error("unexpected error %s", error_id, exc_info=exc)
     if metrics is not None:

@@ -73,11 +73,14 @@ def build_storm(*, services: list[str], alerts_per_service: int, repeats: int) -
 @dataclass
 class SendReport:
     answers: dict[str, list[int]] = field(default_factory=dict)  # delivery id -> every status, 0 = no answer
+    # Every attempt as (sent at, answered at, status), on the time.monotonic() clock.
+    attempts: list[tuple[float, float, int]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def record(self, delivery: Delivery, status: int) -> None:
+    def record(self, delivery: Delivery, status: int, sent_at: float, answered_at: float) -> None:
         with self.lock:
             self.answers.setdefault(delivery.delivery_id, []).append(status)
+            self.attempts.append((sent_at, answered_at, status))
 
     def acked(self) -> int:
         with self.lock:
@@ -140,11 +143,12 @@ class RetryingSenders:
     def _deliver(self, http: httpx.Client, delivery: Delivery) -> None:
         backoff = 0.1
         while True:
+            sent_at = time.monotonic()
             try:
                 status = http.post(delivery.path, content=delivery.body, headers=delivery.headers).status_code
             except httpx.HTTPError:
                 status = 0
-            self.report.record(delivery, status)
+            self.report.record(delivery, status, sent_at, time.monotonic())
             if 200 <= status < 300 or time.monotonic() - self._started > self._give_up_after:
                 return
             time.sleep(backoff)

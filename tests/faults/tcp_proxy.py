@@ -12,6 +12,7 @@ import itertools
 import socket
 import threading
 from dataclasses import dataclass
+from typing import Self
 
 
 @dataclass(frozen=True)
@@ -36,7 +37,7 @@ class TcpProxy:
     def address(self) -> str:
         return f"127.0.0.1:{self.port}"
 
-    def start(self) -> TcpProxy:
+    def start(self) -> Self:
         listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         listener.bind(("127.0.0.1", self.port))
@@ -65,7 +66,7 @@ class TcpProxy:
     def stop(self) -> None:
         self.cut()
 
-    def __enter__(self) -> TcpProxy:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
