@@ -11,7 +11,6 @@ import uuid
 
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.response import BoltResponse
-
 from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 import time
+from typing import Self
 
 import httpx
 import pytest
@@ -40,7 +41,7 @@ class ReadinessProbe:
         self.answers: list[tuple[float, float, int]] = []
         self._thread = threading.Thread(target=self._poll, daemon=True)
 
-    def __enter__(self) -> ReadinessProbe:
+    def __enter__(self) -> Self:
         self._thread.start()
         return self
 
