@@ -6,6 +6,7 @@ incident at a time in this process; a second click is told the run is under way.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,7 +26,7 @@ from bot.slack.gateway import SlackGateway
 from inference.client import WorkerClient, WorkerError
 from runbooks.diagnostics.results import StepResult, Verdict
 from runbooks.diagnostics.steps import Subject, Tools
-from runbooks.diagnostics.suite import chosen_steps, run_suite
+from runbooks.diagnostics.suite import STEP_TIMEOUTS, chosen_steps, run_suite
 from runbooks.providers.cloudwatch import Boto3CloudWatch, MetricRef
 from storage.models import Alert, Incident
 
@@ -134,13 +135,21 @@ class Diagnoser:
 
     async def _model_kinds(self, names: tuple[str, ...]) -> dict[str, str]:
         """Which configured model is the text, image and fusion one: the worker says; if it
-        cannot, the names do, so the steps can still say the worker is down."""
-        kinds: dict[str, str] = {}
-        for name in names:
+        cannot, the names do, so the steps can still say the worker is down.
+
+        Asked together and within the worker step's own limit: a hung worker must not hold the
+        whole run (and its first message) for the client's timeout once per model.
+        """
+        limit = self.timeouts.get("worker", STEP_TIMEOUTS["worker"])
+
+        async def kind_of(name: str) -> str:
             try:
-                kind = str((await self.worker.model(name)).get("kind") or "")
-            except WorkerError:
-                kind = _kind_from_name(name)
+                return str((await asyncio.wait_for(self.worker.model(name), timeout=limit)).get("kind") or "")
+            except (WorkerError, TimeoutError):
+                return _kind_from_name(name)
+
+        kinds: dict[str, str] = {}
+        for name, kind in zip(names, await asyncio.gather(*(kind_of(name) for name in names)), strict=True):
             kinds.setdefault(kind, name)
         return kinds
 

@@ -100,12 +100,14 @@ class RetryingSenders:
     until answered 2xx or ``give_up_after`` seconds have passed since the storm began."""
 
     def __init__(self, base_url: str, storm: list[Delivery], *, clients: int = 12, give_up_after: float = 120.0,
-                 pace: float = 0.0) -> None:
+                 pace: float = 0.0, fresh_connections: bool = False) -> None:
         self._base_url = base_url
         self._storm = list(storm)
         self._clients = clients
         self._give_up_after = give_up_after
         self._pace = pace
+        # No keep-alive: each request is a new connection, which a TCP balancer places anew.
+        self._limits = httpx.Limits(max_keepalive_connections=0) if fresh_connections else httpx.Limits()
         self._next = 0
         self._lock = threading.Lock()
         self.report = SendReport()
@@ -134,7 +136,7 @@ class RetryingSenders:
             return delivery
 
     def _client(self) -> None:
-        with httpx.Client(base_url=self._base_url, timeout=15) as http:
+        with httpx.Client(base_url=self._base_url, timeout=15, limits=self._limits) as http:
             while (delivery := self._take()) is not None:
                 self._deliver(http, delivery)
                 if self._pace:

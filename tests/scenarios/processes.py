@@ -57,6 +57,10 @@ class BotProcess:
         self.stop()
         raise RuntimeError(f"the bot did not become ready: {self.log_path.read_text()[-2000:]}")
 
+    @property
+    def pid(self) -> int | None:
+        return None if self._process is None else self._process.pid
+
     def kill(self) -> None:
         """kill -9: no shutdown handlers, no flush; a later start() comes back on the same port."""
         if self._process is None:

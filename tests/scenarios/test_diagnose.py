@@ -7,6 +7,8 @@ import asyncio
 import io
 import random
 import shutil
+import socket
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -67,11 +69,11 @@ def diagnose_bot(bot_factory, aws_env: str, tmp_path: Path):
     config.write_text(CONFIG)
     put_latency_step(aws_env, end=datetime.now(UTC).replace(second=0, microsecond=0))
 
-    def start(worker_url: str):
-        # Generous step limits: these tests read what each step found, and a busy CI machine
-        # must not turn a slow golden-set evaluation into a timeout.
+    def start(worker_url: str, diagnose_timeout_factor: float = 4.0):
+        # Generous step limits by default: these tests read what each step found, and a busy CI
+        # machine must not turn a slow golden-set evaluation into a timeout.
         return bot_factory(config_path=str(config), aws_endpoint_url=aws_env, worker_url=worker_url,
-                           diagnose_timeout_factor=4.0)
+                           diagnose_timeout_factor=diagnose_timeout_factor)
 
     return start
 
@@ -155,6 +157,55 @@ def test_with_the_worker_down_the_model_steps_say_so_and_the_chart_still_comes(d
     assert "worker: not ready or unreachable" in text
     assert text.count("the model worker could not answer") >= 3
     assert [m for m in slack.messages(channel) if m.files], "the chart comes from CloudWatch, not the worker"
+
+
+class SilentServer:
+    """A worker that accepts connections and never answers: hung, or far too slow."""
+
+    def __init__(self) -> None:
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self._listener.getsockname()[1]}"
+        self._held: list[socket.socket] = []
+        self.accepted = 0
+        threading.Thread(target=self._hold, daemon=True).start()
+
+    def _hold(self) -> None:
+        while True:
+            try:
+                connection, _ = self._listener.accept()
+            except OSError:
+                return
+            self._held.append(connection)
+            self.accepted += 1
+
+    def close(self) -> None:
+        self._listener.close()
+        for connection in self._held:
+            connection.close()
+
+
+def test_with_the_worker_hung_each_step_gives_up_in_its_time_and_the_rest_of_the_bot_works(
+        diagnose_bot, slack, http, db: Database) -> None:
+    silent = SilentServer()
+    try:
+        bot = diagnose_bot(silent.url, diagnose_timeout_factor=0.25)
+        alice = SlackUser(bot=bot, slack=slack, user_id=ALICE, http=http)
+        channel = declare(alice, slack, db)
+        assert "Diagnosing" in alice.command("diagnose", channel=channel).json()["text"]
+        # While every model step waits on the hung worker, people go on working.
+        assert "Status update posted" in alice.command("status Looking at the worker", channel=channel).json()["text"]
+        assert alice.click(ActionId.ACKNOWLEDGE, channel=channel, message_ts=db.incident(1).headline_ts
+                           ).status_code == 200
+        assert finished(slack, channel) is None, "the diagnostics were still running meanwhile"
+        wait_for(lambda: db.incident(1).status == "acknowledged", what="the acknowledgement")
+
+        message = wait_for(lambda: finished(slack, channel), timeout=90, what="the diagnostics to finish")
+        text = all_text(message)
+        for step in ("worker", "golden", "drift", "low_confidence", "triage"):
+            assert f"{step}: no answer within" in text or f"{step}: the model worker could not answer" in text, text
+        assert silent.accepted > 0, "the worker was asked"
+    finally:
+        silent.close()
 
 
 def _gateway(slack) -> SlackSdkGateway:

@@ -1,0 +1,95 @@
+"""Two bot processes behind a round-robin share one PostgreSQL.
+
+A storm split across both (the same alerts reaching both replicas, as retries and a balancer
+make happen) opens one incident and one channel per service, and each escalation timer of
+those incidents fires once, by one replica.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+from sqlalchemy import func, select
+
+from bot.sandbox.pagerduty_api import LocalPagerDutyServer
+from storage.models import TimelineEvent, Timer
+from tests.faults.checks import assert_one_channel_per_incident, assert_stored_exactly_once
+from tests.faults.storm import PD_SECRET, RetryingSenders, build_storm
+from tests.faults.tcp_proxy import Backend, TcpProxy
+from tests.scenarios.actions_support import wait_for
+from tests.scenarios.harness import Database
+from tests.scenarios.processes import BotProcess
+
+pytestmark = [pytest.mark.long, pytest.mark.postgres]
+
+SERVICES = ["multimodal-api", "scoring-api", "ticket-classifier", "ai-orchestrator", "document-classifier"]
+LEVELS = 4
+CONFIG = {
+    "channels": {"announce": "incidents", "escalations": "incident-escalations"},
+    "routing": [{"match": {"service": service}, "severity": "P1"} for service in SERVICES],
+    "escalation": {"default": [
+        {"after": "0m", "notify": {"users": ["U0ONCALL1"]}},
+        {"after": "30m", "notify": {"users": ["U0MLLEAD1"]}, "routing_key": "R0LEADKEY"},
+        {"after": "1h", "notify": {"users": ["U0ENGMGR1"]}},
+        {"after": "2h", "notify": {"users": ["U0VPENG01"]}},
+    ]},
+    # Half an hour passes in a second, so the levels are due while the storm is still going.
+    "time_scale": 1800,
+}
+
+
+@pytest.fixture
+def pagerduty():  # type: ignore[no-untyped-def]
+    with LocalPagerDutyServer() as server:
+        yield server
+
+
+def test_two_replicas_behind_a_round_robin_open_each_incident_once_and_fire_each_timer_once(
+        slack, postgres_url: str, pagerduty: LocalPagerDutyServer, sns_certs: Path, tmp_path: Path) -> None:
+    config_path = tmp_path / "config.yaml"
+    config_path.write_text(yaml.safe_dump(CONFIG))
+    replicas = [BotProcess(slack_url=slack.base_url, database_url=postgres_url, config_path=config_path,
+                           log_path=tmp_path / f"replica-{n}.log", PAGERDUTY_WEBHOOK_SECRETS=PD_SECRET,
+                           SNS_CERTS_DIR=str(sns_certs), TIMER_TICK_INTERVAL="0.1",
+                           PAGERDUTY_EVENTS_URL=pagerduty.url) for n in range(2)]
+    db = Database(postgres_url)
+    storm = build_storm(services=SERVICES, alerts_per_service=6, repeats=4)
+    try:
+        for replica in replicas:
+            replica.start()
+        pids = {str(replica.pid) for replica in replicas}
+        with TcpProxy([Backend("127.0.0.1", r.port) for r in replicas]) as balancer:
+            # One connection per request, so the balancer alternates requests, not clients.
+            report = RetryingSenders(f"http://{balancer.address}", storm, clients=16, fresh_connections=True,
+                                     give_up_after=180).start().wait(timeout=240)
+            assert balancer.connections >= len(storm)
+        assert report.unacked() == []
+        db.wait_outbox_drained(timeout=120)
+
+        assert_stored_exactly_once(db, storm)
+        incidents = assert_one_channel_per_incident(db, slack, incidents=len(SERVICES))
+        assert {incident.severity for incident in incidents} == {"P1"}
+
+        escalated = wait_for(lambda: _escalations(db) if len(_escalations(db)) >= len(SERVICES) * LEVELS else None,
+                             timeout=60, what="every level of every incident")
+        assert len(escalated) == len(set(escalated)) == len(SERVICES) * LEVELS
+        with db.engine.connect() as conn:
+            fired = conn.execute(select(Timer.fired_by, func.count()).where(Timer.state == "fired")
+                                 .group_by(Timer.fired_by)).all()
+        # Fired by the replicas and nobody else (host:pid), each timer by one of them.
+        assert fired and all(by is not None and by.rsplit(":", 1)[-1] in pids for by, _ in fired), fired
+        assert len(pagerduty.events()) == len(SERVICES), "level 2 pages PagerDuty once per incident"
+        for replica in replicas:
+            assert "Traceback" not in replica.log_path.read_text()
+    finally:
+        for replica in replicas:
+            replica.stop()
+        db.dispose()
+
+
+def _escalations(db: Database) -> list[tuple[int, int]]:
+    with db.engine.connect() as conn:
+        rows = conn.execute(select(TimelineEvent).where(TimelineEvent.kind == "escalated")).all()
+    return [(row.incident_id, row.data["level"]) for row in rows]
