@@ -61,11 +61,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Libraries that log every routine step at INFO, drowning what the bot says: Alembic's plugin
+# announcements on import, APScheduler's every timer tick, httpx's every request, and the
+# local AWS stand-in's (werkzeug) every call. Their warnings still show.
+CHATTY_LOGGERS = ("alembic.runtime.plugins", "apscheduler.executors.default", "apscheduler.scheduler", "httpx",
+                  "werkzeug")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    # Alembic announces each of its plugins at INFO on import; the migrations themselves stay.
-    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+    for name in CHATTY_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
     try:
         return _run(args)
     except (ConfigError, SettingsError, StorageError) as exc:

@@ -50,10 +50,11 @@ def wait_until(check, timeout: float = 30.0):  # type: ignore[no-untyped-def]
     raise AssertionError("timed out")
 
 
-def scenario(stack: DemoStack, name: str) -> None:
+def scenario(stack: DemoStack, name: str) -> str | None:
+    """Run one scenario as the menu does; returns the note the page shows for the run."""
     assert stack.sandbox is not None
     found = next(s for s in stack.sandbox.web.scenarios() if s.name == name)
-    asyncio.run(found.run())
+    return asyncio.run(found.run())
 
 
 def test_the_stack_serves_the_sandbox_page_and_seeds_production(demo, tmp_path: Path) -> None:
@@ -76,18 +77,23 @@ def test_the_stack_serves_the_sandbox_page_and_seeds_production(demo, tmp_path: 
 def test_scenarios_become_incidents_with_their_runbooks(demo, tmp_path: Path) -> None:
     stack, _running = demo
     state = tmp_path / "demo"
-    scenario(stack, "latency-after-deploy")
+    assert scenario(stack, "latency-after-deploy") == "Opened incident #1 (alarm): its channel is in the list."
     wait_until(lambda: [r for _, r in incidents(state) if r is not None])
     (incident, choice), = incidents(state)
     assert (incident.service, incident.severity, incident.source) == ("multimodal-api", "P1", "eventbridge")
     assert choice is not None and choice.runbook == "high_latency"
+    # Again, within the group window: the alarm joins the open incident, and the note says so.
+    again = scenario(stack, "latency-after-deploy")
+    assert again is not None and again.startswith("The alarm joined incident #1, already open for this service")
+    assert len(incidents(state)) == 1
 
-    scenario(stack, "pagerduty-outage")  # signed by the local PagerDuty, for another service
+    assert scenario(stack, "pagerduty-outage") == "Opened incident #2 (alarm): its channel is in the list."
     wait_until(lambda: len(incidents(state)) == 2 or None)
     outage, _ = incidents(state)[1]
     assert (outage.source, outage.service, outage.pagerduty_incident_id[:5]) == ("pagerduty", "scoring-api", "PDEMO")
 
-    scenario(stack, "alert-storm")  # a hundred and twenty alarms, one incident
+    note = scenario(stack, "alert-storm")  # a hundred and twenty alarms, one incident
+    assert note == "Opened incident #3 (120 alarms; 119 more joined it): its channel is in the list."
     storm = wait_until(lambda: [i for i, _ in incidents(state) if i.service == "ai-orchestrator"])
     assert len(storm) == 1 and len(incidents(state)) == 3
     with pytest.raises(Exception, match="worker"):

@@ -17,7 +17,9 @@ from bot.demo.stack import DemoOptions, DemoStack
 
 def serve_demo(options: DemoOptions, *, out: IO[str] = sys.stdout, stop: threading.Event | None = None) -> int:
     """Run the demo until Ctrl-C (or until ``stop`` is set); 0 on a clean stop."""
+    # The terminal shows the address and what goes wrong; the sandbox page shows the rest.
     logging.basicConfig(level=logging.WARNING)
+    logging.getLogger().setLevel(logging.WARNING)
     stop = stop or threading.Event()
     # Ctrl-C ends the wait and the stack stops in order; signals only reach the main thread.
     on_main = threading.current_thread() is threading.main_thread()

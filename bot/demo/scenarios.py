@@ -46,12 +46,41 @@ def _client() -> httpx.AsyncClient:
     return httpx.AsyncClient(timeout=30)
 
 
-async def latency_after_deploy(targets: Targets) -> None:
+def where_it_went(answers: list[httpx.Response]) -> str:
+    """What the bot did with the scenario's deliveries, from its answers, for the run's note.
+
+    Alerts for one service within the group window join the incident already open for it, so a
+    scenario run soon after another for the same service adds to that incident; the note says
+    so, or a person would look for a channel that was never meant to appear.
+    """
+    outcomes: list[tuple[str, int | None]] = []
+    for answer in answers:
+        try:
+            body = answer.json()
+        except ValueError:
+            body = {}
+        body = body if isinstance(body, dict) else {}
+        number = body.get("incident")
+        outcomes.append((str(body.get("status") or "unknown"), number if isinstance(number, int) else None))
+    opened = [n for status, n in outcomes if status == "opened" and n is not None]
+    joined = [n for status, n in outcomes if status in ("attached", "updated", "no_change") and n is not None]
+    alarms = "alarm" if len(outcomes) == 1 else f"{len(outcomes)} alarms"
+    if opened:
+        more = f"; {len(joined)} more joined it" if joined else ""
+        return f"Opened incident #{opened[0]} ({alarms}{more}): its channel is in the list."
+    if joined:
+        return (f"The {alarms} joined incident #{joined[0]}, already open for this service: alerts for one "
+                f"service within the group window become one incident. Resolve #{joined[0]} to see this "
+                "scenario open an incident of its own.")
+    return f"The bot answered: {', '.join(sorted({status for status, _ in outcomes}))}."
+
+
+async def latency_after_deploy(targets: Targets) -> str:
     """Seed 000: P95 latency stepped up 40 minutes ago, when multimodal-api:1.6.0 went out."""
     change = AlarmChange(alarm_name="multimodal-api-p95-latency", metric=LATENCY_AFTER_DEPLOY, threshold=1.0,
                          description="P95 latency above 1 s for 5 minutes (SLO: P95 < 600 ms)")
     async with _client() as http:
-        await deliver(http, targets.bot_url, targets.eventbridge_token, alarm_event(change))
+        return where_it_went([await deliver(http, targets.bot_url, targets.eventbridge_token, alarm_event(change))])
 
 
 async def weakest_other_version(http: httpx.AsyncClient, worker_url: str) -> str:
@@ -65,7 +94,7 @@ async def weakest_other_version(http: httpx.AsyncClient, worker_url: str) -> str
     return str(min(others, key=lambda v: float((v.get("metrics") or {}).get("accuracy") or 1.0))["version"])
 
 
-async def model_regression(targets: Targets) -> None:
+async def model_regression(targets: Targets) -> str:
     """Seed 001: a weaker incident-text version goes out, and the accuracy alarm fires."""
     async with _client() as http:
         if targets.worker_url is None:
@@ -78,10 +107,11 @@ async def model_regression(targets: Targets) -> None:
                              threshold=0.85, comparison="LessThanThreshold",
                              description=f"7-day classification accuracy below 85% since {TEXT_MODEL} {bad} "
                                          "was deployed (auto-apply is on)")
-        await deliver(http, targets.bot_url, targets.eventbridge_token, alarm_event(change))
+        answer = await deliver(http, targets.bot_url, targets.eventbridge_token, alarm_event(change))
+    return f"Deployed {TEXT_MODEL} {bad} on the worker. " + where_it_went([answer])
 
 
-async def pagerduty_outage(targets: Targets) -> None:
+async def pagerduty_outage(targets: Targets) -> str:
     """A PagerDuty incident for the scoring API: health checks failing everywhere."""
     stamp = datetime.now(UTC).strftime("%H%M%S")
     incident = targets.pagerduty.add_incident(
@@ -90,23 +120,24 @@ async def pagerduty_outage(targets: Targets) -> None:
     response = await targets.pagerduty.emit_async("incident.triggered", incident["id"])
     if response.status_code >= 300:
         raise ScenarioError(f"the bot answered the PagerDuty webhook with HTTP {response.status_code}")
+    return where_it_went([response])
 
 
-async def alert_storm(targets: Targets) -> None:
+async def alert_storm(targets: Targets) -> str:
     """A burst of error alarms for one service: grouped into one incident, summarised, not posted one by one."""
     steps = [MetricStep("AI/Performance", "ProviderErrors", {"ServiceName": "ai-orchestrator"}, before=2, after=310,
                         stepped_minutes_ago=5, unit="Count")]
     gate = asyncio.Semaphore(16)
 
-    async def one(http: httpx.AsyncClient, index: int) -> None:
+    async def one(http: httpx.AsyncClient, index: int) -> httpx.Response:
         metric: MetricStep = steps[0]
         change = AlarmChange(alarm_name=STORM_ALARMS[index % len(STORM_ALARMS)], metric=metric, threshold=50,
                              description="5xx responses above 50 a minute")
         async with gate:
-            await deliver(http, targets.bot_url, targets.eventbridge_token, alarm_event(change))
+            return await deliver(http, targets.bot_url, targets.eventbridge_token, alarm_event(change))
 
     async with _client() as http:
-        await asyncio.gather(*(one(http, i) for i in range(STORM_ALERTS)))
+        return where_it_went(list(await asyncio.gather(*(one(http, i) for i in range(STORM_ALERTS)))))
 
 
 _SCENARIOS: tuple[tuple[str, str, str, Callable[[Targets], Any]], ...] = (

@@ -32,13 +32,14 @@ class Scenario:
 
     ``run`` is started on a thread of its own with its own event loop, so a scenario that blocks
     (a sync HTTP client, a sleep) cannot stall the sandbox that the bot is talking to.
-    Exceptions are shown to the person who started it.
+    Exceptions are shown to the person who started it, and so is a string that ``run`` returns
+    (what came of it, such as which incident the alert went to).
     """
 
     name: str  # url-safe id
     title: str  # shown in the menu
     description: str
-    run: Callable[[], Awaitable[None]]
+    run: Callable[[], Awaitable[str | None]]
 
     def __post_init__(self) -> None:
         if not _SCENARIO_NAME.fullmatch(self.name):
@@ -53,16 +54,18 @@ class ScenarioRun:
     state: str = "running"  # running | done | failed
     error: str | None = None
     finished: float | None = None
+    note: str | None = None  # what came of the run, in the scenario's words
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
 
-async def _scenario_main(scenario: Scenario) -> None:
+async def _scenario_main(scenario: Scenario) -> str | None:
     outcome = scenario.run()
     if not inspect.isawaitable(outcome):
         raise TypeError(f"scenario {scenario.name}: run() must return an awaitable")
-    await outcome
+    note = await outcome
+    return note if isinstance(note, str) else None
 
 
 class ScenarioRunner:
@@ -103,12 +106,13 @@ class ScenarioRunner:
         return {"ok": True, "started": True, "run": run.to_json()}
 
     def _run(self, scenario: Scenario, run: ScenarioRun) -> None:
+        note = None
         try:
-            asyncio.run(_scenario_main(scenario))
+            note = asyncio.run(_scenario_main(scenario))
         except Exception as exc:  # whatever went wrong is shown to the person
             logger.warning("scenario %s failed", scenario.name, exc_info=True)
             outcome, error = "failed", f"{type(exc).__name__}: {exc}"
         else:
             outcome, error = "done", None
         with self._lock:
-            run.state, run.error, run.finished = outcome, error, time.time()
+            run.state, run.error, run.finished, run.note = outcome, error, time.time(), note

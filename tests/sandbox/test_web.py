@@ -573,8 +573,9 @@ def test_closing_a_modal_takes_it_off_the_stack(http: httpx.Client, slack: Local
 def test_scenarios_run_from_the_menu_and_show_their_errors(http: httpx.Client, slack: LocalSlackServer) -> None:
     ran = threading.Event()
 
-    async def works() -> None:
+    async def works() -> str:
         ran.set()
+        return "Opened incident #7"
 
     async def breaks() -> None:
         raise RuntimeError("the bot is not ready")
@@ -600,6 +601,7 @@ def test_scenarios_run_from_the_menu_and_show_their_errors(http: httpx.Client, s
         assert time.monotonic() < deadline, runs
         time.sleep(0.02)
     assert runs[f"{name}-broken"]["error"] == "RuntimeError: the bot is not ready"
+    assert runs[name]["note"] == "Opened incident #7" and runs[f"{name}-broken"]["note"] is None
     assert post(http, slack, "scenario", {"name": "nope"}).status_code == 404
 
 

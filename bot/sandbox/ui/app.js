@@ -147,7 +147,8 @@
     $("scenario-runs").replaceChildren(...(state.scenario_runs || []).slice(-5).reverse().map((run) =>
       h("li", {class: run.state, "data-testid": `scenario-run-${run.name}`, "data-state": run.state},
         `${icons[run.state] || ""} ${titles.get(run.name) || run.name}: ${run.state}`,
-        run.error ? h("div", {}, run.error) : null)));
+        run.error ? h("div", {}, run.error) : null,
+        run.note ? h("div", {class: "note", "data-testid": "scenario-note"}, run.note) : null)));
   }
 
   async function startScenario(scenario) {
