@@ -77,23 +77,24 @@ def test_the_stack_serves_the_sandbox_page_and_seeds_production(demo, tmp_path: 
 def test_scenarios_become_incidents_with_their_runbooks(demo, tmp_path: Path) -> None:
     stack, _running = demo
     state = tmp_path / "demo"
-    assert scenario(stack, "latency-after-deploy") == "Opened incident #1 (alarm): its channel is in the list."
+    assert scenario(stack, "latency-after-deploy") == "Opened incident #1. Its channel is in the list."
     wait_until(lambda: [r for _, r in incidents(state) if r is not None])
     (incident, choice), = incidents(state)
     assert (incident.service, incident.severity, incident.source) == ("multimodal-api", "P1", "eventbridge")
     assert choice is not None and choice.runbook == "high_latency"
     # Again, within the group window: the alarm joins the open incident, and the note says so.
     again = scenario(stack, "latency-after-deploy")
-    assert again is not None and again.startswith("The alarm joined incident #1, already open for this service")
+    assert again is not None and again.startswith("The alert joined incident #1, already open for this service")
     assert len(incidents(state)) == 1
 
-    assert scenario(stack, "pagerduty-outage") == "Opened incident #2 (alarm): its channel is in the list."
+    assert scenario(stack, "pagerduty-outage") == "Opened incident #2. Its channel is in the list."
     wait_until(lambda: len(incidents(state)) == 2 or None)
     outage, _ = incidents(state)[1]
     assert (outage.source, outage.service, outage.pagerduty_incident_id[:5]) == ("pagerduty", "scoring-api", "PDEMO")
 
     note = scenario(stack, "alert-storm")  # a hundred and twenty alarms, one incident
-    assert note == "Opened incident #3 (120 alarms; 119 more joined it): its channel is in the list."
+    assert note == ("Opened incident #3 from 120 alerts: the first opened it and 119 joined it. "
+                    "Its channel is in the list.")
     storm = wait_until(lambda: [i for i, _ in incidents(state) if i.service == "ai-orchestrator"])
     assert len(storm) == 1 and len(incidents(state)) == 3
     with pytest.raises(Exception, match="worker"):

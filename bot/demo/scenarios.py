@@ -64,12 +64,12 @@ def where_it_went(answers: list[httpx.Response]) -> str:
         outcomes.append((str(body.get("status") or "unknown"), number if isinstance(number, int) else None))
     opened = [n for status, n in outcomes if status == "opened" and n is not None]
     joined = [n for status, n in outcomes if status in ("attached", "updated", "no_change") and n is not None]
-    alarms = "alarm" if len(outcomes) == 1 else f"{len(outcomes)} alarms"
+    alerts = "alert" if len(outcomes) == 1 else f"{len(outcomes)} alerts"
     if opened:
-        more = f"; {len(joined)} more joined it" if joined else ""
-        return f"Opened incident #{opened[0]} ({alarms}{more}): its channel is in the list."
+        more = f" from {alerts}: the first opened it and {len(joined)} joined it" if joined else ""
+        return f"Opened incident #{opened[0]}{more}. Its channel is in the list."
     if joined:
-        return (f"The {alarms} joined incident #{joined[0]}, already open for this service: alerts for one "
+        return (f"The {alerts} joined incident #{joined[0]}, already open for this service: alerts for one "
                 f"service within the group window become one incident. Resolve #{joined[0]} to see this "
                 "scenario open an incident of its own.")
     return f"The bot answered: {', '.join(sorted({status for status, _ in outcomes}))}."
@@ -83,15 +83,16 @@ async def latency_after_deploy(targets: Targets) -> str:
         return where_it_went([await deliver(http, targets.bot_url, targets.eventbridge_token, alarm_event(change))])
 
 
-async def weakest_other_version(http: httpx.AsyncClient, worker_url: str) -> str:
-    """The text model's version with the lowest held-out accuracy that is not serving now."""
+async def weakest_version(http: httpx.AsyncClient, worker_url: str) -> tuple[str, bool]:
+    """The text model's version with the lowest held-out accuracy, and whether it serves already
+    (a second run of the scenario finds the bad release still out, until someone rolls it back)."""
     info = (await http.get(f"{worker_url}/v1/models/{TEXT_MODEL}")).raise_for_status().json()
-    serving = info.get("version")
-    others = [v for v in info.get("versions", []) if v.get("version") != serving]
-    if not others:
+    versions = [v for v in info.get("versions", []) if v.get("version")]
+    if len(versions) < 2:
         raise ScenarioError("The registry has no second version of incident-text to deploy as the bad one; "
                             "`incident-bot demo` trains one on its first run.")
-    return str(min(others, key=lambda v: float((v.get("metrics") or {}).get("accuracy") or 1.0))["version"])
+    weakest = min(versions, key=lambda v: float((v.get("metrics") or {}).get("accuracy") or 1.0))["version"]
+    return str(weakest), weakest == info.get("version")
 
 
 async def model_regression(targets: Targets) -> str:
@@ -99,16 +100,18 @@ async def model_regression(targets: Targets) -> str:
     async with _client() as http:
         if targets.worker_url is None:
             raise ScenarioError("The model worker is not running (no trained models); run `make models` first.")
-        bad = await weakest_other_version(http, targets.worker_url)
-        load = await http.post(f"{targets.worker_url}/v1/models/{TEXT_MODEL}/versions/{bad}:load",
-                               json={"actor": "deploy-pipeline"}, timeout=120)
-        load.raise_for_status()
+        bad, serving = await weakest_version(http, targets.worker_url)
+        if not serving:
+            load = await http.post(f"{targets.worker_url}/v1/models/{TEXT_MODEL}/versions/{bad}:load",
+                                   json={"actor": "deploy-pipeline"}, timeout=120)
+            load.raise_for_status()
         change = AlarmChange(alarm_name="multimodal-api-accuracy-below-85", metric=ACCURACY_AFTER_MODEL,
                              threshold=0.85, comparison="LessThanThreshold",
                              description=f"7-day classification accuracy below 85% since {TEXT_MODEL} {bad} "
                                          "was deployed (auto-apply is on)")
         answer = await deliver(http, targets.bot_url, targets.eventbridge_token, alarm_event(change))
-    return f"Deployed {TEXT_MODEL} {bad} on the worker. " + where_it_went([answer])
+    deployed = f"{TEXT_MODEL} {bad} was still serving" if serving else f"Deployed {TEXT_MODEL} {bad} on the worker"
+    return f"{deployed}. " + where_it_went([answer])
 
 
 async def pagerduty_outage(targets: Targets) -> str:
