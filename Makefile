@@ -40,8 +40,10 @@ serve: install
 clean:
 	rm -rf $(VENV) var .pytest_cache
 
-.PHONY: bench bench-ingest bench-inference bench-diagnose bench-timers bench-postmortem
-bench: bench-ingest bench-inference bench-diagnose bench-timers bench-postmortem
+.PHONY: bench bench-ingest bench-inference bench-diagnose bench-timers bench-postmortem bench-interactivity \
+	bench-alert-to-channel bench-footprint
+bench: bench-ingest bench-inference bench-diagnose bench-timers bench-postmortem bench-interactivity \
+	bench-alert-to-channel bench-footprint
 
 # A signed webhook storm from 32 clients against the bot and a bare FastAPI baseline.
 bench-ingest: install
@@ -49,7 +51,7 @@ bench-ingest: install
 
 # The model worker at 1, 8 and 32 clients against a bare forward pass of the same model version.
 bench-inference: install models
-	$(BIN)/python -m tests.bench.inference
+	$(BIN)/python -m tests.bench.inference --json bench-results/inference.json
 
 # Diagnose on an incident, end to end, with the models `make models` trains: seconds per step.
 bench-diagnose: install models
@@ -64,3 +66,18 @@ bench-timers: install
 # against one bare select of the same rows: milliseconds and the ratio (target < 1 s).
 bench-postmortem: install
 	$(BIN)/python -m tests.bench.postmortem
+
+# Slash commands and headline clicks during an ingest storm and a Diagnose suite, against the same
+# requests to the idle bot: ack p50/p99 (goal p99 < 300 ms). Quick models if `make models` has not run.
+bench-interactivity: install
+	$(BIN)/python -m tests.bench.interactivity
+
+# A signed PagerDuty / CloudWatch alert to its headline in the new incident channel, p50/p95,
+# against the webhook's own ack and a bare chat.postMessage round trip.
+bench-alert-to-channel: install
+	$(BIN)/python -m tests.bench.alert_to_channel
+
+# Peak RSS of the bot through a storm and of the worker serving every model, against a bare
+# FastAPI process and a bare torch import (limit 2 GB a process).
+bench-footprint: install
+	$(BIN)/python -m tests.bench.footprint

@@ -32,8 +32,13 @@ from sqlalchemy import create_engine, func, select
 
 from storage.db import sync_url
 from storage.models import Incident, WebhookDelivery
+from tests.bench.report import finite, update_benchmarks
 from tests.databases import PostgresDatabases
-from tests.handlers.webhooks.sns_fixtures import cloudwatch_alarm_message, signed_sns_message, write_pinned_cert
+from tests.handlers.webhooks.sns_fixtures import (
+    cloudwatch_alarm_message,
+    signed_sns_message,
+    write_pinned_cert,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 PD_SECRET = "bench-pd-secret"
@@ -89,28 +94,37 @@ def wait_http(url: str, timeout: float = 60) -> None:
     raise RuntimeError(f"{url} did not come up")
 
 
+def pagerduty_delivery(i: int, service: str, *, incident_id: str | None = None, title: str | None = None) -> Delivery:
+    """A signed PagerDuty v3 ``incident.triggered`` webhook for ``service``."""
+    event = {"event": {
+        "id": uuid.uuid4().hex, "event_type": "incident.triggered", "resource_type": "incident",
+        "occurred_at": "2026-11-23T10:00:00Z", "agent": {"summary": "PagerDuty"},
+        "data": {"id": incident_id or f"PB{i:06d}", "type": "incident", "title": title or f"{service} alert {i % 13}",
+                 "status": "triggered", "service": {"id": f"PSVC-{service}", "summary": service},
+                 "urgency": "high", "priority": None},
+    }}
+    body = json.dumps(event).encode()
+    signature = "v1=" + hmac.new(PD_SECRET.encode(), body, hashlib.sha256).hexdigest()
+    return Delivery("/webhooks/pagerduty", body, {
+        "X-PagerDuty-Signature": signature, "X-Webhook-Id": uuid.uuid4().hex, "Content-Type": "application/json"})
+
+
+def sns_delivery(service: str, alarm_name: str) -> Delivery:
+    """A CloudWatch alarm in a signed SNS (signature v2) notification for ``service``."""
+    alarm = cloudwatch_alarm_message(alarm_name=alarm_name, dimensions={"ServiceName": service})
+    message = signed_sns_message(message=alarm, message_id=str(uuid.uuid4()))
+    return Delivery("/webhooks/cloudwatch", json.dumps(message).encode(), {
+        "x-amz-sns-message-type": "Notification", "Content-Type": "text/plain"})
+
+
 def build_storm(count: int) -> list[Delivery]:
     storm: list[Delivery] = []
     for i in range(count):
         service = SERVICES[i % len(SERVICES)]
         if i % 2:
-            event = {"event": {
-                "id": uuid.uuid4().hex, "event_type": "incident.triggered", "resource_type": "incident",
-                "occurred_at": "2026-11-23T10:00:00Z", "agent": {"summary": "PagerDuty"},
-                "data": {"id": f"PB{i:06d}", "type": "incident", "title": f"{service} alert {i % 13}",
-                         "status": "triggered", "service": {"id": f"PSVC-{service}", "summary": service},
-                         "urgency": "high", "priority": None},
-            }}
-            body = json.dumps(event).encode()
-            signature = "v1=" + hmac.new(PD_SECRET.encode(), body, hashlib.sha256).hexdigest()
-            storm.append(Delivery("/webhooks/pagerduty", body, {
-                "X-PagerDuty-Signature": signature, "X-Webhook-Id": uuid.uuid4().hex,
-                "Content-Type": "application/json"}))
+            storm.append(pagerduty_delivery(i, service))
         else:
-            alarm = cloudwatch_alarm_message(alarm_name=f"{service}-alarm-{i % 11}", dimensions={"ServiceName": service})
-            message = signed_sns_message(message=alarm, message_id=str(uuid.uuid4()))
-            storm.append(Delivery("/webhooks/cloudwatch", json.dumps(message).encode(), {
-                "x-amz-sns-message-type": "Notification", "Content-Type": "text/plain"}))
+            storm.append(sns_delivery(service, f"{service}-alarm-{i % 11}"))
     return storm
 
 
@@ -230,8 +244,8 @@ def _measure(count: int, database_url: str, work: Path) -> dict:
 def markdown(result: dict) -> str:
     b, base, r = result["bot"], result["baseline"], result["ratios"]
     return "\n".join([
-        f"## Ingest storm ({result['database']}, {b['deliveries']} signed deliveries, {result['clients']} clients, "
-        f"{result['services']} services)",
+        (f"## Ingest storm ({result['database']}, {b['deliveries']} signed deliveries, {result['clients']} clients, "
+        f"{result['services']} services)"),
         "",
         "| | ack p50 | ack p99 | throughput | retries |",
         "|---|---|---|---|---|",
@@ -239,9 +253,10 @@ def markdown(result: dict) -> str:
         f"| {b['name']} | {b['ack_p50_ms']} ms | {b['ack_p99_ms']} ms | {b['throughput_per_s']}/s | {b['retries']} |",
         f"| ratio (bot / baseline) | {r['ack_p50']}x | {r['ack_p99']}x | {r['throughput']}x | |",
         "",
-        f"Incidents created: {result['incidents_created']} (one per service). Slack Web API calls: "
+        (f"Incidents created: {result['incidents_created']} (one per service). Slack Web API calls: "
         f"{result['slack_calls']}. Deliveries stored: {result['deliveries_stored']}. "
-        f"Lost deliveries: {result['lost_deliveries']}.",
+        f"Lost deliveries: {result['lost_deliveries']} (acked 2xx but not stored); "
+        f"failed after 8 tries: {b['failed']}."),
         "",
     ])
 
@@ -250,30 +265,19 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--deliveries", type=int, default=2000)
     parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL"))
-    parser.add_argument("--out", default=str(ROOT / "bench-results"))
+    parser.add_argument("--json", metavar="PATH", default=None,
+                        help="where to write the results (default bench-results/ingest-<database>.json)")
+    parser.add_argument("--no-write", action="store_true", help="do not touch BENCHMARKS.md")
     args = parser.parse_args()
     result = run(args.deliveries, args.database_url)
-    out = Path(args.out)
-    out.mkdir(exist_ok=True)
-    (out / f"ingest-{result['database']}.json").write_text(json.dumps(result, indent=2))
+    path = Path(args.json or ROOT / "bench-results" / f"ingest-{result['database']}.json")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(finite(result), indent=2) + "\n")
     table = markdown(result)
     print(table)
-    _update_benchmarks_md(table, result["database"])
-    return 0 if result["lost_deliveries"] == 0 else 1
-
-
-def _update_benchmarks_md(table: str, database: str) -> None:
-    path = ROOT / "BENCHMARKS.md"
-    text = path.read_text() if path.exists() else "# Benchmarks\n\nFigures from `make bench...` runs; each is set against a baseline measured in the same run on the same machine.\n\n"
-    marker_start, marker_end = f"<!-- ingest:{database} -->", f"<!-- /ingest:{database} -->"
-    block = f"{marker_start}\n{table}{marker_end}\n"
-    if marker_start in text and marker_end in text:
-        before, rest = text.split(marker_start, 1)
-        _, after = rest.split(marker_end, 1)
-        text = before + block + after.lstrip("\n")
-    else:
-        text = text.rstrip("\n") + "\n\n" + block
-    path.write_text(text)
+    if not args.no_write:
+        update_benchmarks(f"ingest:{result['database']}", table)
+    return 0 if result["lost_deliveries"] == 0 and result["bot"]["failed"] == 0 else 1
 
 
 if __name__ == "__main__":

@@ -148,8 +148,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=EVENTS)
     parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--json", metavar="PATH", default=str(ROOT / "bench-results" / "postmortem.json"))
     parser.add_argument("--no-write", action="store_true",
-                        help="print only; leave BENCHMARKS.md and bench-results/ alone")
+                        help="print only; leave BENCHMARKS.md and the JSON alone")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as folder:
         results = [asyncio.run(measure(shape, events=args.events, repeats=args.repeats, folder=Path(folder)))
@@ -157,9 +158,9 @@ def main(argv: list[str] | None = None) -> int:
     text = section(results, args.repeats)
     print(text)
     if not args.no_write:
-        out = ROOT / "bench-results"
-        out.mkdir(exist_ok=True)
-        (out / "postmortem.json").write_text(json.dumps(results, indent=2))
+        path = Path(args.json)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(results, indent=2) + "\n")
         update_benchmarks("bench-postmortem", text)
     return 0 if all(r["under_target"] for r in results) else 1
 
