@@ -217,7 +217,8 @@ def create_app(settings: Settings, options: AppOptions = AppOptions()) -> FastAP
     app.state.dispatcher = dispatcher
     sns_fetcher = HttpxCertFetcher()
     app.state.webhooks = WebhookSettings(
-        intake=Intake(core=core, config=config, metrics=metrics),
+        intake=Intake(core=core, config=config, metrics=metrics,
+                      slots=asyncio.Semaphore(settings.ingest_concurrency)),
         pagerduty_secrets=tuple(settings.pagerduty_secrets),
         eventbridge_token=settings.eventbridge_token,
         sns_verifier=SnsVerifier(

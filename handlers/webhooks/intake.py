@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from fastapi import Request
 from fastapi.responses import JSONResponse
@@ -30,6 +30,11 @@ class Intake:
     core: Core
     config: IncidentBotConfig
     metrics: Metrics
+    # How many deliveries are stored at once. A storm's deliveries wait here for a slot rather
+    # than take every database connection (and, on SQLite, the one writer), so a person's click
+    # or command never queues behind hundreds of alerts. The wait counts toward the accept
+    # timeout, so an overwhelmed bot answers 503 and the sender retries later.
+    slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(4))
 
 
 async def read_body(request: Request) -> bytes:
@@ -85,7 +90,7 @@ async def accept(intake: Intake, signal: AlertSignal, body: bytes) -> JSONRespon
 
 async def _commit(intake: Intake, signal: AlertSignal, body: bytes) -> IngestResult:
     core = intake.core
-    async with core.sessions() as session, session.begin():
+    async with intake.slots, core.sessions() as session, session.begin():
         return await ingest(
             session, signal=signal, body=body.decode("utf-8", "replace"), config=intake.config, now=core.clock()
         )
