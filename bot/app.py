@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,6 +40,7 @@ from bot.slack.escalation_writes import EscalationWrites
 from bot.slack.gateway import SlackSdkGateway, build_web_client
 from bot.slack.postmortem_writes import KINDS as POSTMORTEM_KINDS
 from bot.slack.postmortem_writes import PostmortemWrites
+from bot.slack.replay_guard import ReplayGuard
 from bot.slack.writes import SlackWorkspaceConfig, SlackWrites
 from bot.sync.pagerduty import PagerDutySync
 from bot.sync.paging import PagerDutyPaging
@@ -47,7 +48,8 @@ from handlers.http import health
 from handlers.jobs.fire_timers import TimerJob
 from handlers.slack.errors import MALFORMED_PAYLOAD_ERRORS
 from handlers.webhooks import routes as webhooks
-from handlers.webhooks.intake import Intake
+from handlers.webhooks.errors import PayloadTooLarge
+from handlers.webhooks.intake import Intake, read_body
 from handlers.webhooks.routes import WebhookSettings
 from handlers.webhooks.sns_verify import HttpxCertFetcher, SnsVerifier
 from inference.client import WorkerClient
@@ -69,6 +71,11 @@ from storage.db import create_engine_for, session_factory
 from storage.migrate import upgrade_to_head_async
 
 log = logging.getLogger(__name__)
+security_log = logging.getLogger("incident_bot.security")
+
+# Slack documents no cap, but its own limits bound a payload well below this: a modal holds at
+# most 100 blocks, an input 3,000 characters. Anything bigger is refused before it is parsed.
+SLACK_MAX_BODY_BYTES = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -236,17 +243,30 @@ def create_app(settings: Settings, options: AppOptions = AppOptions()) -> FastAP
     # secret (Socket Mode) nothing that arrives over HTTP can be trusted, so all of it is refused.
     verifier = SignatureVerifier(settings.slack_signing_secret) if settings.slack_signing_secret else None
 
+    replays = ReplayGuard()
+
     @app.post("/slack/events")
     async def slack_events(request: Request) -> Response:
-        body = await request.body()
+        try:
+            body = await read_body(request, limit=SLACK_MAX_BODY_BYTES)
+        except PayloadTooLarge as exc:
+            return JSONResponse({"error": exc.reason}, status_code=exc.http_status)
         try:
             body.decode("utf-8")
         except UnicodeDecodeError:
             return JSONResponse({"error": "the body must be UTF-8"}, status_code=400)
-        if verifier is None or not verifier.is_valid_request(body, dict(request.headers)):
+        headers = request.headers
+        if not _signed_by_slack(verifier, body, headers):
+            return JSONResponse({"error": "invalid request"}, status_code=401)
+        if not _is_events_api_retry(headers) and not replays.first_time(
+                timestamp=headers.get("x-slack-request-timestamp", ""),
+                signature=headers.get("x-slack-signature", "")):
+            security_log.warning("refused a replayed Slack request from %s",
+                                 request.client.host if request.client else "unknown")
             return JSONResponse({"error": "invalid request"}, status_code=401)
         try:
-            return await slack_handler.handle(request)
+            # The body has been read from the stream; Bolt reads it again from this copy.
+            return await slack_handler.handle(Request(request.scope, _replay_body(body)))
         except MALFORMED_PAYLOAD_ERRORS as exc:
             # Bolt assumes Slack's payload shapes while building its request; a signed body
             # of another shape is the sender's mistake, not a server error.
@@ -254,6 +274,27 @@ def create_app(settings: Settings, options: AppOptions = AppOptions()) -> FastAP
             return JSONResponse({"error": "malformed Slack request"}, status_code=400)
 
     return app
+
+
+def _signed_by_slack(verifier: SignatureVerifier | None, body: bytes, headers: Any) -> bool:
+    if verifier is None:
+        return False
+    try:
+        return verifier.is_valid_request(body, dict(headers))
+    except ValueError:  # slack_sdk int()s the timestamp header unchecked: "yesterday" is a forgery too
+        return False
+
+
+def _is_events_api_retry(headers: Any) -> bool:
+    """Slack's own retry of an Events API delivery (JSON); commands and interactions are never retried."""
+    return bool(headers.get("x-slack-retry-num")) and headers.get("content-type", "").startswith("application/json")
+
+
+def _replay_body(body: bytes) -> Callable[[], Awaitable[dict[str, Any]]]:
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return receive
 
 
 def _pagerduty_client(settings: Settings) -> PagerDutyRestClient | None:

@@ -12,32 +12,40 @@ from storage.db import DEFAULT_DATABASE_URL, parse_database_url
 
 
 class Settings(BaseSettings):
-    """Environment variables by their documented names; see README for each one's use."""
+    """Environment variables by their documented names; see README for each one's use.
+
+    Secrets (and the database URL, which may carry a password) are left out of ``repr``, so a
+    Settings object in a log line or a traceback gives none of them away.
+    """
 
     model_config = SettingsConfigDict(case_sensitive=False, extra="ignore", frozen=True, populate_by_name=True)
 
-    slack_bot_token: str = Field(default="", validation_alias=AliasChoices("SLACK_BOT_TOKEN", "slack_bot_token"))
-    slack_signing_secret: str = Field(
-        default="", validation_alias=AliasChoices("SLACK_SIGNING_SECRET", "slack_signing_secret")
+    slack_bot_token: str = Field(
+        default="", repr=False, validation_alias=AliasChoices("SLACK_BOT_TOKEN", "slack_bot_token")
     )
-    slack_app_token: str = Field(default="", validation_alias=AliasChoices("SLACK_APP_TOKEN", "slack_app_token"))
+    slack_signing_secret: str = Field(
+        default="", repr=False, validation_alias=AliasChoices("SLACK_SIGNING_SECRET", "slack_signing_secret")
+    )
+    slack_app_token: str = Field(
+        default="", repr=False, validation_alias=AliasChoices("SLACK_APP_TOKEN", "slack_app_token")
+    )
     slack_api_url: str = Field(
         default="https://slack.com/api/", validation_alias=AliasChoices("SLACK_API_URL", "slack_api_url")
     )
     database_url: str = Field(
-        default=DEFAULT_DATABASE_URL, validation_alias=AliasChoices("DATABASE_URL", "database_url")
+        default=DEFAULT_DATABASE_URL, repr=False, validation_alias=AliasChoices("DATABASE_URL", "database_url")
     )
     config_path: Path | None = Field(
         default=None, validation_alias=AliasChoices("INCIDENT_BOT_CONFIG", "config_path")
     )
     pagerduty_webhook_secrets: str = Field(
-        default="", validation_alias=AliasChoices("PAGERDUTY_WEBHOOK_SECRETS", "pagerduty_webhook_secrets")
+        default="", repr=False, validation_alias=AliasChoices("PAGERDUTY_WEBHOOK_SECRETS", "pagerduty_webhook_secrets")
     )
     pagerduty_api_url: str = Field(
         default="https://api.pagerduty.com", validation_alias=AliasChoices("PAGERDUTY_API_URL", "pagerduty_api_url")
     )
     pagerduty_api_token: str = Field(
-        default="", validation_alias=AliasChoices("PAGERDUTY_API_TOKEN", "pagerduty_api_token")
+        default="", repr=False, validation_alias=AliasChoices("PAGERDUTY_API_TOKEN", "pagerduty_api_token")
     )
     pagerduty_from_email: str = Field(
         default="", validation_alias=AliasChoices("PAGERDUTY_FROM_EMAIL", "pagerduty_from_email")
@@ -45,7 +53,9 @@ class Settings(BaseSettings):
     aws_endpoint_url: str = Field(default="", validation_alias=AliasChoices("AWS_ENDPOINT_URL", "aws_endpoint_url"))
     sns_topic_arns: str = Field(default="", validation_alias=AliasChoices("SNS_TOPIC_ARNS", "sns_topic_arns"))
     sns_certs_dir: str = Field(default="", validation_alias=AliasChoices("SNS_CERTS_DIR", "sns_certs_dir"))
-    eventbridge_token: str = Field(default="", validation_alias=AliasChoices("EVENTBRIDGE_TOKEN", "eventbridge_token"))
+    eventbridge_token: str = Field(
+        default="", repr=False, validation_alias=AliasChoices("EVENTBRIDGE_TOKEN", "eventbridge_token")
+    )
     worker_url: str = Field(default="http://127.0.0.1:9001", validation_alias=AliasChoices("WORKER_URL", "worker_url"))
     # A folder of the team's own runbook YAML files, laid over the bundled library.
     runbooks_dir: str = Field(default="", validation_alias=AliasChoices("RUNBOOKS_DIR", "runbooks_dir"))

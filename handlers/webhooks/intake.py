@@ -37,16 +37,17 @@ class Intake:
     slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(4))
 
 
-async def read_body(request: Request) -> bytes:
-    """The raw body, refusing anything over the senders' own 256 KB limit without reading it all."""
+async def read_body(request: Request, *, limit: int = MAX_BODY_BYTES) -> bytes:
+    """The raw body, refusing anything over ``limit`` (by default the senders' own 256 KB limit)
+    without reading it all: a declared length over it is refused at once, a chunked body as it passes it."""
     declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+    if declared is not None and declared.isdigit() and int(declared) > limit:
         raise PayloadTooLarge()
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
-        if size > MAX_BODY_BYTES:
+        if size > limit:
             raise PayloadTooLarge()
         chunks.append(chunk)
     return b"".join(chunks)
