@@ -33,10 +33,12 @@ def request_from_action(body: dict[str, Any]) -> Request:
     )
 
 
-async def run_button(action_id: ActionId, services: Services, request: Request) -> None:
-    """The change, then word back only if it was refused or failed.
+async def run_button(action_id: ActionId, services: Services, request: Request) -> Reply | None:
+    """The change; the word back if it was refused or failed, for the caller to send after the ack.
 
-    On success the headline itself changes, which is the answer people look for.
+    On success the headline itself changes, which is the answer people look for. The refusal is
+    not sent here because that is a call to Slack, and under load Slack is slow: the ack must
+    wait for the database change only.
     """
     action, change = _BUTTONS[action_id]
     actor = request.user_id
@@ -50,7 +52,8 @@ async def run_button(action_id: ActionId, services: Services, request: Request) 
             apply=lambda session, now: change(session, incident_id=incident.id, actor=actor, now=now),
         )
     except Exception as exc:  # noqa: BLE001 - every failure becomes a message for the person
-        await respond_later(services, request, Reply(text=message_for(exc, metrics=services.metrics)))
+        return Reply(text=message_for(exc, metrics=services.metrics))
+    return None
 
 
 def _listener(action_id: ActionId) -> Callable[..., Awaitable[None]]:
@@ -59,7 +62,10 @@ def _listener(action_id: ActionId) -> Callable[..., Awaitable[None]]:
         services.metrics.slack_requests.labels(kind="action", name=action_id.value).inc()
         # Applying the change before the ack (it takes milliseconds) keeps one person's clicks
         # and commands in the order they made them; a slow database still gets its ack in time.
-        await ack_after(ack, run_button(action_id, services, request_from_action(body)))
+        request = request_from_action(body)
+        refusal = await ack_after(ack, run_button(action_id, services, request))
+        if refusal is not None:
+            await respond_later(services, request, refusal)
 
     return on_click
 

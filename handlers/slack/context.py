@@ -7,7 +7,7 @@ import json
 import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.async_context import AsyncBoltContext
@@ -21,6 +21,7 @@ log = logging.getLogger(__name__)
 # Slack allows 3 s for the acknowledgement; leave room for the network.
 ACK_BUDGET_SECONDS = 2.0
 WORKING_ON_IT = "⏳ Working on it…"
+T = TypeVar("T")
 
 Ack = Callable[..., Awaitable[Any]]
 
@@ -90,12 +91,12 @@ async def answer_within_budget(
     await respond_later(services, request, await task)
 
 
-async def ack_after(ack: Ack, work: Coroutine[Any, Any, None]) -> None:
-    """Run ``work`` for up to the ack budget, ack, then let it finish."""
+async def ack_after(ack: Ack, work: Coroutine[Any, Any, T]) -> T:
+    """Run ``work`` for up to the ack budget, ack, then let it finish; returns what it returned."""
     task = asyncio.ensure_future(work)
     await asyncio.wait({task}, timeout=ACK_BUDGET_SECONDS)
     await ack()
-    await task
+    return await task
 
 
 async def _reply_or_error(services: Services, work: Coroutine[Any, Any, Reply]) -> Reply:

@@ -6,6 +6,7 @@ import time
 from datetime import UTC, datetime
 
 from bot.slack.ids import ActionId
+from tests.scenarios.actions_support import wait_for
 from tests.scenarios.harness import Database, SlackUser, all_text
 
 
@@ -118,7 +119,8 @@ def test_ack_racing_resolve_over_http_keeps_it_resolved(alice: SlackUser, bob: S
     assert answer.status_code == 200
     db.wait_outbox_drained()
     assert db.incident(1).status == "resolved"
-    refusal = bob.responses()
+    # The refusal is sent after the ack, through the response_url.
+    refusal = wait_for(lambda: bob.responses(), what="bob's refusal")
     assert refusal and "is resolved, so it can't be acknowledged" in refusal[-1]["text"]
 
 
