@@ -67,7 +67,7 @@ from runbooks.providers.ecs import Boto3Ecs
 from runbooks.providers.models import WorkerModelControl
 from runbooks.providers.pagerduty import PagerDutyEventsClient, PagerDutyRestClient
 from runbooks.providers.ssm import Boto3ParameterStore
-from storage.db import create_engine_for, session_factory
+from storage.db import async_url, create_engine_for, is_sqlite, session_factory
 from storage.migrate import upgrade_to_head_async
 
 log = logging.getLogger(__name__)
@@ -102,6 +102,13 @@ def runbook_library(settings: Settings) -> Library:
         return load_library(settings.runbooks_dir or None)
     except RunbookError as exc:
         raise SettingsError(f"RUNBOOKS_DIR has broken runbooks (check with `incident-bot runbooks lint`):\n{exc}") from exc
+
+
+def ingest_slots(settings: Settings) -> int:
+    """How many deliveries are stored at once: see Settings.ingest_concurrency."""
+    if settings.ingest_concurrency is not None:
+        return settings.ingest_concurrency
+    return 1 if is_sqlite(async_url(settings.database_url)) else 4
 
 
 def create_app(settings: Settings, options: AppOptions = AppOptions()) -> FastAPI:
@@ -225,7 +232,7 @@ def create_app(settings: Settings, options: AppOptions = AppOptions()) -> FastAP
     sns_fetcher = HttpxCertFetcher()
     app.state.webhooks = WebhookSettings(
         intake=Intake(core=core, config=config, metrics=metrics,
-                      slots=asyncio.Semaphore(settings.ingest_concurrency)),
+                      slots=asyncio.Semaphore(ingest_slots(settings))),
         pagerduty_secrets=tuple(settings.pagerduty_secrets),
         eventbridge_token=settings.eventbridge_token,
         sns_verifier=SnsVerifier(

@@ -74,8 +74,9 @@ class Settings(BaseSettings):
         default=1.0, gt=0, validation_alias=AliasChoices("OUTBOX_RETRY_BASE", "outbox_retry_base")
     )
     # How many webhook deliveries are stored at once; the rest wait their turn (see Intake.slots).
-    ingest_concurrency: int = Field(
-        default=4, ge=1, le=64, validation_alias=AliasChoices("INGEST_CONCURRENCY", "ingest_concurrency")
+    # Unset: one on SQLite, whose single writer gains nothing from more, and four on PostgreSQL.
+    ingest_concurrency: int | None = Field(
+        default=None, ge=1, le=64, validation_alias=AliasChoices("INGEST_CONCURRENCY", "ingest_concurrency")
     )
     # How long a claimed outbox row stays with the process that claimed it. A process killed
     # mid-write holds its rows this long before another (or its own restart) retries them, so
