@@ -40,7 +40,7 @@ from bot.slack.escalation_writes import EscalationWrites
 from bot.slack.gateway import SlackSdkGateway, build_web_client
 from bot.slack.postmortem_writes import KINDS as POSTMORTEM_KINDS
 from bot.slack.postmortem_writes import PostmortemWrites
-from bot.slack.replay_guard import ReplayGuard
+from bot.slack.replay_guard import ReplayGuard, SharedReplays
 from bot.slack.writes import SlackWorkspaceConfig, SlackWrites
 from bot.sync.pagerduty import PagerDutySync
 from bot.sync.paging import PagerDutyPaging
@@ -251,6 +251,8 @@ def create_app(settings: Settings, options: AppOptions = AppOptions()) -> FastAP
     verifier = SignatureVerifier(settings.slack_signing_secret) if settings.slack_signing_secret else None
 
     replays = ReplayGuard()
+    # Only PostgreSQL can be shared by replicas; a SQLite bot is one process, and its memory is enough.
+    shared_replays = None if is_sqlite(async_url(settings.database_url)) else SharedReplays(sessions)
 
     @app.post("/slack/events")
     async def slack_events(request: Request) -> Response:
@@ -265,9 +267,7 @@ def create_app(settings: Settings, options: AppOptions = AppOptions()) -> FastAP
         headers = request.headers
         if not _signed_by_slack(verifier, body, headers):
             return JSONResponse({"error": "invalid request"}, status_code=401)
-        if not _is_events_api_retry(headers) and not replays.first_time(
-                timestamp=headers.get("x-slack-request-timestamp", ""),
-                signature=headers.get("x-slack-signature", "")):
+        if not _is_events_api_retry(headers) and not await _first_time(replays, shared_replays, headers):
             security_log.warning("refused a replayed Slack request from %s",
                                  request.client.host if request.client else "unknown")
             return JSONResponse({"error": "invalid request"}, status_code=401)
@@ -290,6 +290,15 @@ def _signed_by_slack(verifier: SignatureVerifier | None, body: bytes, headers: A
         return verifier.is_valid_request(body, dict(headers))
     except ValueError:  # slack_sdk int()s the timestamp header unchecked: "yesterday" is a forgery too
         return False
+
+
+async def _first_time(replays: ReplayGuard, shared: SharedReplays | None, headers: Any) -> bool:
+    """Not seen by this process, nor (on a shared database) by another replica."""
+    timestamp = headers.get("x-slack-request-timestamp", "")
+    signature = headers.get("x-slack-signature", "")
+    if not replays.first_time(timestamp=timestamp, signature=signature):
+        return False
+    return shared is None or await shared.first_time(signature=signature, expires_at=replays.expires_at(timestamp))
 
 
 def _is_events_api_retry(headers: Any) -> bool:

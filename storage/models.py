@@ -380,3 +380,16 @@ class RunbookStep(Base):
     updated_at: Mapped[datetime]
     done_by: Mapped[str | None] = mapped_column(String(64))
     done_at: Mapped[datetime | None]
+
+
+class SlackRequestSeen(Base):
+    """A signed Slack request already taken, until its timestamp leaves the signature window.
+
+    Shared by every bot process on the database, so a request captured and replayed to another
+    replica is refused too; the primary key makes "first one wins" safe under concurrency.
+    """
+
+    __tablename__ = "slack_requests_seen"
+
+    signature: Mapped[str] = mapped_column(String(100), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(index=True)

@@ -6,16 +6,28 @@ and the bot would declare the incident or press the button again. Slack itself n
 same signed bytes twice: slash commands and interactions are not retried, and Events API retries
 carry ``X-Slack-Retry-Num`` (those are let through; the event handlers are idempotent per event).
 
-The memory is per process, and bounded: entries are forgotten once their timestamp has left the
-window (a replay after that fails the timestamp check anyway), and past ``capacity`` the oldest
-are dropped first, trading an old replay's refusal for bounded memory under a flood.
+``ReplayGuard``'s memory is per process, and bounded: entries are forgotten once their timestamp
+has left the window (a replay after that fails the timestamp check anyway), and past
+``capacity`` the oldest are dropped first, trading an old replay's refusal for bounded memory
+under a flood. On PostgreSQL, where several replicas can share the database, ``SharedReplays``
+also records each request there, so a replay sent to another replica is refused as well.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+from datetime import UTC, datetime
+
+from sqlalchemy import delete
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from storage.models import SlackRequestSeen
+
+log = logging.getLogger(__name__)
 
 # slack_sdk's SignatureVerifier accepts timestamps up to this many seconds from now, either way.
 SIGNATURE_WINDOW_SECONDS = 300
@@ -42,15 +54,20 @@ class ReplayGuard:
         self._forget_expired(now)
         if signature in self._seen:
             return False
+        self._seen[signature] = self.expires_at(timestamp)
+        while len(self._seen) > self._capacity:
+            self._seen.popitem(last=False)
+        return True
+
+    def expires_at(self, timestamp: str) -> float:
+        """When a request with this timestamp can no longer pass the signature check (epoch seconds)."""
+        now = self._clock()
         try:
             sent_at = float(timestamp)
         except ValueError:
             sent_at = now
         # A timestamp up to a window in the future stays acceptable until a window after it.
-        self._seen[signature] = max(sent_at, now) + self._window
-        while len(self._seen) > self._capacity:
-            self._seen.popitem(last=False)
-        return True
+        return max(sent_at, now) + self._window
 
     def _forget_expired(self, now: float) -> None:
         while self._seen:
@@ -61,3 +78,35 @@ class ReplayGuard:
 
     def __len__(self) -> int:
         return len(self._seen)
+
+
+class SharedReplays:
+    """The requests every replica has taken, in the database: the first insert of a signature wins.
+
+    A database that cannot be reached does not make every click a 401: the request goes on (the
+    process's own ``ReplayGuard`` still refuses what it has seen), and meets the outage itself.
+    """
+
+    # Expired rows are swept on every this-many-th request, not on each: one indexed delete.
+    SWEEP_EVERY = 200
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+        self._since_sweep = 0
+
+    async def first_time(self, *, signature: str, expires_at: float) -> bool:
+        expiry = datetime.fromtimestamp(expires_at, UTC)
+        try:
+            async with self._sessions() as session, session.begin():
+                self._since_sweep += 1
+                if self._since_sweep >= self.SWEEP_EVERY:
+                    self._since_sweep = 0
+                    await session.execute(delete(SlackRequestSeen).where(
+                        SlackRequestSeen.expires_at < datetime.now(UTC)))
+                session.add(SlackRequestSeen(signature=signature[:100], expires_at=expiry))
+            return True
+        except IntegrityError:
+            return False
+        except (SQLAlchemyError, OSError) as exc:
+            log.warning("could not check a Slack request against other replicas: %s", exc.__class__.__name__)
+            return True

@@ -7,9 +7,13 @@ import json
 import time
 import urllib.parse
 
+import pytest
+from sqlalchemy import func, select
+
 from bot.slack.ids import ActionId
 from bot.slack.replay_guard import ReplayGuard
-from tests.scenarios.harness import sign
+from storage.models import SlackRequestSeen
+from tests.scenarios.harness import BotServer, Database, bot_settings, sign
 
 
 def declare_body(text: str = "declare P1 replayed outage", channel: str = "C0GENERAL") -> bytes:
@@ -86,3 +90,24 @@ def test_the_replay_memory_forgets_requests_once_their_timestamp_is_stale() -> N
     for n in range(10):  # a flood keeps memory bounded
         guard.first_time(timestamp=str(int(now[0])), signature=f"v0={n}")
     assert len(guard) == 3
+
+
+@pytest.mark.postgres
+def test_a_request_replayed_to_another_replica_is_refused(slack, postgres_url: str, http) -> None:
+    first, second = (BotServer(bot_settings(slack=slack, database_url=postgres_url)).start() for _ in range(2))
+    db = Database(postgres_url)
+    try:
+        body = declare_body(channel=slack.channel_id("general"))
+        headers = sign(body)
+        assert http.post(f"{first.url}/slack/events", content=body, headers=headers).status_code == 200
+        db.wait_incident_ready(1)
+        # The same bytes to the other replica, which has never seen them itself.
+        assert http.post(f"{second.url}/slack/events", content=body, headers=headers).status_code == 401
+        time.sleep(0.3)
+        assert len(db.incidents()) == 1
+        with db.engine.connect() as conn:
+            assert conn.scalar(select(func.count()).select_from(SlackRequestSeen)) >= 1
+    finally:
+        first.stop()
+        second.stop()
+        db.dispose()
