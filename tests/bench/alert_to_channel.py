@@ -28,7 +28,7 @@ from typing import Any
 import httpx
 
 from tests.bench.ingest import pagerduty_delivery, sns_delivery
-from tests.bench.report import finite, update_benchmarks
+from tests.bench.report import publish
 from tests.bench.stack import ROOT, Stack, load_average, ratio, summary_ms
 
 HEADLINE_BLOCK = "headline_actions"
@@ -146,13 +146,7 @@ def main() -> int:
     parser.add_argument("--no-write", action="store_true", help="do not touch BENCHMARKS.md")
     args = parser.parse_args()
     result = run(args.alerts, args.settle)
-    path = Path(args.json)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(finite(result), indent=2) + "\n")
-    section = markdown(result)
-    print(section)
-    if not args.no_write:
-        update_benchmarks("alert-to-channel", section)
+    publish("alert-to-channel", result, markdown(result), json_path=args.json, markdown=not args.no_write)
     return 0 if result["failed"] == 0 else 1
 
 

@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import itertools
-import json
 import os
 import subprocess
 import sys
@@ -44,7 +43,7 @@ from tests.bench.ingest import (
     start,
     wait_http,
 )
-from tests.bench.report import finite, update_benchmarks
+from tests.bench.report import publish
 from tests.bench.stack import (
     ROOT,
     Stack,
@@ -199,13 +198,7 @@ def main() -> int:
         worker = measure_worker(registry_path, args.seconds, work)
     result = {"machine": load, "registry": registry_path, "registry_kind": registry_kind, "limit_bytes": LIMIT_BYTES,
               "bot": bot, "worker": worker}
-    path = Path(args.json)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(finite(result), indent=2) + "\n")
-    section = markdown(result)
-    print(section)
-    if not args.no_write:
-        update_benchmarks("footprint", section)
+    publish("footprint", result, markdown(result), json_path=args.json, markdown=not args.no_write)
     failed = bot["bot"]["storm"]["failed"] + sum(c["failed"] for c in worker["predictions"].values())
     return 1 if failed else 0
 

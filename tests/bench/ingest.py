@@ -32,7 +32,7 @@ from sqlalchemy import create_engine, func, select
 
 from storage.db import sync_url
 from storage.models import Incident, WebhookDelivery
-from tests.bench.report import finite, update_benchmarks
+from tests.bench.report import publish
 from tests.databases import PostgresDatabases
 from tests.handlers.webhooks.sns_fixtures import (
     cloudwatch_alarm_message,
@@ -270,13 +270,9 @@ def main() -> int:
     parser.add_argument("--no-write", action="store_true", help="do not touch BENCHMARKS.md")
     args = parser.parse_args()
     result = run(args.deliveries, args.database_url)
-    path = Path(args.json or ROOT / "bench-results" / f"ingest-{result['database']}.json")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(finite(result), indent=2) + "\n")
-    table = markdown(result)
-    print(table)
-    if not args.no_write:
-        update_benchmarks(f"ingest:{result['database']}", table)
+    publish(f"ingest:{result['database']}", result, markdown(result),
+            json_path=args.json or ROOT / "bench-results" / f"ingest-{result['database']}.json",
+            markdown=not args.no_write)
     return 0 if result["lost_deliveries"] == 0 and result["bot"]["failed"] == 0 else 1
 
 

@@ -46,7 +46,7 @@ from storage.models import Incident, TimelineEvent
 from tests.bench.diagnose import CONFIG, STEPS
 from tests.bench.inference import start_worker, stop_worker, wait_ready
 from tests.bench.ingest import build_storm, free_port, wait_http
-from tests.bench.report import finite, update_benchmarks
+from tests.bench.report import publish
 from tests.bench.stack import (
     ROOT,
     SIGNING_SECRET,
@@ -299,14 +299,10 @@ def main() -> int:
     parser.add_argument("--no-write", action="store_true", help="do not touch BENCHMARKS.md")
     args = parser.parse_args()
     result = run(args.requests, args.deliveries, args.database_url)
-    path = Path(args.json or ROOT / "bench-results" / f"interactivity-{result['database']}.json")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(finite(result), indent=2) + "\n")
-    section = markdown(result)
-    print(section)
+    publish(f"interactivity:{result['database']}", result, markdown(result),
+            json_path=args.json or ROOT / "bench-results" / f"interactivity-{result['database']}.json",
+            markdown=not args.no_write)
     print(f"p99 < {GOAL_P99_MS:.0f} ms under load: {'met' if result['goal_met'] else 'NOT met'}")
-    if not args.no_write:
-        update_benchmarks(f"interactivity:{result['database']}", section)
     failed = result["baseline"]["failed"] + result["under_load"]["failed"] + int(result["storm"].get("failed") or 0)
     return 1 if failed else 0
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 from typing import Any
@@ -31,3 +32,14 @@ def finite(value: Any) -> Any:
     if isinstance(value, list):
         return [finite(v) for v in value]
     return value
+
+
+def publish(name: str, result: dict[str, Any], section: str, *, json_path: Path | str, markdown: bool = True) -> None:
+    """What every benchmark does at the end: its figures as JSON, its table printed and, unless
+    ``markdown`` is off (``--no-write``), the table in its section of BENCHMARKS.md."""
+    path = Path(json_path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(finite(result), indent=2) + "\n")
+    print(section)
+    if markdown:
+        update_benchmarks(name, section)

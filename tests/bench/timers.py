@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import logging
 import math
 import os
@@ -76,7 +75,7 @@ from storage.db import create_engine_for, parse_database_url, session_factory
 from storage.migrate import upgrade_to_head
 from storage.models import TimelineEvent, Timer
 from tests.bench.inference import percentile
-from tests.bench.report import finite, update_benchmarks
+from tests.bench.report import publish
 from tests.databases import PostgresDatabases, migrated_sqlite_url
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -467,13 +466,7 @@ def main() -> int:
         runs.append(run)
     result = {"timers": args.timers, "spread_s": args.spread, "interval_s": args.interval, "lead_s": args.lead,
               "cores": os.cpu_count(), "baseline": baseline, "runs": runs, "notes": notes}
-    path = Path(args.json)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(finite(result), indent=2) + "\n")
-    section = markdown(result)
-    print(section)
-    if not args.no_write:
-        update_benchmarks("timers", section)
+    publish("timers", result, markdown(result), json_path=args.json, markdown=not args.no_write)
     ok = baseline["all_fired"] and all(r["all_fired"] and not r["fired_more_than_once"] and not r["pages_missing"]
                                        for r in runs)
     return 0 if ok else 1
