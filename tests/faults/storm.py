@@ -8,20 +8,19 @@ several times, so "stored exactly once" shows in the alert's occurrence count to
 from __future__ import annotations
 
 import hashlib
-import hmac
 import json
 import threading
 import time
-import uuid
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import httpx
 
-from tests.handlers.webhooks.sns_fixtures import cloudwatch_alarm_message, signed_sns_message
+from tests.bench import ingest
 
-PD_SECRET = "faults-pd-secret"
+# The deliveries are the ingest benchmark's own signed builders; this is the secret they sign with.
+PD_SECRET = ingest.PD_SECRET
 
 
 @dataclass(frozen=True)
@@ -35,28 +34,18 @@ class Delivery:
     headers: dict[str, str]
 
 
-def pagerduty_delivery(service: str, alert: int, *, pd_incident: str | None = None) -> Delivery:
-    webhook_id = uuid.uuid4().hex
+def pagerduty_delivery(service: str, alert: int) -> Delivery:
     # One PagerDuty incident per (service, alert): its repeats are the same alert again.
-    pd_id = pd_incident or "P" + hashlib.sha256(f"{service}/{alert}".encode()).hexdigest()[:10].upper()
-    body = json.dumps({"event": {
-        "id": uuid.uuid4().hex, "event_type": "incident.triggered", "resource_type": "incident",
-        "occurred_at": "2026-12-02T10:00:00Z", "agent": {"summary": "PagerDuty"},
-        "data": {"id": pd_id, "type": "incident", "title": f"{service} pd alert {alert}", "status": "triggered",
-                 "service": {"id": f"PSVC-{service}", "summary": service}, "urgency": "high", "priority": None},
-    }}).encode()
-    signature = "v1=" + hmac.new(PD_SECRET.encode(), body, hashlib.sha256).hexdigest()
-    return Delivery("pagerduty", webhook_id, f"pd:{service}:{alert}", service, "/webhooks/pagerduty", body,
-                    {"X-PagerDuty-Signature": signature, "X-Webhook-Id": webhook_id, "Content-Type": "application/json"})
+    pd_id = "P" + hashlib.sha256(f"{service}/{alert}".encode()).hexdigest()[:10].upper()
+    signed = ingest.pagerduty_delivery(alert, service, incident_id=pd_id, title=f"{service} pd alert {alert}")
+    return Delivery("pagerduty", signed.headers["X-Webhook-Id"], f"pd:{service}:{alert}", service, signed.path,
+                    signed.body, signed.headers)
 
 
 def sns_delivery(service: str, alert: int) -> Delivery:
-    message_id = str(uuid.uuid4())
-    alarm = cloudwatch_alarm_message(alarm_name=f"{service}-alarm-{alert}", dimensions={"ServiceName": service})
-    message = signed_sns_message(message=alarm, message_id=message_id)
-    return Delivery("cloudwatch", message_id, f"cw:{service}:{alert}", service, "/webhooks/cloudwatch",
-                    json.dumps(message).encode(),
-                    {"x-amz-sns-message-type": "Notification", "Content-Type": "text/plain"})
+    signed = ingest.sns_delivery(service, f"{service}-alarm-{alert}")
+    return Delivery("cloudwatch", json.loads(signed.body)["MessageId"], f"cw:{service}:{alert}", service,
+                    signed.path, signed.body, signed.headers)
 
 
 def build_storm(*, services: list[str], alerts_per_service: int, repeats: int) -> list[Delivery]:
