@@ -47,6 +47,7 @@ from bot.sync.paging import PagerDutyPaging
 from handlers.http import health
 from handlers.jobs.fire_timers import TimerJob
 from handlers.slack.errors import MALFORMED_PAYLOAD_ERRORS
+from handlers.slack.request_gate import SlackRequestGate
 from handlers.webhooks import routes as webhooks
 from handlers.webhooks.errors import PayloadTooLarge
 from handlers.webhooks.intake import Intake, read_body
@@ -243,16 +244,20 @@ def create_app(settings: Settings, options: AppOptions = AppOptions()) -> FastAP
         sns_fetcher=sns_fetcher,
         sns_extra_origins=frozenset(o for o in [_origin(settings.aws_endpoint_url)] if o),
     )
+    for route, trust in app.state.webhooks.senders().items():
+        if trust.startswith("refused"):
+            security_log.warning("webhooks: %s deliveries are %s", route, trust)
     app.include_router(health.router)
     app.include_router(webhooks.router)
 
-    # The one signature check for HTTP deliveries (Bolt's own is switched off). Without a signing
-    # secret (Socket Mode) nothing that arrives over HTTP can be trusted, so all of it is refused.
-    verifier = SignatureVerifier(settings.slack_signing_secret) if settings.slack_signing_secret else None
-
-    replays = ReplayGuard()
-    # Only PostgreSQL can be shared by replicas; a SQLite bot is one process, and its memory is enough.
-    shared_replays = None if is_sqlite(async_url(settings.database_url)) else SharedReplays(sessions)
+    # The one signature check for HTTP deliveries (Bolt's own is switched off), with the replay
+    # and nesting checks: see handlers/slack/request_gate.py.
+    gate = SlackRequestGate(
+        verifier=SignatureVerifier(settings.slack_signing_secret) if settings.slack_signing_secret else None,
+        replays=ReplayGuard(),
+        # Only PostgreSQL can be shared by replicas; a SQLite bot is one process, and its memory is enough.
+        shared=None if is_sqlite(async_url(settings.database_url)) else SharedReplays(sessions),
+    )
 
     @app.post("/slack/events")
     async def slack_events(request: Request) -> Response:
@@ -260,17 +265,10 @@ def create_app(settings: Settings, options: AppOptions = AppOptions()) -> FastAP
             body = await read_body(request, limit=SLACK_MAX_BODY_BYTES)
         except PayloadTooLarge as exc:
             return JSONResponse({"error": exc.reason}, status_code=exc.http_status)
-        try:
-            body.decode("utf-8")
-        except UnicodeDecodeError:
-            return JSONResponse({"error": "the body must be UTF-8"}, status_code=400)
-        headers = request.headers
-        if not _signed_by_slack(verifier, body, headers):
-            return JSONResponse({"error": "invalid request"}, status_code=401)
-        if not _is_events_api_retry(headers) and not await _first_time(replays, shared_replays, headers):
-            security_log.warning("refused a replayed Slack request from %s",
-                                 request.client.host if request.client else "unknown")
-            return JSONResponse({"error": "invalid request"}, status_code=401)
+        refusal = await gate.admit(body, request.headers,
+                                   client=request.client.host if request.client else "unknown")
+        if refusal is not None:
+            return refusal
         try:
             # The body has been read from the stream; Bolt reads it again from this copy.
             return await slack_handler.handle(Request(request.scope, _replay_body(body)))
@@ -281,29 +279,6 @@ def create_app(settings: Settings, options: AppOptions = AppOptions()) -> FastAP
             return JSONResponse({"error": "malformed Slack request"}, status_code=400)
 
     return app
-
-
-def _signed_by_slack(verifier: SignatureVerifier | None, body: bytes, headers: Any) -> bool:
-    if verifier is None:
-        return False
-    try:
-        return verifier.is_valid_request(body, dict(headers))
-    except ValueError:  # slack_sdk int()s the timestamp header unchecked: "yesterday" is a forgery too
-        return False
-
-
-async def _first_time(replays: ReplayGuard, shared: SharedReplays | None, headers: Any) -> bool:
-    """Not seen by this process, nor (on a shared database) by another replica."""
-    timestamp = headers.get("x-slack-request-timestamp", "")
-    signature = headers.get("x-slack-signature", "")
-    if not replays.first_time(timestamp=timestamp, signature=signature):
-        return False
-    return shared is None or await shared.first_time(signature=signature, expires_at=replays.expires_at(timestamp))
-
-
-def _is_events_api_retry(headers: Any) -> bool:
-    """Slack's own retry of an Events API delivery (JSON); commands and interactions are never retried."""
-    return bool(headers.get("x-slack-retry-num")) and headers.get("content-type", "").startswith("application/json")
 
 
 def _replay_body(body: bytes) -> Callable[[], Awaitable[dict[str, Any]]]:

@@ -140,14 +140,24 @@ class OutboxMessage(Base):
 
 
 class WebhookDelivery(Base):
-    """Every verified webhook delivery, once: the unique key is what makes retries harmless."""
+    """Every verified webhook delivery, once: the unique keys are what make retries and replays harmless.
+
+    ``delivery_id`` is the signed id of the event (PagerDuty ``event.id``, SNS ``MessageId``,
+    EventBridge ``id``). ``webhook_id`` is PagerDuty's unsigned ``X-Webhook-Id``, a second key:
+    a delivery that repeats either one is a duplicate. NULLs never collide, so other sources
+    leave it empty.
+    """
 
     __tablename__ = "webhook_deliveries"
-    __table_args__ = (UniqueConstraint("source", "delivery_id", name="uq_webhook_delivery"),)
+    __table_args__ = (
+        UniqueConstraint("source", "delivery_id", name="uq_webhook_delivery"),
+        UniqueConstraint("source", "webhook_id", name="uq_webhook_delivery_webhook_id"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     source: Mapped[str] = mapped_column(String(16))
     delivery_id: Mapped[str] = mapped_column(String(200))
+    webhook_id: Mapped[str | None] = mapped_column(String(200))
     event_type: Mapped[str] = mapped_column(String(100))
     outcome: Mapped[str] = mapped_column(String(32))
     incident_id: Mapped[int | None] = mapped_column(Integer, index=True)

@@ -22,6 +22,7 @@ class Outcome(StrEnum):
     EXPIRED = "expired"
     CANCELLED = "cancelled"
     CONFLICT = "conflict"  # someone else's action on the same target came first
+    SUPERSEDED = "superseded"  # an emergency stop took the target over while this one verified
     DRY_RUN = "dry_run"
 
 

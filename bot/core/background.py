@@ -24,6 +24,11 @@ class BackgroundTasks:
     def running(self, name: str) -> bool:
         return any(task.get_name() == name for task in self._tasks)
 
+    def cancel(self, name: str) -> None:
+        for task in list(self._tasks):
+            if task.get_name() == name:
+                task.cancel()
+
     async def aclose(self) -> None:
         for task in list(self._tasks):
             task.cancel()

@@ -19,3 +19,7 @@ class InvalidInput(CoreError):
 
 class ConcurrentChange(CoreError):
     """The incident kept changing under us; rare, and safe to retry."""
+
+
+class OutsideReplayWindow(CoreError):
+    """A delivery never seen before, dated outside its sender's retry window: a replay."""

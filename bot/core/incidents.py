@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import datetime
+from enum import Enum
 from typing import Any
 
 from sqlalchemy import delete, func, select, update
@@ -301,12 +302,26 @@ async def set_severity(
     return incident
 
 
+class _Unchecked(Enum):
+    COMMANDER = "any commander"
+
+
+ANY_COMMANDER = _Unchecked.COMMANDER
+
+
 async def assign_role(
-    session: AsyncSession, *, incident_id: int, role: Role, user_id: str, actor: str, now: datetime
+    session: AsyncSession, *, incident_id: int, role: Role, user_id: str, actor: str, now: datetime,
+    commander_was: str | None | _Unchecked = ANY_COMMANDER,
 ) -> Incident:
+    """``commander_was``: who led the incident when ``actor`` was allowed to do this. Who may
+    give roles depends on who leads, so if command changed hands since, nothing changes."""
+
     def decide(incident: Incident) -> dict[str, Any]:
         if Status(incident.status) == Status.CLOSED:
             raise InvalidTransition(f"Incident #{incident.number} is closed; its roles are final.")
+        if commander_was is not ANY_COMMANDER and incident.commander != commander_was:
+            raise ConcurrentChange(f"The commander of incident #{incident.number} changed just now; "
+                                   "check who leads it and try again.")
         return {"commander": user_id} if role == Role.COMMANDER else {}
 
     # Bumping the version even for roles other than commander serialises role changes.

@@ -2,7 +2,7 @@
 
 ``ingest`` runs inside the caller's transaction, and the webhook answers 2xx only after that
 transaction commits, so an alert is either stored with everything it caused, or the sender
-retries. The delivery id's unique key makes a retry count once.
+retries. The delivery's unique keys make a retry, or a replay however re-labelled, count once.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import IncidentBotConfig
 from bot.core import incidents
+from bot.core.errors import OutsideReplayWindow
 from bot.core.incidents import group_key
 from bot.core.lifecycle import OPEN_STATUSES, Status
 from bot.core.outbox import OutboxKind, enqueue, enqueue_headline_refresh
@@ -28,6 +29,8 @@ from storage.models import Alert, Incident, IncidentGroup, TimelineEvent, Webhoo
 
 HEADLINE_PACE = timedelta(seconds=1)
 GROUP_TOUCH_EVERY = timedelta(seconds=1)
+# How far ahead of our clock a sender's timestamp may be before it is not believed.
+CLOCK_SKEW = timedelta(minutes=5)
 FIRING = "firing"
 CLEARED = "cleared"
 _OPEN = [s.value for s in OPEN_STATUSES]
@@ -57,13 +60,17 @@ async def ingest(
     session: AsyncSession, *, signal: AlertSignal, body: str, config: IncidentBotConfig, now: datetime
 ) -> IngestResult:
     delivery = WebhookDelivery(
-        source=signal.source.value, delivery_id=signal.delivery_id[:200], event_type=signal.event_type[:100],
+        source=signal.source.value, delivery_id=signal.delivery_id[:200],
+        webhook_id=signal.webhook_id[:200] if signal.webhook_id else None, event_type=signal.event_type[:100],
         outcome="pending", received_at=now, body=body.replace("\x00", ""),
     )
     try:
+        # Insert first, then judge: the unique keys, not a look beforehand, say whether it is
+        # known, so two copies racing each other still count once on either database.
         async with session.begin_nested():
             session.add(delivery)
             await session.flush()
+            _check_replay_window(signal, now=now)
     except IntegrityError:
         return IngestResult(Outcome.DUPLICATE)
     result = await _apply(session, signal=signal, config=config, now=now)
@@ -71,6 +78,22 @@ async def ingest(
     delivery.incident_id = result.incident_id
     await session.flush()
     return result
+
+
+def _check_replay_window(signal: AlertSignal, *, now: datetime) -> None:
+    """Refuse a new delivery dated outside its sender's retry window (and so rolls it back).
+
+    A known one never gets here: it is a duplicate, whatever its age. The window bounds how
+    long a captured delivery stays worth replaying, even once its keys are no longer kept.
+    """
+    if signal.replay_window is None:
+        return
+    if signal.occurred_at is None:
+        raise OutsideReplayWindow("the delivery has no date to hold to the sender's retry window")
+    if signal.occurred_at < now - signal.replay_window:
+        raise OutsideReplayWindow("the delivery is older than the sender's retry window")
+    if signal.occurred_at > now + CLOCK_SKEW:
+        raise OutsideReplayWindow("the delivery is dated in the future")
 
 
 async def _apply(session: AsyncSession, *, signal: AlertSignal, config: IncidentBotConfig, now: datetime) -> IngestResult:

@@ -8,7 +8,7 @@ once, for all of them.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 
@@ -48,10 +48,18 @@ class MetricRef:
 @dataclass(frozen=True)
 class AlertSignal:
     source: Source
-    delivery_id: str  # PD X-Webhook-Id, SNS MessageId, EventBridge id: unique per delivery
+    # The event's own id, covered by the sender's signature: PD event.id, SNS MessageId,
+    # EventBridge id. The first dedup key: an attacker cannot change it without the secret.
+    delivery_id: str
     kind: SignalKind
     event_type: str  # the source's own word: "incident.triggered", "ALARM", ...
     occurred_at: datetime | None
+    # PD X-Webhook-Id: the same on every retry of one delivery but unsigned, so only a second
+    # dedup key beside delivery_id, never the one a duplicate hangs on alone. None elsewhere.
+    webhook_id: str | None = None
+    # How long after occurred_at the sender may still (re)send it. An unknown delivery dated
+    # outside it is refused as a replay; None: the source is not held to one.
+    replay_window: timedelta | None = None
     # Grouping: the same dedup key is the same alert; the same service groups into one incident.
     dedup_key: str | None = None  # PD incident id (or incident_key); CloudWatch alarm ARN
     title: str = ""  # PD incident title; CloudWatch AlarmName

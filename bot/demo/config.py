@@ -57,6 +57,7 @@ rbac:
     rollback: [commander]
     flag: [responder, commander]
     stop: [commander]
+    assign_role: [commander]  # Alice, a commander, hands the incident to Bob
   approval_required: [stop]
   approval_ttl: 10m
 actions:

@@ -27,7 +27,7 @@ from storage.models import Alert, AuditEntry, Incident, TimelineEvent
 # Audit outcomes that end an action's story, and what the review calls them.
 _FINAL_WORDS = {"ok": "done", "failed": "failed", "denied": "refused", "expired": "expired unapproved",
                 "cancelled": "cancelled", "conflict": "blocked by another action", "dry_run": "dry run only",
-                "invalid": "refused as asked"}
+                "invalid": "refused as asked", "superseded": "superseded before it was verified"}
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ _STATE_LINES: dict[ActionState, str] = {
     ActionState.FAILED: "❌ Failed{approved}. {message}",
     ActionState.DRY_RUN: "🧪 Dry run: nothing was changed. With dry run off, this would have run.",
     ActionState.INTERRUPTED: "⚠️ Interrupted. {message}",
+    ActionState.SUPERSEDED: "⏹️ Superseded{approved}. {message}",
 }
 
 _KIND_EMOJI = {ActionKind.STOP: "🛑", ActionKind.SCALE: "📈", ActionKind.SET_FLAG: "🚩"}

@@ -182,7 +182,8 @@ def _status_change_line(event: TimelineEvent) -> str:
 
 
 _ACTION_EMOJI = {"succeeded": "✅", "no_change": "➖", "failed": "❌", "unverified": "⚠️", "stale": "↩️",
-                 "denied": "🚫", "expired": "⌛", "dry_run": "🧪", "interrupted": "⚠️", "refused": "🔒"}
+                 "denied": "🚫", "expired": "⌛", "dry_run": "🧪", "interrupted": "⚠️", "refused": "🔒",
+                 "superseded": "⏹️"}
 
 
 def timeline_event_line(event: TimelineEvent) -> str:

@@ -146,8 +146,11 @@ def _facts(alert: Alert) -> AlertFacts:
     details = alert.details or {}
     metric = details.get("metric") or {}
     alarm = details.get("alarm_name") or (alert.title if alert.source != "pagerduty" else None)
+    # A metric-math alarm fires on its expression; the metric stored with it is only an input
+    # (the RequestCount an error rate divides by), so it must not outvote the alarm's own name.
+    metric_name = None if metric.get("expression") else metric.get("name")
     return AlertFacts(alarm_name=str(alarm) if alarm else None,
-                      metric_name=str(metric.get("name")) if metric.get("name") else None,
+                      metric_name=str(metric_name) if metric_name else None,
                       pagerduty_service=str(details["pagerduty_service"]) if details.get("pagerduty_service") else None)
 
 

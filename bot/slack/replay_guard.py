@@ -3,8 +3,9 @@
 Slack's signature only proves who sent a request and roughly when: anyone who captures one (a
 proxy log, a leaked HAR file) can send it again within the 5 minutes the timestamp stays fresh,
 and the bot would declare the incident or press the button again. Slack itself never sends the
-same signed bytes twice: slash commands and interactions are not retried, and Events API retries
-carry ``X-Slack-Retry-Num`` (those are let through; the event handlers are idempotent per event).
+same signed bytes twice: slash commands and interactions are not retried. Events API retries are
+re-signed, so an event is remembered by its signed ``event_id`` instead (see
+``handlers/slack/request_gate.py``, which chooses the key).
 
 ``ReplayGuard``'s memory is per process, and bounded: entries are forgotten once their timestamp
 has left the window (a replay after that fails the timestamp check anyway), and past
@@ -40,21 +41,23 @@ class ReplayGuard:
         self._window = window
         self._capacity = capacity
         self._clock = clock
-        # signature -> when it may be forgotten; insertion order is close to expiry order.
+        # key -> when it may be forgotten. Insertion order is close to expiry order: an event id,
+        # kept longer, only delays forgetting the entries behind it, and capacity still bounds all.
         self._seen: OrderedDict[str, float] = OrderedDict()
 
-    def first_time(self, *, timestamp: str, signature: str) -> bool:
-        """True the first time a (verified) request is seen; False for a replay of it.
+    def first_time(self, *, key: str, expires_at: float) -> bool:
+        """True the first time a (verified) request's ``key`` is seen; False for a replay of it.
 
         Call only after the signature has been verified, so that only Slack's own requests (not
-        an attacker's junk) take memory. The signature covers the timestamp and the body, so it
-        alone names the request.
+        an attacker's junk) take memory. The key is the signature (it covers the timestamp and
+        the body, so it alone names the request) or an event's id; it is remembered until
+        ``expires_at`` (epoch seconds), when a replay can no longer pass the signature check.
         """
         now = self._clock()
         self._forget_expired(now)
-        if signature in self._seen:
+        if key in self._seen:
             return False
-        self._seen[signature] = self.expires_at(timestamp)
+        self._seen[key] = expires_at
         while len(self._seen) > self._capacity:
             self._seen.popitem(last=False)
         return True
@@ -71,10 +74,10 @@ class ReplayGuard:
 
     def _forget_expired(self, now: float) -> None:
         while self._seen:
-            signature, expires = next(iter(self._seen.items()))
+            key, expires = next(iter(self._seen.items()))
             if expires > now:
                 return
-            del self._seen[signature]
+            del self._seen[key]
 
     def __len__(self) -> int:
         return len(self._seen)
@@ -94,7 +97,7 @@ class SharedReplays:
         self._sessions = sessions
         self._since_sweep = 0
 
-    async def first_time(self, *, signature: str, expires_at: float) -> bool:
+    async def first_time(self, *, key: str, expires_at: float) -> bool:
         expiry = datetime.fromtimestamp(expires_at, UTC)
         try:
             async with self._sessions() as session, session.begin():
@@ -103,7 +106,7 @@ class SharedReplays:
                     self._since_sweep = 0
                     await session.execute(delete(SlackRequestSeen).where(
                         SlackRequestSeen.expires_at < datetime.now(UTC)))
-                session.add(SlackRequestSeen(signature=signature[:100], expires_at=expiry))
+                session.add(SlackRequestSeen(signature=key[:100], expires_at=expiry))
             return True
         except IntegrityError:
             return False

@@ -38,7 +38,8 @@ async def readyz(request: Request) -> JSONResponse:
         await asyncio.wait_for(ping(), timeout=READY_TIMEOUT_SECONDS)
     except (SQLAlchemyError, OSError, TimeoutError) as exc:
         return JSONResponse({"status": "unavailable", "database": exc.__class__.__name__}, status_code=503)
-    return JSONResponse({"status": "ready", "database": "ok"})
+    # Ready either way: a route that believes nobody is a choice, but one an operator should see.
+    return JSONResponse({"status": "ready", "database": "ok", "senders": request.app.state.webhooks.senders()})
 
 
 @router.get("/metrics")

@@ -14,7 +14,6 @@ and cleaned, and unparseable timestamps are ``None``. Only ``WebhookError`` subc
 from __future__ import annotations
 
 import hmac
-import json
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,7 +21,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bot.core.signals import AlertSignal, MetricRef, SignalKind, Source
-from handlers.payloads import object_or_empty
+from handlers.payloads import TooDeeplyNested, loads_bounded, object_or_empty
 from handlers.webhooks.errors import MAX_BODY_BYTES, BadSignature, MalformedPayload, PayloadTooLarge
 from handlers.webhooks.sns_verify import (
     NOTIFICATION,
@@ -59,8 +58,10 @@ def load_json_body(body: bytes) -> object:
     except UnicodeDecodeError as exc:
         raise MalformedPayload("body is not UTF-8") from exc
     try:
-        return json.loads(text)
-    except (ValueError, RecursionError) as exc:
+        return loads_bounded(text)
+    except TooDeeplyNested as exc:
+        raise MalformedPayload(str(exc)) from exc
+    except ValueError as exc:
         raise MalformedPayload("body is not valid JSON") from exc
 
 
@@ -260,8 +261,10 @@ def _alarm_json(message: object) -> dict[str, Any] | None:
     if not isinstance(message, str):
         return None
     try:
-        alarm = json.loads(message)
-    except (ValueError, RecursionError):
+        alarm = loads_bounded(message)
+    except TooDeeplyNested as exc:
+        raise MalformedPayload(f"Message: {exc}") from exc
+    except ValueError:
         return None
     if not isinstance(alarm, dict):
         return None

@@ -40,6 +40,17 @@ class ForbiddenTopic(WebhookError):
     default_reason = "topic not allowed"
 
 
+class ReplayedDelivery(WebhookError):
+    """A validly signed delivery never seen before, dated outside the sender's retry window.
+
+    Only a replay (or a clock far off) dates a delivery so; refused like a forgery, 4xx so the
+    sender does not retry it, and into the security log.
+    """
+
+    http_status = 403
+    default_reason = "delivery is outside the sender's retry window"
+
+
 class PayloadTooLarge(WebhookError):
     http_status = 413
     default_reason = "payload too large"

@@ -11,11 +11,17 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.config import IncidentBotConfig
+from bot.core.errors import OutsideReplayWindow
 from bot.core.ingest import IngestResult, Outcome, ingest
 from bot.core.signals import AlertSignal
 from bot.core.unit_of_work import Core
 from bot.metrics import Metrics
-from handlers.webhooks.errors import MAX_BODY_BYTES, PayloadTooLarge, WebhookError
+from handlers.webhooks.errors import (
+    MAX_BODY_BYTES,
+    PayloadTooLarge,
+    ReplayedDelivery,
+    WebhookError,
+)
 
 security_log = logging.getLogger("incident_bot.security")
 log = logging.getLogger(__name__)
@@ -69,7 +75,11 @@ def unavailable(source: str, metrics: Metrics, why: str) -> JSONResponse:
 
 
 async def accept(intake: Intake, signal: AlertSignal, body: bytes) -> JSONResponse:
-    """Store the delivery and its effects in one transaction; 2xx only after it committed."""
+    """Store the delivery and its effects in one transaction; 2xx only after it committed.
+
+    Raises ``ReplayedDelivery`` for a new delivery dated outside its sender's retry window:
+    nothing of it is stored.
+    """
     source = signal.source.value
     work = asyncio.ensure_future(_commit(intake, signal, body))
     # A commit that outlives its answer may still fail; its error is logged, not left unread.
@@ -80,6 +90,8 @@ async def accept(intake: Intake, signal: AlertSignal, body: bytes) -> JSONRespon
         result = await asyncio.wait_for(asyncio.shield(work), timeout=ACCEPT_TIMEOUT_SECONDS)
     except TimeoutError:
         return unavailable(source, intake.metrics, "the database is slow")
+    except OutsideReplayWindow as exc:
+        raise ReplayedDelivery(str(exc)) from exc
     except (SQLAlchemyError, OSError) as exc:
         log.warning("could not store %s delivery %s: %s", source, signal.delivery_id, exc.__class__.__name__)
         return unavailable(source, intake.metrics, "the database is unreachable")

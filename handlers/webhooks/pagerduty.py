@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import re
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from bot.core.signals import AlertSignal, SignalKind, Source
-from handlers.payloads import object_or_empty
+from handlers.payloads import TooDeeplyNested, loads_bounded, object_or_empty
 from handlers.webhooks.errors import MAX_BODY_BYTES, BadSignature, MalformedPayload, PayloadTooLarge
 
 SIGNATURE_HEADER = "X-PagerDuty-Signature"
@@ -37,7 +36,10 @@ _V1_SIGNATURE = re.compile(r"[0-9a-fA-F]{64}")
 # One signature per active secret: PagerDuty never sends more than a handful, so a header with
 # many more is not worth hashing.
 MAX_SIGNATURES = 16
-MAX_DELIVERY_ID = 255  # the dedup column's width
+MAX_DELIVERY_ID = 200  # the dedup columns' width
+# PagerDuty retries a delivery for up to 48 h; a signed delivery dated earlier and never seen is
+# a replay, not a retry.
+RETRY_WINDOW = timedelta(hours=48)
 MAX_TITLE = 1_000
 MAX_NOTE = 10_000
 MAX_URL = 2_000
@@ -89,21 +91,30 @@ def _v1_signatures(header: str) -> list[bytes]:
 
 
 def parse_pagerduty_webhook(body: bytes, *, webhook_id: str | None) -> AlertSignal:
-    """The ``AlertSignal`` for one v3 delivery; ``webhook_id`` is its ``X-Webhook-Id`` header."""
+    """The ``AlertSignal`` for one v3 delivery; ``webhook_id`` is its ``X-Webhook-Id`` header.
+
+    The signed ``event.id`` is the delivery's identity and ``occurred_at`` holds it to PagerDuty's
+    retry window, so a v3 event without either is refused: neither could be checked.
+    """
     if len(body) > MAX_BODY_BYTES:
         raise PayloadTooLarge()
-    delivery_id = _delivery_id(webhook_id)
+    header_id = _key(webhook_id, what=f"{WEBHOOK_ID_HEADER} header")
     event = _event(_json_object(body))
     event_type = _text(event.get("event_type"), MAX_FIELD)
     if not event_type:
         raise MalformedPayload("event.event_type is missing")
+    occurred_at = parse_timestamp(event.get("occurred_at"))
+    if occurred_at is None:
+        raise MalformedPayload("event.occurred_at is missing or not a timestamp")
     kind = EVENT_KINDS.get(event_type, SignalKind.IGNORED)
     common: dict[str, Any] = {
         "source": Source.PAGERDUTY,
-        "delivery_id": delivery_id,
+        "delivery_id": _key(event.get("id"), what="event.id"),
+        "webhook_id": header_id,
+        "replay_window": RETRY_WINDOW,
         "kind": kind,
         "event_type": event_type,
-        "occurred_at": parse_timestamp(event.get("occurred_at")),
+        "occurred_at": occurred_at,
         "actor": _text(object_or_empty(event.get("agent")).get("summary"), MAX_FIELD),
     }
     data = object_or_empty(event.get("data"))
@@ -115,22 +126,25 @@ def parse_pagerduty_webhook(body: bytes, *, webhook_id: str | None) -> AlertSign
     return AlertSignal(**common, **_incident_fields(data, kind))
 
 
-def _delivery_id(webhook_id: str | None) -> str:
-    # Deduplication hangs on this header, so a delivery without one cannot be stored safely.
-    delivery_id = _clean(webhook_id).strip() if isinstance(webhook_id, str) else ""
-    if not delivery_id:
-        raise MalformedPayload(f"{WEBHOOK_ID_HEADER} header is missing")
-    if len(delivery_id) > MAX_DELIVERY_ID:
-        raise MalformedPayload(f"{WEBHOOK_ID_HEADER} header is too long")
-    return delivery_id
+def _key(value: Any, *, what: str) -> str:
+    # Deduplication hangs on these ids, so a delivery without them cannot be stored safely, and
+    # one longer than its column is refused rather than cut to collide with another.
+    key = _clean(value).strip() if isinstance(value, str) else ""
+    if not key:
+        raise MalformedPayload(f"{what} is missing")
+    if len(key) > MAX_DELIVERY_ID:
+        raise MalformedPayload(f"{what} is too long")
+    return key
 
 
 def _json_object(body: bytes) -> dict[str, Any]:
     try:
-        document = json.loads(bytes(body).decode("utf-8"))
+        document = loads_bounded(bytes(body).decode("utf-8"))
     except UnicodeDecodeError as exc:
         raise MalformedPayload("body is not UTF-8") from exc
-    except (ValueError, RecursionError) as exc:  # RecursionError: absurdly deep nesting
+    except TooDeeplyNested as exc:
+        raise MalformedPayload(str(exc)) from exc
+    except ValueError as exc:
         raise MalformedPayload("body is not JSON") from exc
     if not isinstance(document, dict):
         raise MalformedPayload("body is not a JSON object")

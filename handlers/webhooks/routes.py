@@ -36,6 +36,22 @@ class WebhookSettings:
     # Origins besides SNS's own that may appear in a SubscribeURL: a local AWS stand-in.
     sns_extra_origins: frozenset[str]
 
+    def senders(self) -> dict[str, str]:
+        """Which senders each route believes, in words, for /readyz and the start-up log.
+
+        A route with nothing configured believes nobody: its deliveries are refused.
+        """
+        topics = len(self.sns_verifier.trusted_topics)
+        secrets = len([secret for secret in self.pagerduty_secrets if secret])
+        return {
+            "pagerduty": (f"{secrets} signing secret{'s' if secrets != 1 else ''} configured" if secrets else
+                          "refused: PAGERDUTY_WEBHOOK_SECRETS is unset"),
+            "cloudwatch_sns": (f"{topics} topic{'s' if topics != 1 else ''} trusted" if topics else
+                               "refused: SNS_TOPIC_ARNS is unset, so no SNS topic is trusted"),
+            "eventbridge": ("token configured" if self.eventbridge_token else
+                            "refused: EVENTBRIDGE_TOKEN is unset"),
+        }
+
 
 def _settings(request: Request) -> WebhookSettings:
     return request.app.state.webhooks
@@ -48,9 +64,10 @@ async def pagerduty(request: Request) -> JSONResponse:
         body = await read_body(request)
         verify_pagerduty_signature(body, request.headers.get("x-pagerduty-signature"), hooks.pagerduty_secrets)
         signal = parse_pagerduty_webhook(body, webhook_id=request.headers.get("x-webhook-id"))
+        # Inside the try: a replay is only known for one once the inbox has been asked.
+        return await accept(hooks.intake, signal, body)
     except WebhookError as exc:
         return refuse(exc, source=Source.PAGERDUTY, request=request, metrics=hooks.intake.metrics)
-    return await accept(hooks.intake, signal, body)
 
 
 @router.post("/cloudwatch")

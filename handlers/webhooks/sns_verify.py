@@ -31,6 +31,8 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from handlers.webhooks.errors import BadSignature, ForbiddenTopic, MalformedPayload, UpstreamUnavailable
 
+NO_TRUSTED_TOPICS = "no SNS topic is trusted: set SNS_TOPIC_ARNS to the topics that may post alarms"
+
 NOTIFICATION = "Notification"
 SUBSCRIPTION_CONFIRMATION = "SubscriptionConfirmation"
 UNSUBSCRIBE_CONFIRMATION = "UnsubscribeConfirmation"
@@ -236,7 +238,7 @@ class SnsVerifier:
     """Verifies SNS messages; holds the certificate cache, so make one per process."""
 
     def __init__(self, certs_dir: Path | None, fetcher: CertFetcher,
-                 allowed_topics: frozenset[str] = frozenset(), *, cache_size: int = CERT_CACHE_SIZE,
+                 allowed_topics: frozenset[str], *, cache_size: int = CERT_CACHE_SIZE,
                  clock: Callable[[], datetime] = _utcnow) -> None:
         self._certs_dir = certs_dir
         self._fetcher = fetcher
@@ -248,9 +250,17 @@ class SnsVerifier:
         # shares that download instead of starting hundreds.
         self._loading: dict[str, asyncio.Task[x509.Certificate]] = {}
 
+    @property
+    def trusted_topics(self) -> frozenset[str]:
+        return self._allowed_topics
+
     async def verify(self, message: object) -> None:
         checked = validate_sns_message(message)
-        if self._allowed_topics and checked["TopicArn"] not in self._allowed_topics:
+        # Any AWS account can sign for its own topics, so a valid signature alone says nothing
+        # about whose alarm this is: only configured topics are believed, and none by default.
+        if not self._allowed_topics:
+            raise ForbiddenTopic(NO_TRUSTED_TOPICS)
+        if checked["TopicArn"] not in self._allowed_topics:
             raise ForbiddenTopic()
         algorithm = _HASH_BY_SIGNATURE_VERSION.get(checked["SignatureVersion"])
         if algorithm is None:

@@ -113,7 +113,9 @@ class Executor:
         wanted = int(plan.after["desired"])
         state = await ecs.describe(**names)
         if state.desired != wanted:
-            if state.desired != plan.before["desired"]:
+            # An emergency stop wants no tasks whatever the count is now; it may have just
+            # superseded the scale that moved the count since it was asked for.
+            if state.desired != plan.before["desired"] and plan.kind != ActionKind.STOP:
                 raise _StaleState({"desired": state.desired})
             await progress(f"Setting the desired count of {names['service']} to {wanted}…")
             await ecs.set_desired_count(**names, count=wanted)
@@ -121,6 +123,12 @@ class Executor:
 
         async def read() -> tuple[bool, dict[str, Any], str]:
             now = await ecs.describe(**names)
+            if plan.kind == ActionKind.STOP and now.desired != wanted:
+                # A change this stop superseded may have had its ECS call in flight, landing
+                # after ours: an emergency stop holds the count at zero until it is verified.
+                await progress(f"Desired count moved to {now.desired} after the stop; setting {wanted} again…")
+                await ecs.set_desired_count(**names, count=wanted)
+                now = await ecs.describe(**names)
             observed = {"desired": now.desired, "running": now.running}
             return (now.desired == wanted and now.settled, observed,
                     f"desired {now.desired}, running {now.running}, pending {now.pending}")

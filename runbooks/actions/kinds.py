@@ -12,6 +12,9 @@ class Permission(StrEnum):
     ROLLBACK = "rollback"
     FLAG = "flag"
     STOP = "stop"
+    # Giving someone an incident role: the incident's commander holds `commander` for every
+    # action in it, so handing out roles is guarded like the actions it opens.
+    ASSIGN_ROLE = "assign_role"
 
 
 class ActionKind(StrEnum):
@@ -70,6 +73,7 @@ class ActionState(StrEnum):
     FAILED = "failed"
     DRY_RUN = "dry_run"  # dry-run mode: shown, not done
     INTERRUPTED = "interrupted"  # the bot stopped while it ran
+    SUPERSEDED = "superseded"  # an emergency stop took its target over before it was verified
 
     @property
     def finished(self) -> bool:

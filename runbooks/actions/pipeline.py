@@ -3,7 +3,8 @@
     propose  -> RBAC, plan within bounds (before and after), saved as PROPOSED
     confirm  -> by the requester only; dry run ends here; destructive ones wait for approval
     approve  -> by someone else with the approver role, before the approval expires
-    run      -> claim the target, change it, verify, record the outcome
+    run      -> claim the target, change it, verify, record the outcome; an action already running
+                on the target refuses the claim, unless `conflicts` lets the newcomer supersede it
 
 Handlers ack Slack at once and call these; `confirm` and `approve` return as soon as the
 action is running, and the run goes on in a background task that edits the action's message.
@@ -30,6 +31,7 @@ from bot.core.lifecycle import Status
 from bot.core.unit_of_work import Core
 from runbooks.actions import store
 from runbooks.actions.apply import Executor, StoredPlan
+from runbooks.actions.conflicts import supersedes
 from runbooks.actions.errors import ActionConflict, ActionDenied
 from runbooks.actions.kinds import ActionKind, ActionState, Permission
 from runbooks.actions.plans import Planner
@@ -226,33 +228,65 @@ class ActionPipeline:
         values: dict[str, Any] = {"started_at": now, "progress": "Starting…"}
         if approved:
             values.update(decided_by=actor, decided_at=now)
+        superseded: ResponseAction | None = None
         async with self._core.sessions() as session, session.begin():
             fresh = await store.get_action(session, action_id=action.id)
-            try:
-                moved = await store.move(session, action=fresh, to=ActionState.RUNNING, expect=(expect,), now=now,
-                                         values=values, claim=True)
-            except IntegrityError:
-                holder = await store.running_on(session, target=fresh.target)
+            moved, holder = await self._claim(session, fresh, expect=expect, values=values, now=now)
+            if holder is not None and supersedes(ActionKind(fresh.kind), ActionKind(holder.kind)):
+                if await self._supersede(session, holder, by=fresh, actor=actor, now=now):
+                    superseded = holder
+                moved, holder = await self._claim(session, fresh, expect=expect, values=values, now=now)
+            if holder is not None:
                 await self._conflict(session, fresh, actor=actor, holder=holder, now=now)
-                moved = False
-                conflict = holder
-            else:
-                conflict = None
             if moved:
+                note = "approved; running" if approved else "confirmed; running"
+                if superseded is not None:
+                    note += f"; superseded #{superseded.id}"
                 store.audit(session, action=fresh, actor=actor, outcome=Outcome.APPROVED if approved else Outcome.OK,
-                            now=now, note="approved; running" if approved else "confirmed; running")
+                            now=now, note=note)
                 await store.record(session, action=fresh, actor=actor, now=now,
                                    text=f"{'approved' if approved else 'started'} {fresh.summary}")
                 await store.refresh_message(session, action=fresh, now=now)
         self._core.outbox_ready()
-        if conflict is not None:
+        if superseded is not None:
+            # Its row is final already; this only ends the polling here. Elsewhere (another
+            # replica) the run ends at its next report, which finds the row no longer running.
+            self._runs.cancel(_run_name(superseded.id))
+        if holder is not None:
             raise ActionConflict(
-                f"{conflict.summary} is running now (#{conflict.id}, asked by <@{conflict.requested_by}>). "
+                f"{holder.summary} is running now (#{holder.id}, asked by <@{holder.requested_by}>). "
                 "Its result will be posted in the channel; nothing else was started."
             )
         if moved:
             self._runs.spawn(self._run(fresh.id), name=_run_name(fresh.id))
         return await self._load(action.id)
+
+    async def _claim(self, session: AsyncSession, action: ResponseAction, *, expect: ActionState,
+                     values: dict[str, Any], now: datetime) -> tuple[bool, ResponseAction | None]:
+        """Start ``action`` and take its target: (moved, None), or (False, the action holding it)."""
+        try:
+            moved = await store.move(session, action=action, to=ActionState.RUNNING, expect=(expect,), now=now,
+                                     values=values, claim=True)
+        except IntegrityError:
+            return False, await store.running_on(session, target=action.target)
+        return moved, None
+
+    async def _supersede(self, session: AsyncSession, running: ResponseAction, *, by: ResponseAction, actor: str,
+                         now: datetime) -> bool:
+        """End ``running`` as superseded by ``by`` and free its target; False if it ended first."""
+        taken_by = f"{ActionKind(by.kind).label} #{by.id}"
+        message = f"{taken_by} took over before this was verified; its result follows in its own message."
+        result = {**running.result, "message": message, "superseded_by": by.id}
+        moved = await store.move(session, action=running, to=ActionState.SUPERSEDED, expect=(ActionState.RUNNING,),
+                                 release=True, now=now, values={"finished_at": now, "result": result, "progress": ""})
+        if moved:
+            store.audit(session, action=running, actor=actor, outcome=Outcome.SUPERSEDED, now=now,
+                        note=f"superseded by {taken_by.lower()}")
+            await store.record(session, action=running, actor=actor, now=now, announce=True,
+                               text=f"{running.summary}: superseded by {taken_by.lower()} before it was "
+                                    "verified; no result will follow for it")
+            await store.refresh_message(session, action=running, now=now)
+        return moved
 
     async def _conflict(self, session: AsyncSession, action: ResponseAction, *, actor: str,
                         holder: ResponseAction | None, now: datetime) -> None:
@@ -271,16 +305,22 @@ class ActionPipeline:
             await self._finish(action, to=outcome.state, message=outcome.message, observed=outcome.observed)
         except asyncio.CancelledError:
             raise
+        except _NoLongerRunning:
+            log.info("action %s was superseded; its run stops", action_id)
         except Exception as exc:  # noqa: BLE001 - a run must always end with a recorded outcome
             log.exception("action %s failed unexpectedly", action_id)
             await self._finish(action, to=ActionState.FAILED, observed={},
                                message=f"Failed unexpectedly ({exc.__class__.__name__}); check the target's state.")
 
     def _progress(self, action_id: int) -> Callable[[str], Awaitable[None]]:
+        """Record each step; the executor reports before every change it makes, so a run whose
+        action was superseded ends here instead of changing the target again."""
         async def report(text: str) -> None:
             now = self._core.clock()
             async with self._core.sessions() as session, session.begin():
                 action = await store.get_action(session, action_id=action_id)
+                if action.state != ActionState.RUNNING.value:
+                    raise _NoLongerRunning(action_id)
                 action.progress = text[:2000]
                 await store.refresh_message(session, action=action, now=now)
             self._core.outbox_ready()
@@ -367,6 +407,10 @@ class ActionPipeline:
             if outcome == Outcome.DENIED:
                 await store.record_refusal(session, incident_id=incident_id, actor=actor, now=now,
                                            text=f"was refused {what}: {reason}", data=detail)
+
+
+class _NoLongerRunning(Exception):
+    """The run's action ended without it (superseded); the run stops and records nothing."""
 
 
 def _run_name(action_id: int) -> str:

@@ -2,9 +2,10 @@
 
 A role names Slack users and user groups. Group membership is read from Slack (through the
 `Directory` protocol) and kept for a minute, so a burst of clicks costs one lookup. The
-incident's own commander also holds the `commander` role for actions in that incident.
-Anything unclear fails closed: an action no role is listed for is refused, and so is a check
-that could not read a group's members.
+incident's own commander also holds the `commander` role for actions in that incident, which
+is why giving someone a role is itself checked (`assign_role`). Anything unclear fails closed:
+an action no role is listed for is refused, and so is a check that could not read a group's
+members.
 """
 
 from __future__ import annotations
@@ -20,6 +21,12 @@ from runbooks.actions.kinds import Permission
 APPROVER_ROLE = "approver"
 COMMANDER_ROLE = "commander"
 MEMBERSHIP_TTL_SECONDS = 60.0
+
+# Permissions that hold without an `rbac.actions` entry, so a config written before the entry
+# existed hands out roles only through those who lead incidents, never through everyone.
+_DEFAULT_ROLES: dict[Permission, tuple[str, ...]] = {Permission.ASSIGN_ROLE: (COMMANDER_ROLE,)}
+# What a refusal calls the permission, where its config name is not plain words.
+_DOING = {Permission.ASSIGN_ROLE: "give incident roles"}
 
 
 class Directory(Protocol):
@@ -42,7 +49,8 @@ class Authorizer:
         self._members: dict[str, tuple[float, frozenset[str]]] = {}
 
     def roles_for(self, permission: Permission) -> tuple[str, ...]:
-        return tuple(self._rbac.actions.get(permission.value, ()))
+        configured = self._rbac.actions.get(permission.value)
+        return tuple(configured) if configured is not None else _DEFAULT_ROLES.get(permission, ())
 
     def needs_approval(self, permission: Permission) -> bool:
         return permission.value in self._rbac.approval_required
@@ -58,7 +66,24 @@ class Authorizer:
         except LookupError as exc:
             return Decision(False, roles, f"Could not check your roles ({exc}). Try again in a moment.")
         who = await self.describe_roles(roles)
-        return Decision(False, roles, f"You need the {_or(roles)} role to {permission.value}. {who}")
+        doing = _DOING.get(permission, permission.value)
+        return Decision(False, roles, f"You need the {_or(roles)} role to {doing}. {who}")
+
+    async def may_assign_role(self, user_id: str, role: str, *, commander: str | None) -> Decision:
+        """`assign_role`, plus one rule for an incident nobody leads yet: only someone who holds
+        `commander` in `rbac.roles` may put a commander in charge. Otherwise a role that may only
+        hand out scribe or comms could make itself commander, and with it every commander action."""
+        decision = await self.may(user_id, Permission.ASSIGN_ROLE, commander=commander)
+        if not decision.allowed or role != COMMANDER_ROLE or commander:
+            return decision
+        try:
+            if await self.holds(user_id, COMMANDER_ROLE):
+                return decision
+        except LookupError as exc:
+            return Decision(False, (COMMANDER_ROLE,), f"Could not check your roles ({exc}). Try again in a moment.")
+        who = await self.describe_roles((COMMANDER_ROLE,), with_incident_commander=False)
+        return Decision(False, (COMMANDER_ROLE,), "This incident has no commander yet, and only someone with the "
+                                                  f"*{COMMANDER_ROLE}* role can put one in charge. {who}")
 
     async def may_approve(self, user_id: str) -> Decision:
         if APPROVER_ROLE not in self._rbac.roles:
@@ -84,14 +109,14 @@ class Authorizer:
                 return True
         return False
 
-    async def describe_roles(self, roles: tuple[str, ...]) -> str:
+    async def describe_roles(self, roles: tuple[str, ...], *, with_incident_commander: bool = True) -> str:
         """"Who can: @a, @b, or members of <!subteam^S1>" for a refusal message."""
         audiences = [self._rbac.roles.get(role, Audience()) for role in roles]
         users = sorted({u for a in audiences for u in a.users})
         groups = sorted({g for a in audiences for g in a.usergroups})
         parts = [", ".join(f"<@{u}>" for u in users)] if users else []
         parts += [f"members of <!subteam^{g}>" for g in groups]
-        if COMMANDER_ROLE in roles:
+        if COMMANDER_ROLE in roles and with_incident_commander:
             parts.append("the incident's commander")
         return f"Who can: {', or '.join(parts)}." if parts else "No one holds it yet."
 

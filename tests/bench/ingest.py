@@ -25,6 +25,7 @@ import tempfile
 import time
 import uuid
 from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -35,6 +36,7 @@ from storage.models import Incident, WebhookDelivery
 from tests.bench.report import publish
 from tests.databases import PostgresDatabases
 from tests.handlers.webhooks.sns_fixtures import (
+    DEFAULT_TOPIC_ARN,
     cloudwatch_alarm_message,
     signed_sns_message,
     write_pinned_cert,
@@ -98,7 +100,7 @@ def pagerduty_delivery(i: int, service: str, *, incident_id: str | None = None, 
     """A signed PagerDuty v3 ``incident.triggered`` webhook for ``service``."""
     event = {"event": {
         "id": uuid.uuid4().hex, "event_type": "incident.triggered", "resource_type": "incident",
-        "occurred_at": "2026-11-23T10:00:00Z", "agent": {"summary": "PagerDuty"},
+        "occurred_at": datetime.now(UTC).isoformat(), "agent": {"summary": "PagerDuty"},
         "data": {"id": incident_id or f"PB{i:06d}", "type": "incident", "title": title or f"{service} alert {i % 13}",
                  "status": "triggered", "service": {"id": f"PSVC-{service}", "summary": service},
                  "urgency": "high", "priority": None},
@@ -198,7 +200,8 @@ def _measure(count: int, database_url: str, work: Path) -> dict:
         start([sys.executable, "-m", "bot.cli", "serve", "--port", str(bot_port)], {
             "SLACK_BOT_TOKEN": "xoxb-bench", "SLACK_SIGNING_SECRET": "bench",
             "SLACK_API_URL": f"http://127.0.0.1:{slack_port}/api/", "DATABASE_URL": database_url,
-            "PAGERDUTY_WEBHOOK_SECRETS": PD_SECRET, "SNS_CERTS_DIR": str(certs), "LOG_LEVEL": "WARNING",
+            "PAGERDUTY_WEBHOOK_SECRETS": PD_SECRET, "SNS_CERTS_DIR": str(certs),
+            "SNS_TOPIC_ARNS": DEFAULT_TOPIC_ARN, "LOG_LEVEL": "WARNING",
         }, work / "bot.log"),
     ]
     try:

@@ -14,7 +14,7 @@ from typing import Any, Self
 import httpx
 
 from tests.bench.ingest import PD_SECRET, free_port, start, wait_http
-from tests.handlers.webhooks.sns_fixtures import write_pinned_cert
+from tests.handlers.webhooks.sns_fixtures import DEFAULT_TOPIC_ARN, write_pinned_cert
 
 ROOT = Path(__file__).resolve().parents[2]
 SIGNING_SECRET = "bench"
@@ -72,7 +72,8 @@ class Stack:
         self.bot_url = f"http://127.0.0.1:{self.bot_port}"
         self.env = {"SLACK_BOT_TOKEN": "xoxb-bench", "SLACK_SIGNING_SECRET": SIGNING_SECRET,
                     "SLACK_API_URL": f"{self.slack_root}api/", "DATABASE_URL": database_url,
-                    "PAGERDUTY_WEBHOOK_SECRETS": PD_SECRET, "SNS_CERTS_DIR": str(certs), "LOG_LEVEL": "WARNING",
+                    "PAGERDUTY_WEBHOOK_SECRETS": PD_SECRET, "SNS_CERTS_DIR": str(certs),
+                    "SNS_TOPIC_ARNS": DEFAULT_TOPIC_ARN, "LOG_LEVEL": "WARNING",
                     **(bot_env or {})}
         self.processes: list[subprocess.Popen[bytes]] = []
 

@@ -447,6 +447,8 @@ BAD_DOCUMENTS = [  # (document in YAML, a fragment of the error it must produce)
     ),
     ("{rbac: {actions: {scale: [responder]}}}", "rbac.actions.scale[0]: unknown role 'responder'"),
     ("{rbac: {approval_required: [nuke]}}", "rbac.approval_required[0]: unknown action 'nuke'"),
+    ("{rbac: {roles: {commander: {}}, actions: {assign_role: [commander]}, approval_required: [stop, assign_role]}}",
+     "rbac.approval_required[1]: 'assign_role' has no approval step"),
     ("{rbac: {roles: {x: {users: [S0GROUP]}}}}", "rbac.roles.x.users[0]: invalid Slack user id"),
     ("{rbac: {approval_ttl: 0s}}", "rbac.approval_ttl: must be longer than 0s"),
     ("{actions: {dry_run: maybe}}", "actions.dry_run: expected true or false"),

@@ -1,6 +1,6 @@
 """A signed alert storm, and senders that retry what was not answered 2xx, as PagerDuty and SNS do.
 
-Every delivery has a stable identity (the PagerDuty X-Webhook-Id, the SNS MessageId), so a test
+Every delivery has a stable identity (the PagerDuty event.id, the SNS MessageId), so a test
 can say afterwards which were stored and how often. Alerts repeat: each alert key is sent
 several times, so "stored exactly once" shows in the alert's occurrence count too.
 """
@@ -38,8 +38,9 @@ def pagerduty_delivery(service: str, alert: int) -> Delivery:
     # One PagerDuty incident per (service, alert): its repeats are the same alert again.
     pd_id = "P" + hashlib.sha256(f"{service}/{alert}".encode()).hexdigest()[:10].upper()
     signed = ingest.pagerduty_delivery(alert, service, incident_id=pd_id, title=f"{service} pd alert {alert}")
-    return Delivery("pagerduty", signed.headers["X-Webhook-Id"], f"pd:{service}:{alert}", service, signed.path,
-                    signed.body, signed.headers)
+    # Stored under its signed event id; a retry resends the same bytes, so the same id.
+    return Delivery("pagerduty", json.loads(signed.body)["event"]["id"], f"pd:{service}:{alert}", service,
+                    signed.path, signed.body, signed.headers)
 
 
 def sns_delivery(service: str, alert: int) -> Delivery:

@@ -20,6 +20,7 @@ from sqlalchemy.engine import make_url
 from tests.faults.checks import assert_one_channel_per_incident, assert_stored_exactly_once
 from tests.faults.storm import PD_SECRET, RetryingSenders, build_storm
 from tests.faults.tcp_proxy import Backend, TcpProxy
+from tests.handlers.webhooks.sns_fixtures import DEFAULT_TOPIC_ARN
 from tests.scenarios.actions_support import wait_for
 from tests.scenarios.harness import BotServer, Database, SlackUser, bot_settings
 
@@ -67,7 +68,7 @@ def test_a_database_outage_answers_503_tells_readyz_and_recovers_by_itself(
     proxy = TcpProxy([Backend(direct.host or "127.0.0.1", direct.port or 5432)]).start()
     proxied = direct.set(port=proxy.port).render_as_string(hide_password=False)
     bot = BotServer(bot_settings(slack=slack, database_url=proxied, pagerduty_webhook_secrets=PD_SECRET,
-                                 sns_certs_dir=str(sns_certs))).start()
+                                 sns_certs_dir=str(sns_certs), sns_topic_arns=DEFAULT_TOPIC_ARN)).start()
     db = Database(postgres_url)  # the test looks at the database directly, past the proxy
     storm = build_storm(services=SERVICES, alerts_per_service=4, repeats=6)
     try:

@@ -10,6 +10,7 @@ import pytest
 
 from tests.faults.checks import assert_one_channel_per_incident, assert_stored_exactly_once
 from tests.faults.storm import PD_SECRET, RetryingSenders, build_storm
+from tests.handlers.webhooks.sns_fixtures import DEFAULT_TOPIC_ARN
 from tests.scenarios.actions_support import wait_for
 from tests.scenarios.harness import Database
 from tests.scenarios.processes import BotProcess
@@ -24,7 +25,8 @@ def test_a_bot_killed_mid_storm_stores_every_alert_once_and_opens_every_channel(
     storm = build_storm(services=SERVICES, alerts_per_service=10, repeats=8)
     bot = BotProcess(slack_url=slack.base_url, database_url=database_url, config_path=None,
                      log_path=tmp_path / "bot.log", PAGERDUTY_WEBHOOK_SECRETS=PD_SECRET,
-                     SNS_CERTS_DIR=str(sns_certs), OUTBOX_LEASE="5").start()
+                     SNS_CERTS_DIR=str(sns_certs),
+                     SNS_TOPIC_ARNS=DEFAULT_TOPIC_ARN, OUTBOX_LEASE="5").start()
     db = Database(database_url)
     try:
         senders = RetryingSenders(bot.url, storm, clients=12, give_up_after=240).start()

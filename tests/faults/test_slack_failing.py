@@ -13,6 +13,7 @@ import pytest
 
 from bot.sandbox.slack_api import LocalSlackServer
 from tests.faults.storm import PD_SECRET, RetryingSenders, build_storm
+from tests.handlers.webhooks.sns_fixtures import DEFAULT_TOPIC_ARN
 from tests.scenarios.actions_support import wait_for
 from tests.scenarios.harness import BotServer, Database, SlackUser, all_text, bot_settings
 
@@ -31,7 +32,7 @@ def test_after_a_minute_of_slack_failures_every_message_arrives_once_and_in_orde
     slack.faults.add("*", status=500, rate=0.18, until=FAULT_SECONDS)
     faults_end = time.monotonic() + FAULT_SECONDS
     bot = BotServer(bot_settings(slack=slack, database_url=postgres_url, pagerduty_webhook_secrets=PD_SECRET,
-                                 sns_certs_dir=str(sns_certs))).start()
+                                 sns_certs_dir=str(sns_certs), sns_topic_arns=DEFAULT_TOPIC_ARN)).start()
     db = Database(postgres_url)
     try:
         with httpx.Client(timeout=30) as http:

@@ -18,6 +18,7 @@ from storage.models import TimelineEvent, Timer
 from tests.faults.checks import assert_one_channel_per_incident, assert_stored_exactly_once
 from tests.faults.storm import PD_SECRET, RetryingSenders, build_storm
 from tests.faults.tcp_proxy import Backend, TcpProxy
+from tests.handlers.webhooks.sns_fixtures import DEFAULT_TOPIC_ARN
 from tests.scenarios.actions_support import wait_for
 from tests.scenarios.harness import Database
 from tests.scenarios.processes import BotProcess
@@ -52,7 +53,7 @@ def test_two_replicas_behind_a_round_robin_open_each_incident_once_and_fire_each
     config_path.write_text(yaml.safe_dump(CONFIG))
     replicas = [BotProcess(slack_url=slack.base_url, database_url=postgres_url, config_path=config_path,
                            log_path=tmp_path / f"replica-{n}.log", PAGERDUTY_WEBHOOK_SECRETS=PD_SECRET,
-                           SNS_CERTS_DIR=str(sns_certs), TIMER_TICK_INTERVAL="0.1",
+                           SNS_CERTS_DIR=str(sns_certs), SNS_TOPIC_ARNS=DEFAULT_TOPIC_ARN, TIMER_TICK_INTERVAL="0.1",
                            PAGERDUTY_EVENTS_URL=pagerduty.url) for n in range(2)]
     db = Database(postgres_url)
     storm = build_storm(services=SERVICES, alerts_per_service=6, repeats=4)

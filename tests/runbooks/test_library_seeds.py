@@ -132,7 +132,9 @@ def test_every_runbook_class_has_a_file() -> None:
 def test_name_equals_file_stem(stem: str) -> None:
     path, book = BOOKS[stem]
     assert book.name == path.stem
-    assert book.match.text_class == path.stem
+    # Each incident-text class has its namesake; a runbook the model has no class for (saturation)
+    # names none, and is chosen by its match rules or by a person.
+    assert book.match.text_class == (path.stem if path.stem in RUNBOOK_CLASSES else None)
 
 
 def test_model_regression_disables_rolls_back_then_re_enables() -> None:

@@ -104,9 +104,10 @@ def test_an_emitted_webhook_is_signed_and_parses_as_pagerduty_shapes_it(
     assert (signal.pagerduty_priority, signal.pagerduty_urgency) == ("P1", "high")
     assert signal.actor == "Alice Ops" and signal.occurred_at is not None
     [sent] = pd.webhooks()
-    assert sent.webhook_id == signal.delivery_id and sent.status == 200 and not sent.echo
+    assert sent.webhook_id == signal.webhook_id and sent.status == 200 and not sent.echo
     assert sent.headers["Content-Type"] == "application/json"
     event = json.loads(sent.body)["event"]
+    assert signal.delivery_id == event["id"]
     assert event["resource_type"] == "incident" and event["data"]["type"] == "incident"
     assert event["data"]["service"]["type"] == "service_reference"
     assert {"id", "self", "html_url", "number", "status", "incident_key", "created_at",
@@ -155,8 +156,17 @@ def test_retries_keep_the_webhook_id_and_bytes(pd: LocalPagerDutyServer, receive
     first = pd.emit("incident.triggered", "PINC001", webhook_id="wh-retry-1")
     again = pd.redeliver("wh-retry-1")
     assert first.status_code == again.status_code == 200
-    assert [s.delivery_id for s in receiver.signals] == ["wh-retry-1", "wh-retry-1"]
+    assert [s.webhook_id for s in receiver.signals] == ["wh-retry-1", "wh-retry-1"]
+    # A retry is the same event, so the same signed event id, as PagerDuty's are.
+    assert receiver.signals[0].delivery_id == receiver.signals[1].delivery_id
     assert receiver.bodies[0] == receiver.bodies[1]
+
+
+def test_every_emitted_event_has_its_own_event_id(pd: LocalPagerDutyServer, receiver: Receiver) -> None:
+    pd.emit("incident.triggered", "PINC001")
+    pd.emit("incident.triggered", "PINC001")
+    pd.emit("incident.acknowledged", "PINC001")
+    assert len({s.delivery_id for s in receiver.signals}) == 3
 
 
 def test_data_and_extra_shape_unusual_payloads(pd: LocalPagerDutyServer,

@@ -52,7 +52,7 @@ def bot(bot_factory, tmp_path, aws_stand_in):
     write_pinned_cert(certs)
     config = tmp_path / "config.yaml"
     config.write_text("alerts:\n  summary_every: 1s\n")
-    return bot_factory(sns_certs_dir=str(certs), eventbridge_token=EVENTBRIDGE_TOKEN, config_path=str(config),
+    return bot_factory(sns_certs_dir=str(certs), sns_topic_arns=DEFAULT_TOPIC_ARN, eventbridge_token=EVENTBRIDGE_TOKEN, config_path=str(config),
                        aws_endpoint_url=aws_stand_in.url, slack_post_interval=1.0)
 
 

@@ -41,6 +41,7 @@ CONFIG = IncidentBotConfig.from_mapping({
         ],
         "by_runbook": {"security": [{"after": "0m", "notify": {"usergroups": ["S0SECURTY"]}}]},
     },
+    "rbac": {"roles": {"commander": {"users": ["U0ALICE"]}}},  # Alice may take command
     "time_scale": SCALE,
 })
 
@@ -253,7 +254,7 @@ def test_reminders_come_at_the_cadence_and_stop_on_resolve(start_bot, slack, db:
     bot = start_bot()
     alice = SlackUser(bot=bot, slack=slack, user_id="U0ALICE", http=http)
     channel = declare(alice, db)
-    assert alice.command("role commander <@U0ALICE>", channel=channel).status_code == 200
+    assert "is now commander" in alice.command("role commander <@U0ALICE>", channel=channel).json()["text"]
     assert alice.command("ack", channel=channel).status_code == 200
     wait_for(lambda: len(reminders(slack, channel)) >= 2, what="two reminders")
     texts = [all_text(m) for m in reminders(slack, channel)]

@@ -57,7 +57,12 @@ def headline_message(slack, db: Database, number: int = 1):
     return next(m for m in slack.messages(stored.channel_id) if m.ts == stored.headline_ts)
 
 
-def test_whole_lifecycle_survives_rate_limits(alice: SlackUser, bob: SlackUser, slack, db: Database) -> None:
+def test_whole_lifecycle_survives_rate_limits(bot_factory, slack, db: Database, http, tmp_path) -> None:
+    # Alice holds the commander role, so she may hand the incident's command to Bob.
+    config = tmp_path / "config.yaml"
+    config.write_text("rbac:\n  roles:\n    commander: {users: [U0ALICE]}\n")
+    bot = bot_factory(config_path=str(config))
+    alice, bob = (SlackUser(bot=bot, slack=slack, user_id=user, http=http) for user in ("U0ALICE", "U0BOB"))
     assert alice.command("declare P2 Drift score above 0.1 on document-classifier").status_code == 200
     db.wait_outbox_drained()
     channel = incident_channel(slack, db)
@@ -68,7 +73,7 @@ def test_whole_lifecycle_survives_rate_limits(alice: SlackUser, bob: SlackUser, 
 
     assert bob.click(ActionId.ACKNOWLEDGE, channel=channel.id, message_ts=headline_ts).status_code == 200
     assert "Status update posted" in alice.command("status Rolled back to v4, watching p95", channel=channel.id).json()["text"]
-    assert "commander" in alice.command("role commander <@U0BOB|bob>", channel=channel.id).json()["text"]
+    assert "is now commander" in alice.command("role commander <@U0BOB|bob>", channel=channel.id).json()["text"]
     assert "mitigated" in bob.command("mitigate scaled to 10 tasks", channel=channel.id).json()["text"]
     assert "resolved" in bob.command("resolve Rolled back model v5 to v4", channel=channel.id).json()["text"]
 

@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import json
 import uuid
+from datetime import UTC, datetime
 
 import httpx
 import pytest
@@ -17,6 +18,7 @@ from bot.app import create_app
 from bot.sandbox.runner import ThreadedServer
 from bot.settings import Settings
 from tests.handlers.webhooks.sns_fixtures import (
+    DEFAULT_TOPIC_ARN,
     cloudwatch_alarm_message,
     eventbridge_alarm_event,
     signed_sns_message,
@@ -43,7 +45,8 @@ def bot(bot_factory, tmp_path):
     certs = tmp_path / "certs"
     certs.mkdir()
     write_pinned_cert(certs)
-    return bot_factory(pagerduty_webhook_secrets=PD_SECRET, eventbridge_token=EB_TOKEN, sns_certs_dir=str(certs))
+    return bot_factory(pagerduty_webhook_secrets=PD_SECRET, eventbridge_token=EB_TOKEN, sns_certs_dir=str(certs),
+                       sns_topic_arns=DEFAULT_TOPIC_ARN)
 
 
 def mutate(document: object, path_choice: int, replacement: object) -> object:
@@ -69,7 +72,7 @@ def mutate(document: object, path_choice: int, replacement: object) -> object:
 
 def pagerduty_event(event_type: str) -> dict:
     return {"event": {"id": uuid.uuid4().hex, "event_type": event_type, "resource_type": "incident",
-                      "occurred_at": "2026-11-23T10:00:00Z", "agent": {"summary": "Dana"},
+                      "occurred_at": datetime.now(UTC).isoformat(), "agent": {"summary": "Dana"},
                       "data": {"id": "PFUZZ", "type": "incident", "title": "fuzz", "status": "triggered",
                                "service": {"id": "PSVC001", "summary": "svc"}, "urgency": "high",
                                "priority": {"id": "P", "summary": "P1"}}}}

@@ -9,6 +9,7 @@ import http.server
 import json
 import threading
 import uuid
+from datetime import UTC, datetime
 from typing import Any, Self
 
 from bot.sandbox.slack_api import LocalSlackServer
@@ -24,7 +25,7 @@ def pagerduty_signature(body: bytes, secret: str = PAGERDUTY_SECRET) -> str:
 
 def pagerduty_triggered(incident_id: str = "PSEC001", title: str = "checkout 5xx") -> bytes:
     event = {"event": {"id": uuid.uuid4().hex, "event_type": "incident.triggered", "resource_type": "incident",
-                       "occurred_at": "2026-11-23T10:00:00Z", "agent": {"summary": "Dana"},
+                       "occurred_at": datetime.now(UTC).isoformat(), "agent": {"summary": "Dana"},
                        "data": {"id": incident_id, "type": "incident", "title": title, "status": "triggered",
                                 "service": {"id": "PSVC001", "summary": "checkout"}, "urgency": "high",
                                 "priority": {"id": "P", "summary": "P1"}}}}

@@ -28,23 +28,24 @@ DECLARE = urllib.parse.urlencode({
     "team_id": "T0LOCAL", "response_url": "http://127.0.0.1:1/nowhere", "trigger_id": "trig.1",
 }).encode()
 
-SLACK_FORGERIES = {
-    "no signature headers": {"Content-Type": "application/x-www-form-urlencoded"},
-    "signed with another secret": sign(DECLARE, secret="not-" + SIGNING_SECRET),
-    "six minutes old": sign(DECLARE, timestamp=int(time.time()) - 360),
-    "six minutes in the future": sign(DECLARE, timestamp=int(time.time()) + 360),
-    "a day old": sign(DECLARE, timestamp=int(time.time()) - 86_400),
-    "timestamp not a number": {**sign(DECLARE), "X-Slack-Request-Timestamp": "yesterday"},
-    "signature of another body": sign(DECLARE + b"&x=1"),
-    "signature truncated": {**sign(DECLARE), "X-Slack-Signature": sign(DECLARE)["X-Slack-Signature"][:-2]},
-}
+
+def slack_forgeries() -> dict[str, dict[str, str]]:
+    """Made when a test runs: a "future" timestamp made at import would drift into the window."""
+    return {
+        "no signature headers": {"Content-Type": "application/x-www-form-urlencoded"},
+        "signed with another secret": sign(DECLARE, secret="not-" + SIGNING_SECRET),
+        "six minutes old": sign(DECLARE, timestamp=int(time.time()) - 360),
+        "six minutes in the future": sign(DECLARE, timestamp=int(time.time()) + 360),
+        "a day old": sign(DECLARE, timestamp=int(time.time()) - 86_400),
+        "timestamp not a number": {**sign(DECLARE), "X-Slack-Request-Timestamp": "yesterday"},
+        "signature of another body": sign(DECLARE + b"&x=1"),
+        "signature truncated": {**sign(DECLARE), "X-Slack-Signature": sign(DECLARE)["X-Slack-Signature"][:-2]},
+    }
 
 
 def test_slack_requests_without_a_fresh_valid_signature_are_refused(bot, http, db, slack) -> None:
     # All forgeries against one bot: starting one per case would cost a second each.
-    # Timestamps are made when the module loads; a stale one only gets staler, and a future one
-    # stays > 5 min ahead for the seconds the suite takes to get here.
-    for forgery, headers in SLACK_FORGERIES.items():
+    for forgery, headers in slack_forgeries().items():
         answer = http.post(f"{bot.url}/slack/events", content=DECLARE, headers=headers)
         assert answer.status_code == 401, (forgery, answer.text)
     assert_no_trace(db, slack)

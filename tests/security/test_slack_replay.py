@@ -83,12 +83,12 @@ def test_slack_events_api_retries_are_not_refused_as_replays(bot, http) -> None:
 def test_the_replay_memory_forgets_requests_once_their_timestamp_is_stale() -> None:
     now = [1_000_000.0]
     guard = ReplayGuard(window=300, capacity=3, clock=lambda: now[0])
-    assert guard.first_time(timestamp="1000000", signature="v0=a")
-    assert not guard.first_time(timestamp="1000000", signature="v0=a")
+    assert guard.first_time(key="v0=a", expires_at=guard.expires_at("1000000"))
+    assert not guard.first_time(key="v0=a", expires_at=guard.expires_at("1000000"))
     now[0] += 301  # the timestamp check now refuses the request anyway
-    assert guard.first_time(timestamp="1000000", signature="v0=a") and len(guard) == 1
+    assert guard.first_time(key="v0=a", expires_at=guard.expires_at("1000000")) and len(guard) == 1
     for n in range(10):  # a flood keeps memory bounded
-        guard.first_time(timestamp=str(int(now[0])), signature=f"v0={n}")
+        guard.first_time(key=f"v0={n}", expires_at=guard.expires_at(str(int(now[0]))))
     assert len(guard) == 3
 
 
@@ -111,3 +111,55 @@ def test_a_request_replayed_to_another_replica_is_refused(slack, postgres_url: s
         first.stop()
         second.stop()
         db.dispose()
+
+
+# Content types that a relabelled replay claimed, to pass as an Events API retry: Bolt parses every
+# one of them (anything but exactly application/json) as a form, so the command runs again.
+RELABELLED_CONTENT_TYPES = ("application/jsonx", "application/json-seq", "application/json ;x", "application/json")
+
+
+@pytest.mark.parametrize("content_type", RELABELLED_CONTENT_TYPES)
+def test_a_replay_relabelled_as_an_events_api_retry_is_refused(bot, http, db, slack, content_type: str) -> None:
+    """Neither the retry header nor the content type is signed, so neither can excuse a replay."""
+    body = declare_body(channel=slack.channel_id("general"))
+    headers = sign(body)
+    assert http.post(f"{bot.url}/slack/events", content=body, headers=headers).status_code == 200
+    db.wait_incident_ready(1)
+    relabelled = {**headers, "Content-Type": content_type, "X-Slack-Retry-Num": "1",
+                  "X-Slack-Retry-Reason": "http_timeout"}
+    answer = http.post(f"{bot.url}/slack/events", content=body, headers=relabelled)
+    assert answer.status_code == 401, answer.text
+    time.sleep(0.3)  # time for a wrongly accepted replay to commit an incident
+    assert len(db.incidents()) == 1
+
+
+def member_joined_envelope(*, channel: str, event_id: str) -> bytes:
+    return json.dumps({"token": "unused", "team_id": "T0LOCAL", "api_app_id": "A0LOCAL", "type": "event_callback",
+                       "event": {"type": "member_joined_channel", "user": "U0ALICE", "channel": channel},
+                       "event_id": event_id, "event_time": int(time.time())}).encode()
+
+
+def test_an_events_api_retry_is_answered_but_not_acted_on_twice(bot, alice, http, db, slack) -> None:
+    """Slack re-signs each retry (a new timestamp), so the event's own signed id names it."""
+    assert alice.command("declare P2 retried event").status_code == 200
+    incident = db.wait_incident_ready(1)
+    body = member_joined_envelope(channel=incident.channel_id, event_id="Ev0WELCOME1")
+    json_type = {"Content-Type": "application/json"}
+    assert http.post(f"{bot.url}/slack/events", content=body, headers={**sign(body), **json_type}).status_code == 200
+    deadline = time.monotonic() + 10
+    while not slack.ephemerals(incident.channel_id):
+        assert time.monotonic() < deadline, "the first delivery of the event was not acted on"
+        time.sleep(0.05)
+    for retry_num, timestamp in ((1, int(time.time()) + 1), (2, int(time.time()) + 2)):
+        retry = {**sign(body, timestamp=timestamp), **json_type, "X-Slack-Retry-Num": str(retry_num),
+                 "X-Slack-Retry-Reason": "http_timeout"}
+        assert http.post(f"{bot.url}/slack/events", content=body, headers=retry).status_code == 200
+    time.sleep(0.5)  # time for a wrongly processed retry to post a second welcome
+    assert len(slack.ephemerals(incident.channel_id)) == 1
+    # Another event (another id) in the same channel is still acted on.
+    other = member_joined_envelope(channel=incident.channel_id, event_id="Ev0WELCOME2")
+    assert http.post(f"{bot.url}/slack/events", content=other, headers={**sign(other), **json_type}).status_code == 200
+    deadline = time.monotonic() + 10
+    while len(slack.ephemerals(incident.channel_id)) < 2:
+        assert time.monotonic() < deadline, "a new event was taken for a retry"
+        time.sleep(0.05)

@@ -1,14 +1,15 @@
-"""`/incident role <commander|scribe|comms> <@user>`: hand someone a role."""
+"""`/incident role <commander|scribe|comms> <@user>`: hand someone a role, if you may."""
 
-from bot.core import incidents
 from handlers.slack.commands.base import (
     Invocation,
     Subcommand,
     UsageError,
-    change_channel_incident,
+    channel_incident,
     parse_role,
     parse_user,
 )
+from handlers.slack.context import Reply, answer_within_budget
+from runbooks.actions import role_assignment
 
 
 async def run(invocation: Invocation) -> None:
@@ -16,11 +17,17 @@ async def run(invocation: Invocation) -> None:
     if len(tokens) != 2:
         raise UsageError("Name a role and a person.")
     role, user = parse_role(tokens[0]), parse_user(tokens[1])
-    await change_channel_incident(
-        invocation, action="incident.role", change=incidents.assign_role,
-        done=lambda incident: f"👤 <@{user}> is now {role.value} of incident #{incident.number}.",
-        role=role, user_id=user,
-    )
+    services = invocation.services
+
+    async def work() -> Reply:
+        incident = await channel_incident(invocation)
+        changed = await role_assignment.assign_role(
+            core=services.core, authorizer=services.actions.authorizer, actor=invocation.request.user_id,
+            incident_id=incident.id, role=role, user_id=user, via="command",
+        )
+        return Reply(text=f"👤 <@{user}> is now {role.value} of incident #{changed.number}.")
+
+    await answer_within_budget(invocation.ack, services, invocation.request, work())
 
 
 SUBCOMMAND = Subcommand(name="role", usage="role <commander|scribe|comms> <@user>",

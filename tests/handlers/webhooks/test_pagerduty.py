@@ -6,7 +6,7 @@ import copy
 import hashlib
 import hmac
 import json
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -21,11 +21,12 @@ from handlers.webhooks.errors import (
     PayloadTooLarge,
     WebhookError,
 )
-from handlers.webhooks.pagerduty import parse_pagerduty_webhook, verify_pagerduty_signature
+from handlers.webhooks.pagerduty import parse_pagerduty_webhook, parse_timestamp, verify_pagerduty_signature
 
 SECRET = "whsec-current"
 OLD_SECRET = "whsec-previous"
 BODY = b'{"event": {"event_type": "incident.triggered"}}'
+EVENT_ID = "01BTHDZQEPL9UHWM1XN5W4XJIY"
 
 
 def sign(body: bytes, secret: str) -> str:
@@ -65,7 +66,7 @@ def note_data() -> dict[str, Any]:
 
 
 def envelope(event_type: str = "incident.triggered", data: Any = None, **event: Any) -> dict[str, Any]:
-    body = {"id": "01BTHDZQEPL9UHWM1XN5W4XJIY", "event_type": event_type,
+    body = {"id": EVENT_ID, "event_type": event_type,
             "resource_type": "incident", "occurred_at": "2020-10-02T18:45:22.169Z",
             "agent": {"html_url": "https://acme.pagerduty.com/users/PLH1HKV", "id": "PLH1HKV",
                       "self": "https://api.pagerduty.com/users/PLH1HKV",
@@ -182,7 +183,9 @@ def test_incident_events_map_to_their_kind_with_the_incident_fields(event_type: 
     assert signal.kind is kind
     assert signal.source is Source.PAGERDUTY
     assert signal.event_type == event_type
-    assert signal.delivery_id == "8f6a8a1e-delivery"
+    # The signed event id is the delivery's identity; the unsigned header only a second key.
+    assert (signal.delivery_id, signal.webhook_id) == (EVENT_ID, "8f6a8a1e-delivery")
+    assert signal.replay_window == timedelta(hours=48)
     assert signal.dedup_key == signal.pagerduty_incident_id == "PGR0VU2"
     assert signal.title == "Checkout latency over 1s"
     assert signal.service_hint == "PF9KMXH"
@@ -225,7 +228,7 @@ def test_other_event_types_are_ignored_but_parsed(event_type: str) -> None:
     signal = parse(envelope(event_type))
     assert signal.kind is SignalKind.IGNORED
     assert signal.event_type == event_type
-    assert signal.delivery_id == "wh-1"
+    assert (signal.delivery_id, signal.webhook_id) == (EVENT_ID, "wh-1")
     assert signal.pagerduty_incident_id == "PGR0VU2"  # kept when data is an incident
 
 
@@ -239,19 +242,20 @@ def test_a_null_priority_is_none() -> None:
 
 
 def test_missing_optional_fields_are_tolerated() -> None:
-    signal = parse({"event": {"event_type": "incident.triggered"}})
+    required = {"id": EVENT_ID, "occurred_at": "2020-10-02T18:45:22Z"}
+    signal = parse({"event": {"event_type": "incident.triggered", **required}})
     assert signal.kind is SignalKind.TRIGGER
-    assert (signal.dedup_key, signal.title, signal.actor, signal.occurred_at) == (None, "", None, None)
+    assert (signal.dedup_key, signal.title, signal.actor) == (None, "", None)
     sparse = parse({"event": {"event_type": "incident.annotated", "data": {"incident": None},
-                              "agent": None}})
+                              "agent": None, **required}})
     assert sparse.kind is SignalKind.ANNOTATE and sparse.pagerduty_incident_id is None
 
 
 def test_wrongly_typed_fields_are_dropped_not_fatal() -> None:
     data = incident_data(id=42, title=["x"], service="PF9KMXH", priority="P1", urgency=None)
-    signal = parse(envelope(data=data, agent="someone", occurred_at=1601664322))
+    signal = parse(envelope(data=data, agent="someone"))
     assert (signal.dedup_key, signal.title, signal.service_hint) == (None, "", None)
-    assert (signal.pagerduty_priority, signal.actor, signal.occurred_at) == (None, None, None)
+    assert (signal.pagerduty_priority, signal.actor) == (None, None)
 
 
 @pytest.mark.parametrize(("stamp", "expected"), [
@@ -260,8 +264,10 @@ def test_wrongly_typed_fields_are_dropped_not_fatal() -> None:
     ("2020-10-02T18:45:22", datetime(2020, 10, 2, 18, 45, 22, tzinfo=timezone.utc)),
     ("yesterday", None), ("", None), ("0001-01-01T00:00:00+01:00", None), ("9" * 100, None),
 ])
-def test_occurred_at_is_aware_utc_or_none(stamp: str, expected: datetime | None) -> None:
-    assert parse(envelope(occurred_at=stamp)).occurred_at == expected
+def test_occurred_at_is_read_as_aware_utc(stamp: str, expected: datetime | None) -> None:
+    assert parse_timestamp(stamp) == expected
+    if expected is not None:
+        assert parse(envelope(occurred_at=stamp)).occurred_at == expected
 
 
 def test_long_strings_are_capped_and_made_storable() -> None:
@@ -277,10 +283,29 @@ def test_long_strings_are_capped_and_made_storable() -> None:
 # --- parsing: refusals -----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("webhook_id", [None, "", "   ", "x" * 256])
+@pytest.mark.parametrize("webhook_id", [None, "", "   ", "x" * 201])
 def test_a_delivery_without_a_usable_webhook_id_is_malformed(webhook_id: str | None) -> None:
     with pytest.raises(MalformedPayload):
         parse(envelope(), webhook_id=webhook_id)
+
+
+@pytest.mark.parametrize("event_id", [None, "", "   ", "\x00", 42, ["x"], "x" * 201])
+def test_an_event_without_a_usable_id_is_malformed(event_id: Any) -> None:
+    """The signed id is what a replay under a fresh X-Webhook-Id is recognised by."""
+    with pytest.raises(MalformedPayload, match="event.id"):
+        parse(envelope(id=event_id))
+
+
+@pytest.mark.parametrize("stamp", [None, "", "yesterday", 1601664322, "0001-01-01T00:00:00+01:00"])
+def test_an_event_without_a_readable_date_is_malformed(stamp: Any) -> None:
+    """Without occurred_at a delivery cannot be held to PagerDuty's retry window."""
+    with pytest.raises(MalformedPayload, match="occurred_at"):
+        parse(envelope(occurred_at=stamp))
+
+
+def test_an_id_at_the_column_width_is_kept_whole() -> None:
+    signal = parse(envelope(id="e" * 200), webhook_id="w" * 200)
+    assert (signal.delivery_id, signal.webhook_id) == ("e" * 200, "w" * 200)
 
 
 def test_a_body_over_the_limit_is_too_large() -> None:

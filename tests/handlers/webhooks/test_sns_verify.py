@@ -54,7 +54,8 @@ def certs_dir(tmp_path: Path) -> Path:
 
 
 def pinned_verifier(certs_dir: Path, **kwargs: Any) -> SnsVerifier:
-    return SnsVerifier(certs_dir, kwargs.pop("fetcher", DictCertFetcher()), kwargs.pop("allowed_topics", frozenset()),
+    return SnsVerifier(certs_dir, kwargs.pop("fetcher", DictCertFetcher()),
+                       kwargs.pop("allowed_topics", frozenset({DEFAULT_TOPIC_ARN})),
                        **kwargs)
 
 
@@ -118,8 +119,10 @@ def test_the_confirmation_string_to_sign_is_snss(kind: str) -> None:
 async def test_a_tampered_notification_is_refused(certs_dir: Path, version: str, field: str) -> None:
     message = signed_sns_message(version=version, subject="original subject")
     message[field] = message[field] + "x"
+    # The tampered topic is trusted too, so that it is the signature that refuses it.
+    verifier = pinned_verifier(certs_dir, allowed_topics=frozenset({DEFAULT_TOPIC_ARN, message["TopicArn"]}))
     with pytest.raises(BadSignature, match="signature mismatch"):
-        await pinned_verifier(certs_dir).verify(message)
+        await verifier.verify(message)
 
 
 async def test_adding_or_removing_a_subject_breaks_the_signature(certs_dir: Path) -> None:
@@ -246,7 +249,7 @@ async def test_an_untrusted_certificate_url_is_refused_without_a_fetch(tmp_path:
     fetcher = DictCertFetcher({url: default_identity().pem})
     message = signed_sns_message(cert_url=url)
     with pytest.raises(BadSignature, match="untrusted certificate URL"):
-        await SnsVerifier(tmp_path, fetcher, frozenset()).verify(message)
+        await SnsVerifier(tmp_path, fetcher, frozenset({DEFAULT_TOPIC_ARN})).verify(message)
     assert fetcher.calls == []
 
 
@@ -255,7 +258,7 @@ async def test_an_untrusted_certificate_url_is_refused_without_a_fetch(tmp_path:
 async def test_the_pinned_directory_is_used_before_any_download(certs_dir: Path) -> None:
     wrong_cert = make_signing_identity(key=rsa.generate_private_key(public_exponent=65537, key_size=2048))
     fetcher = fetcher_serving_cert(identity=wrong_cert)  # would fail verification if it were used
-    await SnsVerifier(certs_dir, fetcher, frozenset()).verify(signed_sns_message())
+    await SnsVerifier(certs_dir, fetcher, frozenset({DEFAULT_TOPIC_ARN})).verify(signed_sns_message())
     assert fetcher.calls == []
 
 
@@ -263,14 +266,15 @@ async def test_the_pinned_file_is_named_by_the_urls_last_path_segment(tmp_path: 
     write_pinned_cert(tmp_path, "SimpleNotificationService-0123abcd.pem")
     fetcher = DictCertFetcher()
     message = signed_sns_message(cert_name="SimpleNotificationService-0123abcd.pem", region="eu-west-1")
-    await SnsVerifier(tmp_path, fetcher, frozenset()).verify(message)
+    await SnsVerifier(tmp_path, fetcher, frozenset({DEFAULT_TOPIC_ARN})).verify(message)
     assert fetcher.calls == []
 
 
 @pytest.mark.parametrize("pinned", [True, False])
 async def test_a_certificate_not_pinned_is_downloaded_once_and_cached(tmp_path: Path, pinned: bool) -> None:
     fetcher = fetcher_serving_cert()
-    verifier = SnsVerifier(tmp_path if pinned else None, fetcher, frozenset())  # empty dir: nothing pinned
+    # An empty dir: nothing pinned.
+    verifier = SnsVerifier(tmp_path if pinned else None, fetcher, frozenset({DEFAULT_TOPIC_ARN}))
     for _ in range(3):
         await verifier.verify(signed_sns_message())
     assert fetcher.calls == [signing_cert_url()]
@@ -283,7 +287,7 @@ async def test_concurrent_first_deliveries_share_one_download() -> None:
             return await super().fetch(url)
 
     fetcher = SlowFetcher({signing_cert_url(): default_identity().pem})
-    verifier = SnsVerifier(None, fetcher, frozenset())
+    verifier = SnsVerifier(None, fetcher, frozenset({DEFAULT_TOPIC_ARN}))
     await asyncio.gather(*(verifier.verify(signed_sns_message()) for _ in range(20)))
     assert fetcher.calls == [signing_cert_url()]
 
@@ -291,7 +295,7 @@ async def test_concurrent_first_deliveries_share_one_download() -> None:
 async def test_the_certificate_cache_is_bounded() -> None:
     names = [f"SimpleNotificationService-{n}.pem" for n in range(3)]
     fetcher = DictCertFetcher({signing_cert_url(name): default_identity().pem for name in names})
-    verifier = SnsVerifier(None, fetcher, frozenset(), cache_size=2)
+    verifier = SnsVerifier(None, fetcher, frozenset({DEFAULT_TOPIC_ARN}), cache_size=2)
     for name in [*names, names[0]]:
         await verifier.verify(signed_sns_message(cert_name=name))
     assert fetcher.calls.count(signing_cert_url(names[0])) == 2
@@ -299,7 +303,7 @@ async def test_the_certificate_cache_is_bounded() -> None:
 
 async def test_a_failed_download_is_not_cached() -> None:
     fetcher = DictCertFetcher()
-    verifier = SnsVerifier(None, fetcher, frozenset())
+    verifier = SnsVerifier(None, fetcher, frozenset({DEFAULT_TOPIC_ARN}))
     with pytest.raises(BadSignature):
         await verifier.verify(signed_sns_message())
     fetcher.documents[signing_cert_url()] = default_identity().pem
@@ -313,7 +317,7 @@ async def test_a_fetcher_outage_is_retryable() -> None:
             raise UpstreamUnavailable()
 
     with pytest.raises(UpstreamUnavailable) as caught:
-        await SnsVerifier(None, DownFetcher(), frozenset()).verify(signed_sns_message())
+        await SnsVerifier(None, DownFetcher(), frozenset({DEFAULT_TOPIC_ARN})).verify(signed_sns_message())
     assert caught.value.http_status == 503
 
 
@@ -321,18 +325,18 @@ async def test_a_fetcher_outage_is_retryable() -> None:
 async def test_an_unreadable_certificate_is_refused(document: bytes) -> None:
     fetcher = DictCertFetcher({signing_cert_url(): document})
     with pytest.raises(BadSignature, match="unreadable certificate"):
-        await SnsVerifier(None, fetcher, frozenset()).verify(signed_sns_message())
+        await SnsVerifier(None, fetcher, frozenset({DEFAULT_TOPIC_ARN})).verify(signed_sns_message())
 
 
 async def test_an_expired_certificate_is_refused(tmp_path: Path) -> None:
     write_pinned_cert(tmp_path, identity=expired_identity())
     with pytest.raises(BadSignature, match="certificate expired"):
-        await SnsVerifier(tmp_path, DictCertFetcher(), frozenset()).verify(signed_sns_message())
+        await SnsVerifier(tmp_path, DictCertFetcher(), frozenset({DEFAULT_TOPIC_ARN})).verify(signed_sns_message())
 
 
 async def test_a_certificate_that_expires_while_cached_is_refused(certs_dir: Path) -> None:
     now = [datetime.now(UTC)]
-    verifier = SnsVerifier(certs_dir, DictCertFetcher(), frozenset(), clock=lambda: now[0])
+    verifier = SnsVerifier(certs_dir, DictCertFetcher(), frozenset({DEFAULT_TOPIC_ARN}), clock=lambda: now[0])
     await verifier.verify(signed_sns_message())
     now[0] += timedelta(days=400)
     with pytest.raises(BadSignature, match="certificate expired"):
@@ -360,8 +364,13 @@ async def test_the_shape_is_checked_before_the_topic() -> None:
         await verifier.verify(signed_sns_message(topic_arn=OTHER_TOPIC, extra={"MessageId": DROP}))
 
 
-async def test_an_empty_allowlist_allows_every_topic(certs_dir: Path) -> None:
-    await pinned_verifier(certs_dir).verify(signed_sns_message(topic_arn=OTHER_TOPIC))
+async def test_an_empty_allowlist_trusts_no_topic_and_fetches_nothing() -> None:
+    fetcher = fetcher_serving_cert()
+    verifier = SnsVerifier(None, fetcher, frozenset())
+    for topic in (OTHER_TOPIC, DEFAULT_TOPIC_ARN):
+        with pytest.raises(ForbiddenTopic, match="SNS_TOPIC_ARNS"):
+            await verifier.verify(signed_sns_message(topic_arn=topic))
+    assert fetcher.calls == []
 
 
 # --- subscription confirmation ----------------------------------------------------------------
@@ -495,7 +504,7 @@ sns_like = st.fixed_dictionaries(
 )
 
 
-def verify_now(message: object, *, allowed_topics: frozenset[str] = frozenset()) -> None:
+def verify_now(message: object, *, allowed_topics: frozenset[str] = frozenset({DEFAULT_TOPIC_ARN})) -> None:
     asyncio.run(SnsVerifier(None, fetcher_serving_cert(), allowed_topics).verify(message))
 
 
@@ -520,7 +529,8 @@ def test_changing_any_signed_field_fails_verification(field: str, value: str, ve
     if value == message[field]:
         value += "x"
     with pytest.raises(BadSignature):
-        verify_now({**message, field: value})
+        # A changed topic is trusted too, so that it is the signature that refuses it.
+        verify_now({**message, field: value}, allowed_topics=frozenset({DEFAULT_TOPIC_ARN, value}))
 
 
 @settings(max_examples=100, deadline=None)
