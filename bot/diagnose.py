@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -67,10 +69,11 @@ class Diagnoser:
             text, blocks = diagnostics_message(number=incident.number, results=[], total=len(names), pending=names)
             posted = await self.gateway.post(subject.channel_id, text=text, blocks=blocks)
             results: list[StepResult] = []
+            run_id = uuid.uuid4().hex  # the postmortem shows each run as one row
 
             async def progress(index: int, total: int, result: StepResult) -> None:
                 results.append(result)
-                await self._record(incident.id, actor=actor, result=result)
+                await self._record(incident.id, actor=actor, result=result, run_id=run_id)
                 body_text, body = diagnostics_message(number=incident.number, results=results, total=total,
                                                       pending=names[index:])
                 try:
@@ -94,11 +97,12 @@ class Diagnoser:
                 session, incident_id=incident_id, runbook=step.runbook, step_id=step.step_id, title=step.title,
                 done=True, actor=actor, now=now, via="diagnose"))
 
-    async def _record(self, incident_id: int, *, actor: str, result: StepResult) -> None:
+    async def _record(self, incident_id: int, *, actor: str, result: StepResult, run_id: str) -> None:
         async with self.core.sessions() as session, session.begin():
             await record_event(session, incident_id=incident_id, kind=EventKind.DIAGNOSTIC, actor=actor,
                                now=self.core.clock(), text=result.headline, announce=False,
-                               data={"step": result.step, "verdict": result.verdict.value, "lines": list(result.lines),
+                               data={"run": run_id, "step": result.step, "verdict": result.verdict.value,
+                                     "lines": list(result.lines),
                                      "data": _jsonable(result.data), "file_id": result.file_id,
                                      "seconds": result.seconds})
 
@@ -109,7 +113,8 @@ class Diagnoser:
         async with self.core.sessions() as session:
             alerts = list((await session.scalars(
                 select(Alert).where(Alert.incident_id == incident.id).order_by(Alert.first_seen_at))).all())
-        metric, threshold, alarm_at = _alarm_metric(alerts)
+        alarm = _alarm_facts(alerts)
+        metric, alarm_at = alarm.metric, alarm.alarm_at
         if metric is None and service is not None and service.metric is not None:
             metric = MetricRef(service.metric.namespace, service.metric.name, dict(service.metric.dimensions))
             alarm_at = incident.declared_at
@@ -117,8 +122,8 @@ class Diagnoser:
         return Subject(
             number=incident.number, title=incident.title, alert_titles=tuple(a.title for a in alerts),
             channel_id=incident.channel_id or "", text_model=kinds.get("text"), chart_model=kinds.get("image"),
-            fusion_model=kinds.get("fusion"), metric=metric, threshold=threshold, alarm_at=alarm_at,
-            now=self.core.clock(),
+            fusion_model=kinds.get("fusion"), metric=metric, threshold=alarm.threshold, alarm_at=alarm_at,
+            now=self.core.clock(), comparison=alarm.comparison,
         )
 
     def model_names(self) -> ModelNames:
@@ -158,15 +163,41 @@ def _kind_from_name(name: str) -> str:
     return "fusion" if "fusion" in name else "image" if ("vit" in name or "chart" in name) else "text"
 
 
-def _alarm_metric(alerts: list[Alert]) -> tuple[MetricRef | None, float | None, Any]:
+@dataclass(frozen=True)
+class _AlarmFacts:
+    """What the first alarm with a metric said: the chart's series, threshold and alarm time."""
+
+    metric: MetricRef | None = None
+    threshold: float | None = None
+    comparison: str | None = None
+    alarm_at: datetime | None = None
+
+
+def _alarm_facts(alerts: list[Alert]) -> _AlarmFacts:
     for alert in alerts:
-        metric = (alert.details or {}).get("metric") or {}
+        details = alert.details or {}
+        metric = details.get("metric") or {}
         if metric.get("namespace") and metric.get("name"):
             ref = MetricRef(str(metric["namespace"]), str(metric["name"]), dict(metric.get("dimensions") or {}),
                             stat=str(metric.get("statistic") or "Average"), period=int(metric.get("period") or 60))
             threshold = metric.get("threshold")
-            return ref, float(threshold) if threshold is not None else None, alert.first_seen_at
-    return None, None, None
+            comparison = metric.get("comparison")
+            # When the alarm changed state (StateChangeTime), not when its delivery reached us.
+            return _AlarmFacts(ref, float(threshold) if isinstance(threshold, int | float) else None,
+                               comparison if isinstance(comparison, str) else None,
+                               _utc(details.get("occurred_at")) or _utc(alert.first_seen_at))
+    return _AlarmFacts()
+
+
+def _utc(value: object) -> datetime | None:
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            return None
+    if not isinstance(value, datetime):
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def _jsonable(value: Any) -> Any:

@@ -151,3 +151,42 @@ def test_incident_bot_demo_prints_the_address_and_stops_cleanly_on_ctrl_c(tmp_pa
     assert demo.returncode == 0, rest
     assert "Stopping" in rest
     assert (tmp_path / "demo" / "incident-bot.db").exists() and (tmp_path / "demo" / "slack-workspace.pickle").exists()
+
+
+def test_the_pagerduty_scenarios_label_names_the_severity_it_opens(demo, tmp_path: Path) -> None:
+    stack, _running = demo
+    outage = next(s for s in stack.sandbox.web.scenarios() if s.name == "pagerduty-outage")  # type: ignore[union-attr]
+    scenario(stack, "pagerduty-outage")
+    opened, _ = wait_until(lambda: incidents(tmp_path / "demo"))[0]
+    label = f"{outage.title} {outage.description}"
+    # PagerDuty's P1 is its highest priority; the menu may name it, but not as the incident's severity.
+    assert f"opens a {opened.severity} incident" in label, label
+    assert "P1 incident" not in label, label
+
+
+def test_general_greets_a_newcomer_from_the_sandbox_not_the_bot(demo) -> None:
+    stack, running = demo
+    shown = httpx.get(f"{running.url}ui/api/state", params={"user": "U0ALICE"}, timeout=10).json()
+    welcome = shown["welcome"]
+    assert welcome["channel"] == "general"
+    assert "Pick a scenario" in welcome["text"] and "/incident role commander @alice" in welcome["text"]
+    assert _general_texts(stack) == []  # a banner of the page, not a message anyone (the bot) posted
+
+
+def test_the_demos_clock_shows_an_escalation_within_two_minutes_and_says_so(demo) -> None:
+    from datetime import timedelta
+
+    from bot.demo.config import demo_config
+
+    config = demo_config()
+    levels = config.escalation_levels()
+    # Level 0 pages on-call at once; the first later level is what opens #incident-escalations' thread.
+    assert config.scaled(levels[1].after) <= timedelta(minutes=2)
+    # The same clock must leave people time to act: approve, watch a rollback settle, write updates.
+    assert config.scaled(config.rbac.approval_ttl) >= timedelta(minutes=5)
+    assert config.scaled(config.actions.verify_timeout) >= timedelta(seconds=15)
+    assert config.scaled(config.actions.verify_every) <= timedelta(seconds=2)
+    assert all(config.scaled(config.severity_policy(s).update_every) >= timedelta(minutes=3) for s in ("P0", "P1"))
+    _stack, running = demo
+    welcome = httpx.get(f"{running.url}ui/api/state", params={"user": "U0ALICE"}, timeout=10).json()["welcome"]
+    assert f"{config.time_scale:g}×" in welcome["text"] and "#incident-escalations" in welcome["text"]

@@ -22,3 +22,7 @@ def test_timeline_capture_events_and_their_scopes_are_requested() -> None:
     scopes = set(MANIFEST["oauth_config"]["scopes"]["bot"])
     assert {"reaction_added", "reaction_removed", "message.channels", "member_joined_channel"} <= events
     assert {"reactions:read", "channels:history", "files:write", "chat:write"} <= scopes
+
+
+def test_the_postmortem_may_read_peoples_names() -> None:
+    assert "users:read" in MANIFEST["oauth_config"]["scopes"]["bot"]  # users.info, for names in the draft

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import timedelta
+from enum import StrEnum
 from fnmatch import fnmatchcase
 from typing import Annotated, Any
 
@@ -356,6 +357,14 @@ class AlertsConfig(ConfigModel):
     summary_every: PositiveDuration = timedelta(seconds=5)
 
 
+class UnfilledPrompts(StrEnum):
+    """What approving a draft whose [bracketed prompts] are still unfilled does."""
+
+    WARN = "warn"  # the Approve button asks "N prompts are still unfilled. Approve anyway?"
+    BLOCK = "block"  # approval is refused while any prompt is left, naming how many and where
+    ALLOW = "allow"  # approved without asking (the count still shows on the draft's message)
+
+
 class PostmortemsConfig(ConfigModel):
     """Postmortem drafts and their review (a section this project adds to the format)."""
 
@@ -370,6 +379,7 @@ class PostmortemsConfig(ConfigModel):
     related_max: Annotated[int, Field(ge=0, le=10)] = 3
     # Past incidents less alike than this (cosine of incident-text embeddings) are not listed.
     related_min_score: Annotated[float, Field(ge=-1, le=1)] = 0.35
+    unfilled_prompts: UnfilledPrompts = UnfilledPrompts.WARN
 
 
 class RunbooksConfig(ConfigModel):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -19,10 +19,11 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.core import timers
+from bot.core import record_facts, timers
+from bot.core.checklist_refresh import request_checklist
 from bot.core.errors import InvalidInput
-from bot.core.outbox import OutboxKind, enqueue
-from bot.core.timeline import EventKind, record_event
+from bot.core.record_facts import Proof, RecordFact
+from bot.core.timeline import EventKind, list_events, record_event
 from storage.models import Incident, IncidentRunbook, RunbookStep
 
 
@@ -60,18 +61,6 @@ class StepRef:
         if not all(isinstance(p, str) and 0 < len(p) <= 150 for p in parts):
             return None
         return cls(runbook=parts[0], step_id=parts[1], title=parts[2])  # type: ignore[arg-type]
-
-
-def checklist_lane(incident_id: int) -> str:
-    # Its own lane: choosing may wait on the model worker, and the headline must not wait with it.
-    return f"checklist:{incident_id}"
-
-
-async def request_checklist(session: AsyncSession, *, incident_id: int, now: datetime) -> None:
-    """Queue one post-or-edit of the checklist, unless one is already waiting."""
-    await enqueue(session, kind=OutboxKind.RUNBOOK_CHECKLIST, incident_id=incident_id,
-                  ordering_key=checklist_lane(incident_id), payload={"incident_id": incident_id}, now=now,
-                  coalesce_key=checklist_lane(incident_id))
 
 
 async def current(session: AsyncSession, *, incident_id: int) -> IncidentRunbook | None:
@@ -174,8 +163,12 @@ async def _step_row(session: AsyncSession, *, incident_id: int, runbook: str, st
 
 
 async def set_done(session: AsyncSession, *, incident_id: int, runbook: str, step_id: str, title: str, done: bool,
-                   actor: str, now: datetime, via: str = "checkbox") -> RunbookStep:
-    """Tick or untick a step; a repeat of the same state changes nothing and records nothing."""
+                   actor: str, now: datetime, via: str = "checkbox", because: str = "",
+                   refresh: bool = True) -> RunbookStep:
+    """Tick or untick a step; a repeat of the same state changes nothing and records nothing.
+
+    ``refresh=False`` is for the checklist's own writer, which shows the change right after.
+    """
     row = await _step_row(session, incident_id=incident_id, runbook=runbook, step_id=step_id, title=title,
                           actor=actor, now=now)
     wanted = StepState.DONE if done else StepState.OPEN
@@ -186,10 +179,11 @@ async def set_done(session: AsyncSession, *, incident_id: int, runbook: str, ste
     await session.flush()
     verb = "done" if done else "reopened"
     await record_event(session, incident_id=incident_id, kind=EventKind.RUNBOOK, actor=actor, now=now,
-                       text=f"step {verb}: {row.title}",
+                       text=f"step {verb}: {row.title}" + (f" ({because})" if because else ""),
                        data={"runbook": runbook, "step": step_id, "done": done, "via": via,
                              "action_id": row.action_id}, announce=False)
-    await request_checklist(session, incident_id=incident_id, now=now)
+    if refresh:
+        await request_checklist(session, incident_id=incident_id, now=now)
     return row
 
 
@@ -221,3 +215,54 @@ async def settle_action(session: AsyncSession, *, action_id: int, succeeded: boo
             await session.flush()
             await request_checklist(session, incident_id=row.incident_id, now=now)
     return rows
+
+
+# --- steps the record proves -----------------------------------------------------------------
+
+# Who ticks a step that the record proves done; the checklist shows the proof in its place.
+RECORD_TICKER = "incident-bot"
+
+
+@dataclass(frozen=True)
+class ProvableStep:
+    """A runbook step that names the facts of the record that show it done."""
+
+    step_id: str
+    title: str
+    facts: tuple[RecordFact, ...]
+
+
+async def tick_proven(session: AsyncSession, *, incident_id: int, runbook: str, provable: Sequence[ProvableStep],
+                      now: datetime) -> dict[str, tuple[Proof, ...]]:
+    """Tick the steps the record proves done; return the proofs of every proven step.
+
+    A person's word stands: a step someone reopened after its facts came true stays open, and
+    the record never unticks anything. A step whose action is under way waits for that action.
+    """
+    if not provable:
+        return {}
+    found = record_facts.proofs(await list_events(session, incident_id=incident_id))
+    rows = await steps(session, incident_id=incident_id, runbook=runbook)
+    proven: dict[str, tuple[Proof, ...]] = {}
+    for step in provable:
+        shown = record_facts.proof_of(step.facts, found)
+        if shown is None:
+            continue
+        proven[step.step_id] = shown
+        row = rows.get(step.step_id)
+        if row is not None and (row.state != StepState.OPEN.value or _aware(row.updated_at) >= max(
+                _aware(p.at) for p in shown)):
+            continue
+        because = "ticked by the record: " + ", ".join(p.fact.told(_who(p.actor)) for p in shown)
+        await set_done(session, incident_id=incident_id, runbook=runbook, step_id=step.step_id, title=step.title,
+                       done=True, actor=RECORD_TICKER, now=now, via="record", because=because, refresh=False)
+    return proven
+
+
+def _who(actor: str) -> str:
+    return f"<@{actor}>" if actor[:1] in "UW" and actor[1:].isalnum() and actor.isupper() else actor
+
+
+def _aware(moment: datetime) -> datetime:
+    # SQLite hands datetimes back naive; every stored time is UTC.
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

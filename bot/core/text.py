@@ -35,9 +35,36 @@ def truncate(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
+_ENTITIES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
+# Slack's mrkdwn has no escape for its marks, and an invisible character beside one is read
+# differently by each client; a look-alike that no client parses reads the same everywhere.
+_EMPHASIS_LOOKALIKES = {"*": "∗", "_": "ˍ", "~": "∼"}
+_CODE_LOOKALIKE = "ˋ"
+_QUOTE_LOOKALIKE = "›"
+
+
 def escape_mrkdwn(text: str) -> str:
-    """Slack's escaping: &, < and > become entities, which also disarms <!channel> and <@U…>."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    """People's words for any mrkdwn field, shown as typed: never a mention, link or format.
+
+    &, < and > become Slack's entities, which disarms <!channel> and <@U…>. A mark that could
+    open or close bold, italics or strike becomes its look-alike; marks inside a word cannot,
+    so ``ticket_classifier`` stays copyable. Backticks pair anywhere, and a ``>`` starting a
+    line quotes it, so those always become look-alikes.
+    """
+    shown = []
+    for i, ch in enumerate(text):
+        if ch in _EMPHASIS_LOOKALIKES and not _inside_word(text, i):
+            ch = _EMPHASIS_LOOKALIKES[ch]
+        elif ch == "`":
+            ch = _CODE_LOOKALIKE
+        elif ch == ">" and (i == 0 or text[i - 1] == "\n"):
+            ch = _QUOTE_LOOKALIKE
+        shown.append(ch)
+    return "".join(shown).translate(_ENTITIES)
+
+
+def _inside_word(text: str, i: int) -> bool:
+    return 0 < i < len(text) - 1 and text[i - 1].isalnum() and text[i + 1].isalnum()
 
 
 def display_title(title: str, *, limit: int = DISPLAY_TITLE_MAX) -> str:

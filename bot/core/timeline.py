@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.core.checklist_refresh import request_checklist
 from bot.core.outbox import OutboxKind, enqueue, incident_ordering_key
 from storage.models import TimelineEvent
 
@@ -34,6 +35,13 @@ class EventKind(StrEnum):
     FOLLOW_UP = "follow_up"  # an action item was added, done or reopened
     POSTMORTEM = "postmortem"  # a postmortem draft, review, approval or failure to post
     RUNBOOK = "runbook"  # the runbook was chosen or changed, or one of its steps was done or reopened
+    JOINED = "joined"  # a person joined the incident channel
+
+
+# Kinds that can prove a runbook step done (bot.core.record_facts): each queues a checklist edit,
+# where steps the record now proves tick themselves.
+EVIDENCE_KINDS = frozenset({EventKind.STATUS_CHANGED, EventKind.JOINED, EventKind.ROLE_ASSIGNED,
+                            EventKind.STATUS_UPDATE, EventKind.DIAGNOSTIC, EventKind.ACTION})
 
 
 async def record_event(
@@ -62,6 +70,8 @@ async def record_event(
             payload={"event_id": event.id},
             now=now,
         )
+    if kind in EVIDENCE_KINDS:
+        await request_checklist(session, incident_id=incident_id, now=now)
     return event
 
 

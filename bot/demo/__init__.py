@@ -12,6 +12,7 @@ import sys
 import threading
 from typing import IO
 
+from bot.demo.config import DEMO_TIME_SCALE
 from bot.demo.stack import DemoOptions, DemoStack
 
 
@@ -28,6 +29,7 @@ def serve_demo(options: DemoOptions, *, out: IO[str] = sys.stdout, stop: threadi
         with DemoStack(options, out=out) as demo:
             print(f"\nincident-bot demo is running.\n\n  Open {demo.url} in a browser.\n"
                   f"\n  Pick a scenario from the menu, switch people with the user menu, and type /incident help."
+                  f"\n  Timers run {DEMO_TIME_SCALE}× faster than configured: escalations show within two minutes."
                   f"\n  State is kept in {options.state_dir} (start over with --reset). Ctrl-C stops everything.\n",
                   file=out, flush=True)
             stop.wait()

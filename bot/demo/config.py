@@ -1,7 +1,8 @@
 """The demo's configuration: the seeds' multimodal suite, people with roles, and short timers.
 
 Alice leads (responder and commander), Bob is on call, Evan approves destructive actions, so a
-person switching users in the sandbox can show RBAC and two-person approval.
+person switching users in the sandbox can show RBAC and two-person approval. Timers run on a
+faster clock (``time_scale``), so escalations show within the first minutes of a demo.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import yaml
 from bot.config import IncidentBotConfig
 
 DEMO_PAGERDUTY_SERVICE = "PSVC002"  # the scoring API's PagerDuty service, where the outage scenario pages
+DEMO_TIME_SCALE = 30  # a configured minute passes in two seconds
 
 DEMO_CONFIG_YAML = f"""
 channels: {{announce: incidents, escalations: incident-escalations}}
@@ -42,6 +44,13 @@ routing:
   - match: {{alarm: "*accuracy*"}}
     runbook: model_regression
     severity: P1
+# Timers run {DEMO_TIME_SCALE}x faster here, so a person trying the demo sees #incident-escalations fill: the
+# 30-minute level pages after one real minute, the hour after two. Durations that must stay humane in
+# real time are written scaled up (5h of approval time is ten real minutes).
+time_scale: {DEMO_TIME_SCALE}
+severities:
+  P0: {{update_every: 2h}}
+  P1: {{update_every: 2h}}
 escalation:
   default:
     - {{after: 0m, notify: {{users: [U0BOB]}}}}
@@ -59,10 +68,10 @@ rbac:
     stop: [commander]
     assign_role: [commander]  # Alice, a commander, hands the incident to Bob
   approval_required: [stop]
-  approval_ttl: 10m
+  approval_ttl: 5h
 actions:
-  verify_timeout: 20s
-  verify_every: 1s
+  verify_timeout: 10m
+  verify_every: 30s
 """
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 
-from bot.demo.config import DEMO_PAGERDUTY_SERVICE
+from bot.demo.config import DEMO_PAGERDUTY_SERVICE, demo_config
 from bot.sandbox.aws_seed import ACCURACY_AFTER_MODEL, LATENCY_AFTER_DEPLOY, MetricStep
 from bot.sandbox.cloudwatch_events import AlarmChange, alarm_event, deliver
 from bot.sandbox.pagerduty_api import PagerDutySandbox
@@ -23,6 +23,9 @@ from bot.sandbox.web import Scenario
 
 TEXT_MODEL = "incident-text"
 STORM_ALERTS = 120
+# PagerDuty's own priority for the outage: P1 is its highest, which pagerduty.priority_map turns into
+# the bot's P0, so the menu names both or a person reads "P1" and finds a P0 incident.
+OUTAGE_PRIORITY = "P1"
 # The provider orchestrator's error alarms (seed 003): one service, many alarms at once.
 STORM_ALARMS = ("ai-orchestrator-provider-errors", "ai-orchestrator-error-rate", "ai-orchestrator-5xx",
                 "ai-orchestrator-openai-errors", "ai-orchestrator-anthropic-errors", "ai-orchestrator-timeouts")
@@ -119,7 +122,7 @@ async def pagerduty_outage(targets: Targets) -> str:
     stamp = datetime.now(UTC).strftime("%H%M%S")
     incident = targets.pagerduty.add_incident(
         f"PDEMO{stamp}", title="scoring-api is down: every health check failing, 100% 503s",
-        service_id=DEMO_PAGERDUTY_SERVICE, service_name="scoring-api", urgency="high", priority="P1")
+        service_id=DEMO_PAGERDUTY_SERVICE, service_name="scoring-api", urgency="high", priority=OUTAGE_PRIORITY)
     response = await targets.pagerduty.emit_async("incident.triggered", incident["id"])
     if response.status_code >= 300:
         raise ScenarioError(f"the bot answered the PagerDuty webhook with HTTP {response.status_code}")
@@ -143,13 +146,18 @@ async def alert_storm(targets: Targets) -> str:
         return where_it_went(list(await asyncio.gather(*(one(http, i) for i in range(STORM_ALERTS)))))
 
 
+def _outage_description() -> str:
+    severity = demo_config().pagerduty.priority_map[OUTAGE_PRIORITY]
+    return (f"PagerDuty pages scoring-api at its priority {OUTAGE_PRIORITY} (its highest) and sends its signed "
+            f"webhook; the bot opens a {severity} incident (pagerduty.priority_map: {OUTAGE_PRIORITY} → {severity}).")
+
+
 _SCENARIOS: tuple[tuple[str, str, str, Callable[[Targets], Any]], ...] = (
     ("latency-after-deploy", "P95 latency after a deploy (seed 000)",
      "A CloudWatch P95-latency alarm on multimodal-api, 40 minutes after the v1.6.0 deploy.", latency_after_deploy),
     ("model-regression", "Model regression with a bad model version (seed 001)",
      "A weaker incident-text version is deployed on the worker; the accuracy alarm fires.", model_regression),
-    ("pagerduty-outage", "PagerDuty: complete outage",
-     "PagerDuty triggers a P1 incident for scoring-api and sends its signed webhook.", pagerduty_outage),
+    ("pagerduty-outage", "PagerDuty: complete outage", _outage_description(), pagerduty_outage),
     ("alert-storm", f"An alert storm ({STORM_ALERTS} alarms)",
      "ai-orchestrator's error alarms arrive at once: one incident, summarised in the channel.", alert_storm),
 )

@@ -27,6 +27,7 @@ from typing import IO
 from bot.app import create_app
 from bot.demo.config import demo_config
 from bot.demo.scenarios import Targets, demo_scenarios
+from bot.demo.welcome import welcome_text
 from bot.demo.worker_process import free_port, stop_process, wait_ready
 from bot.sandbox.aws_seed import seed_metrics, seed_production
 from bot.sandbox.pagerduty_api import DEFAULT_TOKEN, LocalPagerDutyServer
@@ -123,6 +124,7 @@ class DemoStack:
         self.sandbox = sandbox
 
         secret, token, pd_secret = secrets.token_hex(16), secrets.token_hex(16), secrets.token_hex(16)
+        config = demo_config()
         settings = Settings(
             slack_bot_token="xoxb-demo", slack_signing_secret=secret, slack_api_url=sandbox.base_url,
             database_url=f"sqlite:///{(options.state_dir / 'incident-bot.db').resolve()}",
@@ -131,13 +133,14 @@ class DemoStack:
             pagerduty_api_token=DEFAULT_TOKEN, pagerduty_from_email="incident-bot@example.com",
             pagerduty_events_url=pagerduty.url, slack_post_interval=0.2, outbox_poll_interval=0.1,
             headline_refresh_interval=30,
-        ).with_config(demo_config())
+        ).with_config(config)
         bot = ThreadedServer(create_app(settings)).start(timeout=60)
         self._stack.callback(bot.stop)
         pagerduty.webhook_sender(f"{bot.url}/webhooks/pagerduty", [pd_secret])
         sandbox.attach_bot(BotLink(bot_url=bot.url, signing_secret=secret))
         sandbox.add_scenarios(demo_scenarios(Targets(bot_url=bot.url, eventbridge_token=token,
                                                      worker_url=worker_url, pagerduty=pagerduty)))
+        sandbox.web.greet(welcome_text(config))
         return RunningDemo(url=sandbox.root_url or "", bot_url=bot.url, worker_url=worker_url, aws_url=aws_url)
 
     def _start_aws(self) -> str:

@@ -1,4 +1,4 @@
-"""Composing a draft: gather the facts, look up related incidents, render Markdown."""
+"""Composing a draft: gather the facts, look up related incidents and people's names, render Markdown."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from bot.core import postmortems
 from bot.core.incidents import get_incident
 from bot.postmortem import render
 from bot.postmortem.facts import PostmortemFacts, gather
+from bot.postmortem.people import PeopleDirectory, people_in
 from bot.postmortem.related import TextEmbedder, find_related, read_candidates
 
 TEXT_MODEL = "incident-text"
@@ -20,8 +21,12 @@ TEXT_MODEL = "incident-text"
 async def compose(
     sessions: async_sessionmaker[AsyncSession], *, incident_id: int, config: IncidentBotConfig,
     embedder: TextEmbedder | None, now: datetime, text_model: str = TEXT_MODEL,
+    people: PeopleDirectory | None = None,
 ) -> tuple[str, PostmortemFacts]:
-    """The next draft's Markdown and the facts it was written from. Reads only; stores nothing."""
+    """The next draft's Markdown and the facts it was written from. Reads only; stores nothing.
+
+    ``people`` names the Slack ids in the facts; without it (or for ids it cannot name) the
+    draft shows ``@U…``. The facts, like the record, keep the ids."""
     async with sessions() as session:
         existing = await postmortems.for_incident(session, incident_id=incident_id)
         number = (existing.current_draft if existing else 0) + 1
@@ -35,5 +40,6 @@ async def compose(
                                      limit=config.postmortems.related_max,
                                      min_score=config.postmortems.related_min_score)
         facts = replace(facts, related=related)
+    names = await people.display_names(people_in(facts)) if people is not None else {}
     env = render.environment(config.postmortems.template_dir)
-    return render.render_markdown(facts, env=env), facts
+    return render.render_markdown(facts, env=env, names=names), facts

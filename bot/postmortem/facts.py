@@ -20,24 +20,52 @@ from bot.core.incidents import current_roles, get_incident
 from bot.core.timeline import list_events
 from bot.durations import format_duration
 from bot.postmortem.durations import Durations, alert_started_at, measure
-from bot.postmortem.timeline_rows import Row, actor_name, rows
+from bot.postmortem.people import mention
+from bot.postmortem.timeline_rows import FINDING_VERDICTS, Row, diagnose_runs, rows
 from bot.postmortem.whys import Why, five_whys
-from storage.models import Alert, AuditEntry, Incident, TimelineEvent
+from storage.models import Alert, AuditEntry, Incident, ResponseAction, TimelineEvent
 
-# Audit outcomes that end an action's story, and what the review calls them.
-_FINAL_WORDS = {"ok": "done", "failed": "failed", "denied": "refused", "expired": "expired unapproved",
-                "cancelled": "cancelled", "conflict": "blocked by another action", "dry_run": "dry run only",
-                "invalid": "refused as asked", "superseded": "superseded before it was verified"}
+# How each action ended, as the review says it (``{by}``: who decided). An action only
+# proposed, never confirmed, was not taken and is not listed.
+_ENDED = {"succeeded": "succeeded", "no_change": "no change needed", "failed": "failed",
+          "unverified": "changed, but not verified", "stale": "not done: the state changed since the request",
+          "dry_run": "dry run only", "interrupted": "interrupted (the bot stopped)",
+          "superseded": "superseded before it was verified", "denied": "denied by {by}",
+          "expired": "expired: nobody approved in time", "cancelled": "withdrawn by the requester",
+          "awaiting_approval": "still waiting for approval", "running": "still running"}
+_NOT_TAKEN = ("proposed",)
+# Audit outcomes that are refusals: a request or a step that was turned down, not an action.
+_REFUSALS = ("denied", "invalid")
 
 
 @dataclass(frozen=True)
 class ActionRow:
     at: datetime
     summary: str
-    requested_by: str
-    approved_by: str | None
-    outcome: str
+    requested_by: str  # a Slack id
+    approved_by: str | None  # a Slack id, only where an approval let it run
+    outcome: str  # the action's final state (succeeded, denied, expired, ...)
     result: str
+    ended: str = ""  # the outcome in words, with people as mention markup
+
+
+@dataclass(frozen=True)
+class RefusalRow:
+    """A request or a step the bot turned down: not an action taken, but part of the story."""
+
+    at: datetime
+    by: str  # who asked
+    what: str  # the action it concerned, or the kind of action asked for
+    reason: str
+
+
+@dataclass(frozen=True)
+class DiagnoseRun:
+    at: datetime
+    by: str
+    checks: int
+    verdicts: str  # "golden critical, drift ok"
+    findings: tuple[str, ...]  # the headlines of what it found wrong
 
 
 @dataclass(frozen=True)
@@ -134,6 +162,8 @@ class PostmortemFacts:
     draft_number: int
     generated_at: datetime
     related: Related = field(default_factory=Related)
+    refusals: tuple[RefusalRow, ...] = ()
+    runs: tuple[DiagnoseRun, ...] = ()
 
     def summary_numbers(self) -> dict[str, Any]:
         """What the Slack summary message shows, kept with the draft."""
@@ -160,6 +190,7 @@ async def gather(
     durations = measure(incident, alerts=alerts, events=events)
     diagnostics, runs = _diagnostics(events)
     actions = await _actions(session, incident_id=incident_id)
+    refusals = await _refusals(session, incident_id=incident_id)
     postmortem = await postmortems.for_incident(session, incident_id=incident_id)
     reviews = await postmortems.reviews(session, postmortem_id=postmortem.id) if postmortem else ()
     items = await followups.list_for(session, incident_id=incident_id)
@@ -175,7 +206,7 @@ async def gather(
         durations=durations, timeline=tuple(rows(events)), events=len(events), alerts=len(alerts),
         alert_deliveries=sum(a.occurrences for a in alerts),
         first_alert=_alert_line(first_alert) if first_alert else None,
-        actions=actions, diagnostics=diagnostics, diagnose_runs=runs,
+        actions=actions, diagnostics=diagnostics, diagnose_runs=len(runs), runs=runs, refusals=refusals,
         charts=tuple(_captured_files(events)),
         whys=five_whys(incident=incident, first_alert=_alert_line(first_alert) if first_alert else None,
                        diagnostics=[(d.step, d.verdict, d.headline, d.lines) for d in diagnostics],
@@ -195,18 +226,19 @@ def _alert_line(alert: Alert) -> str:
     return f"{line}: {description[:200]}" if description else line
 
 
-def _diagnostics(events: Sequence[TimelineEvent]) -> tuple[tuple[DiagnosticRow, ...], int]:
-    """The newest result of each step, in suite order, and how many runs there were."""
+def _diagnostics(events: Sequence[TimelineEvent]) -> tuple[tuple[DiagnosticRow, ...], tuple[DiagnoseRun, ...]]:
+    """The newest result of each step, in suite order, and each run on its own."""
     newest: dict[str, TimelineEvent] = {}
-    runs = 0
-    previous_kind = None
     for event in events:
         if event.kind == "diagnostic":
-            if previous_kind != "diagnostic":
-                runs += 1
             newest[str(event.data.get("step"))] = event
-        previous_kind = event.kind
     ordered = sorted(newest.values(), key=lambda e: (e.occurred_at, e.id))
+    runs = tuple(
+        DiagnoseRun(at=run[0].occurred_at, by=run[0].actor, checks=len(run),
+                    verdicts=", ".join(f"{e.data.get('step')} {e.data.get('verdict')}" for e in run),
+                    findings=tuple(e.text for e in run if e.data.get("verdict") in FINDING_VERDICTS))
+        for run in diagnose_runs(events)
+    )
     return tuple(
         DiagnosticRow(at=e.occurred_at, step=str(e.data.get("step")), verdict=str(e.data.get("verdict")),
                       headline=e.text, lines=tuple(str(line) for line in e.data.get("lines", []))[:12],
@@ -216,29 +248,37 @@ def _diagnostics(events: Sequence[TimelineEvent]) -> tuple[tuple[DiagnosticRow, 
 
 
 async def _actions(session: AsyncSession, *, incident_id: int) -> tuple[ActionRow, ...]:
-    """One row per guarded action, from its audit entries: asked by whom, approved by whom, how it ended."""
-    entries = (await session.scalars(
-        select(AuditEntry).where(AuditEntry.incident_id == incident_id, AuditEntry.action.like("action.%"))
-        .order_by(AuditEntry.occurred_at, AuditEntry.id))).all()
-    by_action: dict[Any, list[AuditEntry]] = {}
-    for entry in entries:
-        key = entry.detail.get("action_id") or f"refused-{entry.id}"
-        by_action.setdefault(key, []).append(entry)
+    """One row per action that was asked for in earnest: what it was to do, who asked, who
+    approved, and how it ended, read from the action's own row (its final state)."""
+    found = (await session.scalars(
+        select(ResponseAction).where(ResponseAction.incident_id == incident_id,
+                                     ResponseAction.state.not_in(_NOT_TAKEN))
+        .order_by(ResponseAction.requested_at, ResponseAction.id))).all()
     out = []
-    for steps in by_action.values():
-        first, last = steps[0], steps[-1]
-        detail = last.detail
-        if last.outcome in ("requested", "approved"):
-            outcome = "still running or waiting" if last.outcome == "requested" else "approved, not finished"
-        else:
-            state = str(detail.get("state") or "")
-            outcome = state.replace("_", " ") if state and last.outcome == "ok" else _FINAL_WORDS.get(
-                last.outcome, last.outcome)
-        summary = str(detail.get("summary") or detail.get("reason") or last.action.removeprefix("action."))
-        out.append(ActionRow(at=first.occurred_at, summary=summary,
-                             requested_by=actor_name(str(detail.get("requested_by") or first.actor)),
-                             approved_by=actor_name(detail["decided_by"]) if detail.get("decided_by") else None,
-                             outcome=outcome, result=_result_text(detail.get("result"))))
+    for action in found:
+        decider = mention(action.decided_by) if action.decided_by else "someone"
+        approved = action.decided_by and action.state != "denied"  # decided_by is whoever approved or denied
+        out.append(ActionRow(at=action.requested_at, summary=action.summary, requested_by=action.requested_by,
+                             approved_by=action.decided_by if approved else None, outcome=action.state,
+                             result=_result_text(action.result),
+                             ended=_ENDED.get(action.state, action.state.replace("_", " ")).format(by=decider)))
+    return tuple(out)
+
+
+async def _refusals(session: AsyncSession, *, incident_id: int) -> tuple[RefusalRow, ...]:
+    """Requests and steps the bot refused (no role, out of bounds, approving one's own request)."""
+    entries = (await session.scalars(
+        select(AuditEntry).where(AuditEntry.incident_id == incident_id, AuditEntry.action.like("action.%"),
+                                 AuditEntry.outcome.in_(_REFUSALS))
+        .order_by(AuditEntry.occurred_at, AuditEntry.id))).all()
+    out = []
+    for entry in entries:
+        detail = entry.detail or {}
+        if detail.get("action_id") and detail.get("state") == "denied" and detail.get("decided_by") == entry.actor:
+            continue  # an approver's no: the action's own row says "denied by"
+        what = str(detail.get("summary") or entry.action.removeprefix("action.").replace("_", " "))
+        reason = str(detail.get("note") or detail.get("reason") or "refused")
+        out.append(RefusalRow(at=entry.occurred_at, by=entry.actor, what=what, reason=reason))
     return tuple(out)
 
 

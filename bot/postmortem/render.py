@@ -2,7 +2,9 @@
 
 Teams can point ``postmortems.template_dir`` at a folder of their own templates; a template it
 lacks falls back to the bundled one. People's words are escaped for Markdown where they are
-put in, and the HTML is built from Markdown whose raw HTML has been disarmed first.
+put in, and the HTML is built from Markdown whose raw HTML has been disarmed first. People are
+shown by name: the filters read the ``names`` the draft was rendered with (Slack ids to names);
+Slack's mention markup in text reads as ``@Name``.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import markdown as markdown_lib
 from bot.durations import format_duration
 from bot.postmortem.durations import Measured
 from bot.postmortem.facts import PostmortemFacts
-from bot.postmortem.timeline_rows import actor_name
+from bot.postmortem.people import Names, person_name, plain_mentions
 
 BUNDLED_DIR = Path(__file__).resolve().parent.parent / "templates" / "postmortem"
 MARKDOWN_TEMPLATE = "postmortem.md.j2"
@@ -32,15 +34,15 @@ class TemplateProblem(Exception):
     """A team's template does not render; the message names the template and the problem."""
 
 
-def md(value: object) -> str:
-    """Text from people or alerts as inline Markdown: one line, its markup characters escaped."""
-    flat = " ".join(str(value).split())
+def md(value: object, names: Names | None = None) -> str:
+    """Text from people or alerts as inline Markdown: one line, mentions as names, markup escaped."""
+    flat = " ".join(plain_mentions(str(value), names or {}).split())  # names are people's words too
     return _MD_SPECIAL.sub(r"\\\1", flat)
 
 
-def cell(value: object) -> str:
+def cell(value: object, names: Names | None = None) -> str:
     """Like ``md``, for a table cell (the pipe is escaped too, so a cell never splits a row)."""
-    return md(value)
+    return md(value, names)
 
 
 def when(moment: datetime) -> str:
@@ -70,8 +72,21 @@ def channel(name: str, channel_id: str | None) -> str:
     return f"[{shown}](https://slack.com/app_redirect?channel={channel_id})"
 
 
-def person(actor: object) -> str:
-    return actor_name(str(actor)) if actor else "—"
+def person(actor: object, names: Names | None = None) -> str:
+    """A person (a Slack id) by name, or another actor as it is, ready for Markdown and table cells."""
+    return md(person_name(str(actor), names or {})) if actor else "—"
+
+
+def _names_of(context: jinja2.runtime.Context) -> Names:
+    return context.get("names") or {}
+
+
+# The filters templates use: the same functions, given the names the draft is rendered with.
+_NAMED_FILTERS = {
+    "md": lambda context, value: md(value, _names_of(context)),
+    "cell": lambda context, value: cell(value, _names_of(context)),
+    "person": lambda context, actor: person(actor, _names_of(context)),
+}
 
 
 @functools.lru_cache(maxsize=8)
@@ -85,14 +100,15 @@ def environment(template_dir: str | None = None) -> jinja2.Environment:
     loaders.append(jinja2.FileSystemLoader(BUNDLED_DIR))
     env = jinja2.Environment(loader=jinja2.ChoiceLoader(loaders), autoescape=False, auto_reload=True,
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-    env.filters.update(md=md, cell=cell, when=when, date=day, clock=clock, duration=duration, person=person,
-                       channel=channel)
+    env.filters.update(when=when, date=day, clock=clock, duration=duration, channel=channel)
+    env.filters.update({name: jinja2.pass_context(named) for name, named in _NAMED_FILTERS.items()})
     return env
 
 
-def render_markdown(facts: PostmortemFacts, *, env: jinja2.Environment) -> str:
+def render_markdown(facts: PostmortemFacts, *, env: jinja2.Environment, names: Names | None = None) -> str:
+    """The draft; ``names`` (Slack id → name) shows people by name, ids stand where it has none."""
     try:
-        text = env.get_template(MARKDOWN_TEMPLATE).render(f=facts)
+        text = env.get_template(MARKDOWN_TEMPLATE).render(f=facts, names=dict(names or {}))
     except jinja2.TemplateError as exc:
         raise TemplateProblem(_describe(exc)) from exc
     return re.sub(r"\n{3,}", "\n\n", text).strip() + "\n"

@@ -1,7 +1,8 @@
 """The timeline as the review's table: one plain line per event, long runs folded.
 
 A storm of 2,000 alerts is one row ("2,000 alerts from 14:05 to 14:20"), and the steps of one
-Diagnose run are one row, so the table reads as what people did and saw.
+Diagnose run are one row, so the table reads as what people did and saw. People stay ids here
+(``by``) or mention markup inside the text; the renderer shows their names.
 """
 
 from __future__ import annotations
@@ -11,12 +12,16 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from bot.postmortem.people import mention
 from storage.models import TimelineEvent
 
 # Fewer alerts in a row than this are listed one by one.
 FOLD_ALERTS_FROM = 4
 TOP_ALARMS = 3
 TEXT_MAX = 300
+_REFUSED = "was refused "  # how a refused request's timeline text begins (no action row exists)
+# Diagnose verdicts worth naming in the run's row.
+FINDING_VERDICTS = ("critical", "warning")
 
 _STATUS_WORDS = {"acknowledged": "acknowledged the incident", "mitigated": "marked it mitigated",
                  "resolved": "resolved the incident", "closed": "closed the incident",
@@ -37,13 +42,6 @@ def _short(text: str, limit: int = TEXT_MAX) -> str:
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
-def actor_name(actor: str | None) -> str:
-    """Slack ids as @U…; other actors (pagerduty, incident-bot) as they are."""
-    if not actor:
-        return "—"
-    return f"@{actor}" if actor[:1] in "UW" and actor[1:].isalnum() and actor.isupper() else actor
-
-
 def describe(event: TimelineEvent) -> str:
     data = event.data or {}
     match event.kind:
@@ -55,7 +53,7 @@ def describe(event: TimelineEvent) -> str:
         case "severity_changed":
             return f"Severity {data.get('from')} → {data.get('to')}"
         case "role_assigned":
-            return f"{actor_name(data.get('user'))} became {data.get('role')}"
+            return f"{mention(data.get('user'))} became {data.get('role')}"
         case "status_update":
             return f"Status update: {_short(event.text)}"
         case "note":
@@ -71,11 +69,11 @@ def describe(event: TimelineEvent) -> str:
         case "all_alerts_cleared":
             return "Every alert cleared"
         case "action":
-            return f"Action {data.get('state', '')}: {_short(str(data.get('summary') or event.text))}"
+            return _action_step(event)
         case "diagnostic":
             return f"Diagnose {data.get('step')}: {_short(event.text)}"
         case "escalated":
-            paged = [actor_name(u) for u in data.get("users", [])] + list(data.get("usergroups", []))
+            paged = [mention(u) for u in data.get("users", [])] + list(data.get("usergroups", []))
             level = data.get("level")
             return f"Escalated{f' (level {level})' if level is not None else ''} to {', '.join(paged) or 'nobody'}"
         case "response_breached":
@@ -93,33 +91,75 @@ def describe(event: TimelineEvent) -> str:
 
 
 def rows(events: Iterable[TimelineEvent]) -> list[Row]:
-    """Events oldest first, as table rows, with alert runs and Diagnose runs folded."""
+    """Events oldest first, as table rows, with alert runs folded and each Diagnose run one row."""
+    story = [e for e in events if e.kind != "postmortem"]  # the review's own history is not the incident's
+    runs_by_first = {id(run[0]): run for run in diagnose_runs(story)}
     out: list[Row] = []
-    run: list[TimelineEvent] = []
+    alerts: list[TimelineEvent] = []
 
-    def flush() -> None:
-        if not run:
-            return
-        if run[0].kind == "alert" and len(run) >= FOLD_ALERTS_FROM:
-            out.append(_folded_alerts(run))
-        elif run[0].kind == "diagnostic" and len(run) > 1:
-            out.append(_folded_diagnose(run))
+    def flush_alerts() -> None:
+        if len(alerts) >= FOLD_ALERTS_FROM:
+            out.append(_folded_alerts(alerts))
         else:
-            out.extend(Row(e.occurred_at, describe(e), actor_name(e.actor), e.kind) for e in run)
-        run.clear()
+            out.extend(Row(e.occurred_at, describe(e), e.actor, e.kind) for e in alerts)
+        alerts.clear()
 
-    for event in events:
-        if event.kind == "postmortem":
-            continue  # the review's own history is not part of the incident's story
-        if run and event.kind != run[0].kind:
-            flush()
-        if event.kind in ("alert", "diagnostic"):
-            run.append(event)
-        else:
-            flush()
-            out.append(Row(event.occurred_at, describe(event), actor_name(event.actor), event.kind))
-    flush()
+    for event in story:
+        if event.kind == "alert":
+            alerts.append(event)
+            continue
+        flush_alerts()
+        if id(event) in runs_by_first:
+            out.append(_diagnose_row(runs_by_first[id(event)]))
+        elif event.kind != "diagnostic":  # a run's other steps are in its row
+            out.append(Row(event.occurred_at, describe(event), event.actor, event.kind))
+    flush_alerts()
     return out
+
+
+def diagnose_runs(events: Iterable[TimelineEvent]) -> list[list[TimelineEvent]]:
+    """The Diagnose steps grouped by run, in the order the runs began.
+
+    Steps name their run. Older records do not: there a run is a stretch of steps in a row in
+    which no check repeats (a check seen again is the next run).
+    """
+    runs: list[list[TimelineEvent]] = []
+    by_key: dict[str, list[TimelineEvent]] = {}
+    unnamed: list[TimelineEvent] | None = None
+    for event in events:
+        if event.kind != "diagnostic":
+            unnamed = None
+            continue
+        key = (event.data or {}).get("run")
+        if key:
+            run = by_key.get(str(key))
+            if run is None:
+                run = by_key[str(key)] = []
+                runs.append(run)
+            run.append(event)
+            continue
+        step = (event.data or {}).get("step")
+        if unnamed is None or any((e.data or {}).get("step") == step for e in unnamed):
+            unnamed = []
+            runs.append(unnamed)
+        unnamed.append(event)
+    return runs
+
+
+def _action_step(event: TimelineEvent) -> str:
+    """An action's step as it happened ("Requested …", "Denied …", "Scale …: Verified …").
+
+    The event's text says it already, with its actor as the subject (the By column); a refusal
+    of a step (someone's own approval, say) names the action, which its text leaves out.
+    """
+    data = event.data or {}
+    text = _short(event.text)
+    summary = str(data.get("summary") or "")
+    if summary and summary not in event.text:
+        return f"{summary} — {text.removeprefix('was ')}"
+    if text.startswith(_REFUSED):
+        return "Refused " + text.removeprefix(_REFUSED)
+    return text[:1].upper() + text[1:]
 
 
 def _folded_alerts(run: Sequence[TimelineEvent]) -> Row:
@@ -130,7 +170,10 @@ def _folded_alerts(run: Sequence[TimelineEvent]) -> Row:
     return Row(run[0].occurred_at, what, ", ".join(sources), "alert", folded=len(run))
 
 
-def _folded_diagnose(run: Sequence[TimelineEvent]) -> Row:
+def _diagnose_row(run: Sequence[TimelineEvent]) -> Row:
+    if len(run) == 1:
+        return Row(run[0].occurred_at, describe(run[0]), run[0].actor, "diagnostic")
     verdicts = ", ".join(f"{e.data.get('step')} {e.data.get('verdict')}" for e in run)
-    return Row(run[0].occurred_at, f"Diagnose ran {len(run)} checks: {verdicts}", actor_name(run[0].actor),
-               "diagnostic", folded=len(run))
+    found = [_short(e.text, 120) for e in run if e.data.get("verdict") in FINDING_VERDICTS]
+    what = f"Diagnose ran {len(run)} checks: {verdicts}" + (f"; found: {'; '.join(found)}" if found else "")
+    return Row(run[0].occurred_at, _short(what, TEXT_MAX * 2), run[0].actor, "diagnostic", folded=len(run))

@@ -109,8 +109,8 @@ ACCURACY_AFTER_MODEL = MetricStep("Multimodal/Prod", "classification_accuracy_7d
                                   before=0.93, after=0.78, stepped_minutes_ago=30)
 
 
-def _datapoints(step: MetricStep, now: datetime, hours: int) -> Iterator[dict[str, Any]]:
-    for minute in range(hours * 60, 0, -1):
+def _datapoints(step: MetricStep, now: datetime, hours: int, hours_ahead: int) -> Iterator[dict[str, Any]]:
+    for minute in range(hours * 60, -hours_ahead * 60, -1):
         # A little wobble, so the chart looks like a dashboard and not a drawing.
         value = step.after if minute <= step.stepped_minutes_ago else step.before
         value *= 1 + 0.04 * ((minute * 7919) % 11 - 5) / 5
@@ -119,10 +119,17 @@ def _datapoints(step: MetricStep, now: datetime, hours: int) -> Iterator[dict[st
 
 
 def seed_metrics(endpoint_url: str, *, now: datetime, steps: tuple[MetricStep, ...] = (
-        LATENCY_AFTER_DEPLOY, ACCURACY_AFTER_MODEL), hours: int = 3, region: str = "us-east-1") -> None:
-    """Minute datapoints for the last ``hours`` of each metric, with its step, on CloudWatch."""
+        LATENCY_AFTER_DEPLOY, ACCURACY_AFTER_MODEL), hours: int = 3, hours_ahead: int = 8,
+        region: str = "us-east-1") -> None:
+    """Minute datapoints for the last ``hours`` of each metric, with its step, on CloudWatch.
+
+    The demo seeds once, at start, and its scenarios raise their alarms whenever a person clicks
+    them: the metric goes on at its stepped level for ``hours_ahead`` more, already written, so a
+    chart drawn later has data up to its alarm and after it. Reads end at "now", so nothing from
+    the future shows before its time.
+    """
     cloudwatch = _client("cloudwatch", endpoint_url, region)
     for step in steps:
-        points = list(_datapoints(step, now, hours))
+        points = list(_datapoints(step, now, hours, hours_ahead))
         for start in range(0, len(points), 20):
             cloudwatch.put_metric_data(Namespace=step.namespace, MetricData=points[start:start + 20])

@@ -11,7 +11,8 @@ Routes, all under ``/ui`` (``GET /`` serves the page too once a bot is attached)
 
 - ``GET /ui/`` the page; ``GET /ui/<name>.js``, ``GET /ui/app.css`` its scripts and style.
 - ``GET /ui/api/state?user=U...`` what that person sees: channels, messages, pins, their
-  ephemeral messages and modal stack, scenarios. An ETag makes an unchanged poll a 304.
+  ephemeral messages and modal stack, scenarios, and the sandbox's welcome banner (``greet``).
+  An ETag makes an unchanged poll a 304.
 - ``GET /ui/files/<id>/<name>`` an uploaded file with a type a browser can show inline.
 - ``POST /ui/api/{command,message,join,action,shortcut,reaction,dismiss,view/submit,
   view/close,scenario}`` (JSON bodies) what a person does. Bad input is a 4xx with
@@ -45,6 +46,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from bot.sandbox import web_static
+from bot.sandbox.mentions import Directory, escape_mentions
 from bot.sandbox.methods import METHODS
 from bot.sandbox.methods import views as view_methods
 from bot.sandbox.models import BOT_USER_ID, TEAM_ID, Ephemeral, Message, SlackError, User
@@ -87,7 +89,8 @@ from bot.sandbox.workspace import Call, Workspace
 if TYPE_CHECKING:
     from bot.sandbox.slack_api import SlackSandbox
 
-__all__ = ["MESSAGE_SHORTCUTS", "SLASH_COMMANDS", "BotLink", "SandboxWeb", "Scenario", "ScenarioRun", "WebError"]
+__all__ = ["MESSAGE_SHORTCUTS", "SLASH_COMMANDS", "BotLink", "SandboxWeb", "Scenario", "ScenarioRun", "WebError",
+           "Welcome"]
 
 SLASH_COMMANDS = ("/incident",)
 # The app's message shortcuts, as manifest.yaml declares them (a test keeps the two in step).
@@ -111,6 +114,14 @@ class BotLink:
         return f"{self.bot_url.rstrip('/')}/slack/events"
 
 
+@dataclass(frozen=True)
+class Welcome:
+    """The sandbox's banner for newcomers, shown at the top of one channel (by name)."""
+
+    channel: str
+    text: str
+
+
 class SandboxWeb:
     """The UI's routes, and the same actions as coroutines for scenarios.
 
@@ -124,6 +135,7 @@ class SandboxWeb:
         self._link = link
         self._targets = ReplyTargets(MAX_REMEMBERED_TARGETS)
         self._scenarios = ScenarioRunner(scenarios)
+        self._welcome: Welcome | None = None
 
     @property
     def workspace(self) -> Workspace:
@@ -138,6 +150,11 @@ class SandboxWeb:
 
     def add_scenarios(self, scenarios: Sequence[Scenario]) -> None:
         self._scenarios.add(scenarios)
+
+    def greet(self, text: str, *, channel: str = "general") -> None:
+        """Show ``text`` at the top of ``channel`` as the sandbox's own banner: what a newcomer
+        clicks first. It is part of the page, not a message, so no bot or person ever posted it."""
+        self._welcome = Welcome(channel=channel, text=text)
 
     def scenarios(self) -> list[Scenario]:
         return self._scenarios.scenarios()
@@ -200,7 +217,10 @@ class SandboxWeb:
             place = member_channel(ws, person, channel)
             target = ReplyTarget(person.id, place.id)
             response_url = self._new_response_url(target)
-            form = slash_command_form(person, place, command, args, response_url=response_url,
+            # Slack escapes typed mentions before the app sees them (manifest: should_escape).
+            escaped = escape_mentions(args, Directory.of(ws.users.values(), ws.usergroups.values(),
+                                                         ws.channels.values()))
+            form = slash_command_form(person, place, command, escaped, response_url=response_url,
                                       trigger_id=trigger_id)
             ws.remember_trigger(trigger_id, person.id)
         answer = await self._send_form(form)
@@ -413,6 +433,7 @@ class SandboxWeb:
         state["scenarios"] = [{"name": s.name, "title": s.title, "description": s.description}
                               for s in self.scenarios()]
         state["scenario_runs"] = [r.to_json() for r in self.scenario_runs()]
+        state["welcome"] = dataclasses.asdict(self._welcome) if self._welcome else None
         return state
 
     def _root_url(self) -> str:

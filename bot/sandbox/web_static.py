@@ -15,7 +15,8 @@ from starlette.responses import JSONResponse, Response
 _JS = "text/javascript; charset=utf-8"
 # Every file under ui/ that the page may fetch, with its type. The scripts, in index.html's order.
 UI_FILES = {"dom.js": _JS, "client.js": _JS, "mrkdwn.js": _JS, "blocks.js": _JS, "messages.js": _JS,
-            "modal.js": _JS, "app.js": _JS, "app.css": "text/css; charset=utf-8"}
+            "modal.js": _JS, "lightbox.js": _JS, "app.js": _JS, "app.css": "text/css; charset=utf-8",
+            "lightbox.css": "text/css; charset=utf-8"}
 _INLINE_IMAGES = {"png": "image/png", "jpg": "image/jpeg", "jpeg": "image/jpeg", "gif": "image/gif",
                   "webp": "image/webp"}
 _TEXT_FILES = frozenset({"md", "markdown", "txt", "log", "json", "csv", "yaml", "yml", "html", "py"})

@@ -81,7 +81,7 @@ def proposal(action: ResponseAction) -> tuple[str, list[Block]]:
                 if destructive else None),
         _button(ActionId.CANCEL, "Cancel", value),
     ]})
-    return f"Confirm: {action.summary}", blocks
+    return f"Confirm: {escape_mrkdwn(action.summary)}", blocks
 
 
 def action_message(action: ResponseAction) -> tuple[str, list[Block]]:
@@ -107,7 +107,7 @@ def action_message(action: ResponseAction) -> tuple[str, list[Block]]:
             _button(ActionId.DENY, "Deny", value),
         ]})
     blocks.append(context(*_footer(action)))
-    return f"{action.summary}: {state.value.replace('_', ' ')}", blocks
+    return f"{escape_mrkdwn(action.summary)}: {state.value.replace('_', ' ')}", blocks
 
 
 def _footer(action: ResponseAction) -> list[str]:
@@ -121,12 +121,13 @@ def decision_reply(action: ResponseAction, *, now: datetime | None = None) -> st
     """The short ephemeral answer to a confirm, approve, deny or cancel click."""
     state = ActionState(action.state)
     follow = " Follow it in the channel."
+    summary = escape_mrkdwn(action.summary)
     return {
-        ActionState.AWAITING_APPROVAL: f"📨 Approval requested for {action.summary}.{follow}",
-        ActionState.RUNNING: f"⚙️ {action.summary} is running.{follow}",
-        ActionState.CANCELLED: f"↩️ Cancelled: {action.summary}. Nothing was done.",
-        ActionState.DENIED: f"🚫 Denied: {action.summary}.",
-        ActionState.EXPIRED: f"⌛ The approval request for {action.summary} expired.",
-        ActionState.DRY_RUN: f"🧪 Dry run of {action.summary}: nothing was changed.",
-        ActionState.PROPOSED: f"📝 {action.summary} is waiting for confirmation.",
-    }.get(state, f"{action.summary} already finished: {state.value.replace('_', ' ')}.{follow}")
+        ActionState.AWAITING_APPROVAL: f"📨 Approval requested for {summary}.{follow}",
+        ActionState.RUNNING: f"⚙️ {summary} is running.{follow}",
+        ActionState.CANCELLED: f"↩️ Cancelled: {summary}. Nothing was done.",
+        ActionState.DENIED: f"🚫 Denied: {summary}.",
+        ActionState.EXPIRED: f"⌛ The approval request for {summary} expired.",
+        ActionState.DRY_RUN: f"🧪 Dry run of {summary}: nothing was changed.",
+        ActionState.PROPOSED: f"📝 {summary} is waiting for confirmation.",
+    }.get(state, f"{summary} already finished: {state.value.replace('_', ' ')}.{follow}")

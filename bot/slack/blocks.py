@@ -226,6 +226,8 @@ def timeline_event_line(event: TimelineEvent) -> str:
             return f"☑️ Follow-up {event.data.get('change', 'added')} by {actor}: {user_text(event.text, limit=300)}"
         case "postmortem":
             return f"📝 {user_text(event.text, limit=600)}"
+        case "joined":
+            return f"👋 {actor} joined the incident channel."
         case "runbook":
             emoji = "✅" if event.data.get("done") else "📘"
             return f"{emoji} {actor}: {user_text(event.text, limit=300)}"

@@ -10,10 +10,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from bot.core.checklists import ChosenBy, StepState
+from bot.core.checklists import RECORD_TICKER, ChosenBy, StepState
+from bot.core.record_facts import Proof
 from bot.core.text import escape_mrkdwn, truncate
 from bot.slack.blocks import Block, context, section
-from bot.slack.format import person, slack_date
+from bot.slack.format import person, slack_date, slack_time
 from bot.slack.ids import ActionId, BlockId
 from runbooks.engine.schema import Runbook, Step
 from storage.models import Incident, IncidentRunbook, RunbookStep
@@ -56,15 +57,24 @@ def how_chosen(choice: IncidentRunbook) -> str:
             return f"Chosen by rule: {escape_mrkdwn(choice.reason)}."
 
 
-def _step_line(step: Step, row: RunbookStep | None) -> str:
+def _step_line(step: Step, row: RunbookStep | None, proof: Sequence[Proof] = ()) -> str:
     title = escape_mrkdwn(step.title)
     why = escape_mrkdwn(truncate(step.why, 200))
     if row is not None and row.state == StepState.DONE.value:
+        if row.done_by == RECORD_TICKER and proof:
+            return f"✅ ~{title}~\n_Ticked by the record: {_proof_words(proof)}_"
         when = slack_date(row.done_at) if row.done_at else ""
         return f"✅ ~{title}~\n_Done by {person(row.done_by)} {when}_"
     if row is not None and row.state == StepState.ACTING.value and row.action_id:
         return f"⏳ *{title}*\n_Action #{row.action_id} is under way; the step ticks when it succeeds._"
+    if step.done_when:
+        why += f"\n_Ticks itself once the record shows: {', '.join(f.value.replace('_', ' ') for f in step.done_when)}._"
     return f"⬜ *{title}*\n{why}"
+
+
+def _proof_words(proof: Sequence[Proof]) -> str:
+    """"acknowledged by @alice at 09:32, joined by @bob at 09:33", in each reader's time zone."""
+    return ", ".join(f"{p.fact.told(person(p.actor))} at {slack_time(p.at)}" for p in proof)
 
 
 def _accessory(step: Step, row: RunbookStep | None) -> dict[str, Any]:
@@ -85,9 +95,12 @@ def _accessory(step: Step, row: RunbookStep | None) -> dict[str, Any]:
     return button
 
 
-def checklist(*, incident: Incident, runbook: Runbook, choice: IncidentRunbook,
-              rows: Mapping[str, RunbookStep]) -> tuple[str, list[Block]]:
-    """The whole checklist: header, steps by phase, and the branch hints."""
+def checklist(*, incident: Incident, runbook: Runbook, choice: IncidentRunbook, rows: Mapping[str, RunbookStep],
+              proofs: Mapping[str, Sequence[Proof]] | None = None) -> tuple[str, list[Block]]:
+    """The whole checklist: header, steps by phase, and the branch hints.
+
+    ``proofs``: for steps the incident's record proves done, the facts that prove it.
+    """
     steps = runbook.steps()
     done = sum(1 for _, step in steps if (row := rows.get(step.id)) is not None and row.state == StepState.DONE.value)
     text = f"📘 Runbook {runbook.title} for incident #{incident.number}: {done}/{len(steps)} steps done"
@@ -104,7 +117,7 @@ def checklist(*, incident: Incident, runbook: Runbook, choice: IncidentRunbook,
                 break
             row = rows.get(step.id)
             blocks.append({"type": "section", "block_id": f"{BlockId.RUNBOOK_STEP.value}-{step.id}",
-                           "text": {"type": "mrkdwn", "text": _step_line(step, row)},
+                           "text": {"type": "mrkdwn", "text": _step_line(step, row, (proofs or {}).get(step.id, ()))},
                            "accessory": _accessory(step, row)})
             step_blocks += 1
     if runbook.branches:

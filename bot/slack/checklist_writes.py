@@ -117,9 +117,14 @@ class ChecklistWrites:
                 choice.reason = f"The runbook {choice.runbook} is not in the library any more."
             text, blocks = checklist_blocks.no_runbook(incident=incident, choice=choice, names=names)
         else:
-            async with self._sessions() as session:
+            provable = [checklists.ProvableStep(step.id, step.title, step.done_when)
+                        for _, step in runbook.steps() if step.done_when]
+            async with self._sessions() as session, session.begin():
+                proofs = await checklists.tick_proven(session, incident_id=incident.id, runbook=runbook.name,
+                                                      provable=provable, now=self._clock())
                 rows = await checklists.steps(session, incident_id=incident.id, runbook=runbook.name)
-            text, blocks = checklist_blocks.checklist(incident=incident, runbook=runbook, choice=choice, rows=rows)
+            text, blocks = checklist_blocks.checklist(incident=incident, runbook=runbook, choice=choice, rows=rows,
+                                                      proofs=proofs)
         channel_id = incident.channel_id or ""
         if choice.message_ts and choice.channel_id:
             try:

@@ -52,7 +52,7 @@ def brief(incident: Incident, event: TimelineEvent, *, now: datetime, severity_n
     """The message that pages people into the incident channel: what it is, in one look."""
     title = escape_mrkdwn(display_title(incident.title))
     mentions = _mentions(event)
-    text = f"{mentions} you are paged for incident #{incident.number}: {display_title(incident.title, limit=150)}"
+    text = f"{mentions} you are paged for incident #{incident.number}: {title}"
     blocks = [
         section(f"{mentions} 📈 *You are paged for incident #{incident.number}: {title}*".strip()),
         {"type": "section", "fields": _state_fields(incident, now=now, severity_names=severity_names,
@@ -67,7 +67,7 @@ def thread_parent(incident: Incident, *, now: datetime, severity_names: Mapping[
     """The parent of an incident's manager thread, edited to show the state as it is now."""
     title = escape_mrkdwn(display_title(incident.title))
     status = Status(incident.status)
-    text = f"Incident #{incident.number} ({incident.severity}, {status.label}): {display_title(incident.title, limit=150)}"
+    text = f"Incident #{incident.number} ({incident.severity}, {status.label}): {title}"
     escalated = slack_date(incident.escalated_at) if incident.escalated_at else "—"
     return text, [
         section(f"{SEVERITY_EMOJI.get(incident.severity, '⚪')} *Incident #{incident.number}: {title}*"),

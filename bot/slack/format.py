@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 
 from bot.core.text import clean_text, escape_mrkdwn
 
@@ -47,6 +47,12 @@ def slack_date(moment: datetime) -> str:
     """Slack renders this in each reader's own time zone; the fallback is UTC."""
     epoch = int(moment.timestamp())
     return f"<!date^{epoch}^{{date_short_pretty}} {{time}}|{moment:%Y-%m-%d %H:%M} UTC>"
+
+
+def slack_time(moment: datetime) -> str:
+    """The time of day alone, in each reader's own time zone; the fallback is UTC."""
+    epoch = int(moment.timestamp()) if moment.tzinfo else int(moment.replace(tzinfo=UTC).timestamp())
+    return f"<!date^{epoch}^{{time}}|{moment:%H:%M} UTC>"
 
 
 def channel_link(channel_id: str | None) -> str:

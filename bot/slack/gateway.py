@@ -8,7 +8,9 @@ slack_sdk's errors to ours. What still fails is retried later by the outbox disp
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+import time
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -25,7 +27,12 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 from bot.slack.errors import ChannelNameTaken, SlackRejected, SlackUnavailable
 from bot.slack.pacing import ChannelPacer
 
+log = logging.getLogger(__name__)
+
 Blocks = Sequence[dict[str, Any]]
+# A person's name is looked up again after this long (people rename themselves, rarely).
+NAME_TTL_S = 3600.0
+NAMES_PER_LOOKUP = 200
 
 
 @dataclass(frozen=True)
@@ -61,6 +68,7 @@ class SlackGateway(Protocol):
     async def permalink(self, channel_id: str, ts: str) -> str: ...
     async def respond(self, response_url: str, *, text: str, blocks: Blocks | None = None,
                       replace_original: bool = False) -> None: ...
+    async def display_names(self, user_ids: Collection[str]) -> dict[str, str]: ...
 
 
 # Outcomes that mean "already done": repeating an idempotent step after a crash lands here.
@@ -84,6 +92,7 @@ class SlackSdkGateway:
     def __init__(self, client: AsyncWebClient, *, post_interval: float = 1.0) -> None:
         self._client = client
         self._pacer = ChannelPacer(post_interval)
+        self._names: dict[str, tuple[str | None, float]] = {}  # user id -> (name or unknown, until)
 
     async def _call(self, method: str, **params: Any) -> dict[str, Any]:
         # The SDK's typed methods know which of Slack's methods take JSON and which take form
@@ -236,6 +245,39 @@ class SlackSdkGateway:
             raise SlackUnavailable(f"response_url answered {response.status_code}")
         if response.status_code >= 400:
             raise SlackRejected("response_url", str(response.status_code))
+
+    async def display_names(self, user_ids: Collection[str]) -> dict[str, str]:
+        """People's names as Slack shows them (users.info), each looked up once an hour at most.
+
+        A person Slack does not know is left out. While Slack is unreachable the rest are left
+        out too: whoever asked shows ids rather than wait on Slack for each person. So are any
+        past the first ``NAMES_PER_LOOKUP`` (a note can mention any number of ids).
+        """
+        names: dict[str, str] = {}
+        for user_id in sorted(set(user_ids))[:NAMES_PER_LOOKUP]:
+            cached = self._names.get(user_id)
+            if cached is None or cached[1] <= time.monotonic():
+                try:
+                    data = await self._call("users.info", user=user_id)
+                except SlackUnavailable as exc:
+                    log.warning("people's names are not available now: %s", exc)
+                    break
+                except SlackRejected:
+                    data = {}  # user_not_found, or no users:read scope: the id is all there is
+                cached = (_display_name(data.get("user") or {}), time.monotonic() + NAME_TTL_S)
+                self._names[user_id] = cached
+            if cached[0]:
+                names[user_id] = cached[0]
+        return names
+
+
+def _display_name(user: dict[str, Any]) -> str | None:
+    """The full name where there is one (a postmortem is read outside Slack), else the handle."""
+    profile = user.get("profile") or {}
+    for name in (profile.get("real_name"), user.get("real_name"), profile.get("display_name"), user.get("name")):
+        if isinstance(name, str) and name.strip():
+            return " ".join(name.split())[:80]
+    return None
 
 
 def _map_api_error(method: str, exc: SlackApiError) -> Exception:

@@ -7,16 +7,19 @@ from collections.abc import Sequence
 from datetime import date, timedelta
 from typing import Any
 
+from bot.config.models import UnfilledPrompts
 from bot.core.followups import FollowUpState
 from bot.core.postmortems import Decision, PostmortemState
 from bot.core.text import display_title, escape_mrkdwn
 from bot.durations import format_duration
+from bot.postmortem.prompts import Prompt, count_text, where
 from bot.slack.format import channel_link, person, user_text
 from bot.slack.ids import ActionId, BlockId, CallbackId, InputId
 from storage.models import FollowUp, Incident, Postmortem, PostmortemDraft, PostmortemReview
 
 Block = dict[str, Any]
 COMMENT_INPUT_MAX = 3000
+CONFIRM_TEXT_MAX = 300  # Slack's limit on a confirm dialog's text
 
 
 def _plain(text: str) -> dict[str, Any]:
@@ -49,12 +52,14 @@ def format_duration_seconds(seconds: float) -> str:
 
 def draft_message(
     *, incident: Incident, postmortem: Postmortem, draft: PostmortemDraft, reviews: Sequence[PostmortemReview],
-    approvals_required: int, state: PostmortemState | None = None,
+    approvals_required: int, state: PostmortemState | None = None, prompts: Sequence[Prompt] = (),
+    unfilled: UnfilledPrompts = UnfilledPrompts.WARN,
 ) -> tuple[str, list[Block]]:
     """The summary posted with the draft file, with the reviewers' buttons.
 
     ``state`` overrides the stored one: the message that puts a draft in review says so as it
-    is posted, before the state is recorded.
+    is posted, before the state is recorded. ``prompts``: the draft's unfilled prompts, counted
+    on the message; with ``unfilled`` at warn, Approve asks before approving a draft with some.
     """
     facts = draft.facts or {}
     state = state or PostmortemState(postmortem.state)
@@ -70,6 +75,8 @@ def draft_message(
     related = facts.get("related") or []
     if related:
         fields.append("*Related incidents*\n" + ", ".join(f"#{n}" for n in related))
+    prompts = tuple(prompts)
+    fields.append("*Prompts to fill*\n" + (f"{len(prompts)}: {where(prompts)}" if prompts else "none left"))
     current = [r for r in reviews if r.draft_number == draft.number]
     approvals = len({r.reviewer for r in current if r.decision == Decision.APPROVED})
     blocks: list[Block] = [
@@ -91,14 +98,27 @@ def draft_message(
     value = review_value(postmortem.id, draft.number)
     buttons: list[Block] = []
     if state != PostmortemState.APPROVED:
-        buttons.append({"type": "button", "action_id": ActionId.POSTMORTEM_APPROVE.value, "style": "primary",
-                        "text": _plain("Approve"), "value": value})
+        approve: Block = {"type": "button", "action_id": ActionId.POSTMORTEM_APPROVE.value, "style": "primary",
+                          "text": _plain("Approve"), "value": value}
+        if prompts and unfilled == UnfilledPrompts.WARN:
+            approve["confirm"] = _approve_anyway(prompts)
+        buttons.append(approve)
         buttons.append({"type": "button", "action_id": ActionId.POSTMORTEM_REQUEST_CHANGES.value,
                         "text": _plain("Request changes"), "value": value})
     buttons.append({"type": "button", "action_id": ActionId.POSTMORTEM_REGENERATE.value,
                     "text": _plain("Regenerate"), "value": value})
     blocks.append({"type": "actions", "block_id": BlockId.POSTMORTEM_ACTIONS.value, "elements": buttons})
     return text, blocks
+
+
+def _approve_anyway(prompts: tuple[Prompt, ...]) -> dict[str, Any]:
+    """Slack's confirm dialog on Approve: the draft still has prompts for the team."""
+    places = where(prompts)
+    room = CONFIRM_TEXT_MAX - len(f"{count_text(prompts)} still unfilled (). Approve anyway?")
+    shown = places if len(places) <= room else places[: room - 1] + "…"
+    return {"title": _plain("Approve with prompts left?"),
+            "text": _mrkdwn(f"{count_text(prompts)} still unfilled ({shown}). Approve anyway?"),
+            "confirm": _plain("Approve anyway"), "deny": _plain("Keep reviewing")}
 
 
 def changes_modal(*, postmortem_id: int, draft_number: int, number: int, channel_id: str | None) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from bot.core.outbox import OutboxKind
 from bot.core.postmortems import PostmortemState
 from bot.delivery import GiveUp, NotReady
 from bot.postmortem.compose import compose
+from bot.postmortem.prompts import unfilled_prompts
 from bot.postmortem.related import TextEmbedder
 from bot.slack import postmortem_blocks
 from bot.slack.errors import SlackRejected, SlackUnavailable
@@ -69,7 +70,7 @@ class PostmortemWrites:
         now = self._clock()
         try:
             markdown, facts = await compose(self._sessions, incident_id=incident_id, config=self._config,
-                                            embedder=self._embedder, now=now)
+                                            embedder=self._embedder, now=now, people=self._gateway)
         except Exception as exc:  # noqa: BLE001 - a draft that cannot be written is told, never fatal
             log.exception("could not compose the postmortem of incident %s", incident_id)
             await self._report(incident_id, None, f"the draft could not be written ({exc.__class__.__name__}: {exc})")
@@ -103,7 +104,8 @@ class PostmortemWrites:
         shown = PostmortemState.IN_REVIEW if postmortem.state == PostmortemState.DRAFT else None
         text, blocks = postmortem_blocks.draft_message(
             incident=incident, postmortem=postmortem, draft=draft, reviews=reviews,
-            approvals_required=self._config.postmortems.approvals_required, state=shown)
+            approvals_required=self._config.postmortems.approvals_required, state=shown,
+            prompts=unfilled_prompts(draft.markdown), unfilled=self._config.postmortems.unfilled_prompts)
         if postmortem.message_ts and postmortem.channel_id:
             await self._gateway.update(postmortem.channel_id, postmortem.message_ts, text=text, blocks=blocks)
             channel_id, ts = postmortem.channel_id, postmortem.message_ts
@@ -128,7 +130,8 @@ class PostmortemWrites:
             return
         text, blocks = postmortem_blocks.draft_message(
             incident=incident, postmortem=postmortem, draft=draft, reviews=reviews,
-            approvals_required=self._config.postmortems.approvals_required)
+            approvals_required=self._config.postmortems.approvals_required,
+            prompts=unfilled_prompts(draft.markdown), unfilled=self._config.postmortems.unfilled_prompts)
         await self._gateway.update(postmortem.channel_id, postmortem.message_ts, text=text, blocks=blocks)
 
     async def _note_error(self, incident_id: int, error: str) -> None:

@@ -1,4 +1,4 @@
-"""Events: brief people who join an incident channel after it opened."""
+"""Events: brief people who join an incident channel after it opened, and put the join on the record."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.async_context import AsyncBoltContext
 
 from bot.core import incidents
+from bot.core.timeline import EventKind, record_event
 from bot.slack import blocks
 from bot.slack.errors import SlackError
 from handlers.slack.context import services_of
@@ -16,12 +17,19 @@ from handlers.slack.context import services_of
 async def on_member_joined(event: dict[str, Any], context: AsyncBoltContext) -> None:
     services = services_of(context)
     channel_id, user_id = event.get("channel"), event.get("user")
-    if not channel_id or not user_id or user_id == context.bot_user_id:
+    if not isinstance(channel_id, str) or not isinstance(user_id, str) or not 0 < len(user_id) <= 32 \
+            or user_id == context.bot_user_id:
         return
     incident = await services.core.read(lambda s: incidents.incident_for_channel(s, channel_id=channel_id))
     if incident is None:
         return
     services.metrics.slack_requests.labels(kind="event", name="member_joined_channel").inc()
+    # On the record, because a runbook step ("join the incident channel") ticks itself by it.
+    await services.core.change(
+        actor=user_id, action="incident.join", incident_id=incident.id,
+        apply=lambda session, now: record_event(session, incident_id=incident.id, kind=EventKind.JOINED,
+                                                actor=user_id, now=now, text="joined the incident channel",
+                                                announce=False))
     try:
         await services.gateway.post_ephemeral(
             channel_id, user_id, text=f"Welcome to incident #{incident.number}",

@@ -12,9 +12,11 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.async_context import AsyncBoltContext
 
+from bot.config.models import UnfilledPrompts
 from bot.core import incidents, postmortems
 from bot.core.errors import InvalidInput
 from bot.core.postmortems import Decision
+from bot.postmortem.prompts import Prompt, count_text, unfilled_prompts, where
 from bot.services import Services
 from bot.slack.errors import SlackError
 from bot.slack.ids import ActionId, BlockId, CallbackId, InputId
@@ -53,17 +55,37 @@ async def _may_approve(services: Services, user: str, postmortem_id: int) -> Non
     raise InvalidInput(f"Approving a postmortem needs the {' or '.join(roles)} role. {who}")
 
 
+async def _prompts_left(services: Services, postmortem_id: int, draft: int) -> tuple[Prompt, ...]:
+    """The draft's unfilled prompts. A draft's text never changes once written, so what is read
+    here is what the approval approves (the core refuses it if a newer draft came meanwhile)."""
+    async def markdown(session):  # type: ignore[no-untyped-def]
+        found = await postmortems.draft_number(session, postmortem_id=postmortem_id, number=draft)
+        return found.markdown if found is not None else ""
+
+    return unfilled_prompts(await services.core.read(markdown))
+
+
+def _unfilled_refusal(prompts: tuple[Prompt, ...]) -> str:
+    return (f"Not approved: {count_text(prompts)} still unfilled ({where(prompts)}). This team approves only "
+            "drafts with every [prompt] filled in (`postmortems.unfilled_prompts: block`).")
+
+
 async def decide(services: Services, *, user: str, postmortem_id: int, draft: int, decision: Decision,
                  comment: str = "") -> None:
+    detail: dict[str, Any] = {"postmortem_id": postmortem_id, "draft": draft}
     if decision == Decision.APPROVED:
         await _may_approve(services, user, postmortem_id)
+        prompts = await _prompts_left(services, postmortem_id, draft)
+        if prompts and services.config.postmortems.unfilled_prompts == UnfilledPrompts.BLOCK:
+            raise InvalidInput(_unfilled_refusal(prompts))
+        detail["prompts_left"] = len(prompts)
 
     async def incident_id(session):  # type: ignore[no-untyped-def]
         return (await postmortems.get(session, postmortem_id=postmortem_id)).incident_id
 
     await services.core.change(
         actor=user, action=f"postmortem.{decision.value}", incident_id=await services.core.read(incident_id),
-        detail={"postmortem_id": postmortem_id, "draft": draft},
+        detail=detail,
         apply=lambda session, now: postmortems.review(
             session, postmortem_id=postmortem_id, draft_number=draft, reviewer=user, decision=decision,
             comment=comment, approvals_required=services.config.postmortems.approvals_required, now=now))

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hmac
 import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -42,6 +43,14 @@ MAX_METRICS = 50  # more than CloudWatch allows in one metric-math alarm
 
 _KIND_BY_STATE = {"ALARM": SignalKind.TRIGGER, "OK": SignalKind.CLEAR,
                   "INSUFFICIENT_DATA": SignalKind.IGNORED}
+# EventBridge alarm events carry no ComparisonOperator; CloudWatch's state reason names it
+# ("... was [not] greater than or equal to the threshold (50.0) ...").
+_COMPARISON_BY_RELATION = {
+    ("greater", False): "GreaterThanThreshold", ("greater", True): "GreaterThanOrEqualToThreshold",
+    ("less", False): "LessThanThreshold", ("less", True): "LessThanOrEqualToThreshold",
+}
+_RELATION = re.compile(r"\b(greater|less) than( or equal to)? the threshold\b")
+REASON_DATA_MAX = 64 * 1024
 
 
 # --- bodies -----------------------------------------------------------------------------------
@@ -319,6 +328,26 @@ def alarm_signal_from_sns(envelope: dict[str, Any]) -> AlertSignal:
 
 # --- CloudWatch over EventBridge --------------------------------------------------------------
 
+def _threshold_from_reason_data(raw: object) -> float | None:
+    """``state.reasonData`` is a JSON string of its own; its ``threshold`` is the alarm's.
+
+    It is optional evidence (anomaly-detection and composite alarms have no fixed threshold),
+    so anything unreadable reads as absent rather than refusing the alarm.
+    """
+    if not isinstance(raw, str) or len(raw) > REASON_DATA_MAX:
+        return None
+    try:
+        data = loads_bounded(raw)
+    except (TooDeeplyNested, ValueError):
+        return None
+    return _number(data.get("threshold")) if isinstance(data, dict) else None
+
+
+def _comparison_from_reason(reason: str | None) -> str | None:
+    found = _RELATION.search(reason or "")
+    return _COMPARISON_BY_RELATION[(found.group(1), bool(found.group(2)))] if found else None
+
+
 def alarm_signal_from_eventbridge(body: bytes) -> AlertSignal:
     """An EventBridge delivery as a signal; events other than alarm state changes are IGNORED."""
     event = load_json_body(body)
@@ -340,7 +369,10 @@ def alarm_signal_from_eventbridge(body: bytes) -> AlertSignal:
         raise MalformedPayload("alarm state change without detail.alarmName and detail.state.value")
     configuration = object_or_empty(detail.get("configuration"))
     queries = _list(configuration.get("metrics"), MAX_METRICS)
-    metric = (_metric_from_queries(queries, _EVENTBRIDGE_KEYS, threshold=None, comparison=None)
+    threshold = _threshold_from_reason_data(state.get("reasonData"))
+    reason = _text(state.get("reason"), TEXT_MAX)
+    metric = (_metric_from_queries(queries, _EVENTBRIDGE_KEYS, threshold=threshold,
+                                   comparison=_comparison_from_reason(reason))
               if queries else None)
     arn = next((_text(r) for r in _list(event.get("resources"), 10) if isinstance(r, str) and r), None)
     return AlertSignal(
@@ -348,8 +380,7 @@ def alarm_signal_from_eventbridge(body: bytes) -> AlertSignal:
         kind=_KIND_BY_STATE.get(value, SignalKind.IGNORED), event_type=value,
         occurred_at=_timestamp(state.get("timestamp")) or sent_at,
         dedup_key=arn or f"alarm:{name}", title=name,
-        description=_join(_text(state.get("reason"), TEXT_MAX),
-                          _text(configuration.get("description"), TEXT_MAX)),
+        description=_join(reason, _text(configuration.get("description"), TEXT_MAX)),
         service_hint=_service_hint(metric, queries, _EVENTBRIDGE_KEYS),
         alarm_name=name, alarm_arn=arn, metric=metric,
         region=region or _arn_part(arn, 3), account=account or _arn_part(arn, 4),

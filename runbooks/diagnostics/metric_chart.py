@@ -15,8 +15,8 @@ from datetime import UTC, datetime
 
 from PIL import Image, ImageDraw, ImageFont
 
-WIDTH, HEIGHT = 960, 420
-MARGIN_LEFT, MARGIN_RIGHT, MARGIN_TOP, MARGIN_BOTTOM = 78, 24, 52, 46
+WIDTH, HEIGHT = 960, 440
+MARGIN_LEFT, MARGIN_RIGHT, MARGIN_TOP, MARGIN_BOTTOM = 84, 28, 60, 56
 BACKGROUND = (255, 255, 255)
 GRID = (228, 231, 235)
 AXIS_TEXT = (84, 91, 100)
@@ -25,6 +25,13 @@ LINE = (31, 119, 180)
 THRESHOLD = (209, 50, 18)
 ALARM_MARK = (236, 114, 17)
 BREACH_FILL = (253, 236, 234)
+# The alarm fires when the value is on this side of the threshold; that side is shaded.
+_BREACH_BELOW = frozenset({"LessThanThreshold", "LessThanOrEqualToThreshold", "LessThanLowerThreshold",
+                           "LessThanLowerOrGreaterThanUpperThreshold"})
+_COMPARISON_SIGN = {"GreaterThanThreshold": ">", "GreaterThanOrEqualToThreshold": ">=",
+                    "LessThanThreshold": "<", "LessThanOrEqualToThreshold": "<="}
+# Round spacings for the time axis, in minutes: the first that gives at most 8 ticks is used.
+_TIME_STEPS = (1, 2, 5, 10, 15, 30, 60, 120, 180, 360, 720, 1440)
 
 
 @dataclass(frozen=True)
@@ -33,6 +40,9 @@ class ChartSpec:
     unit: str = ""
     threshold: float | None = None
     alarm_at: datetime | None = None
+    comparison: str | None = None  # CloudWatch's ComparisonOperator, e.g. GreaterThanThreshold
+    # The time axis; without it, the data's own span (stretched to include the alarm).
+    window: tuple[datetime, datetime] | None = None
 
 
 def _font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
@@ -62,6 +72,21 @@ def _y_range(values: Sequence[float], threshold: float | None) -> tuple[float, f
     return math.floor(low / step) * step, math.ceil(high * 1.05 / step) * step, step
 
 
+def _x_range(times: Sequence[float], spec: ChartSpec) -> tuple[float, float]:
+    if spec.window is not None and spec.window[1] > spec.window[0]:
+        return spec.window[0].timestamp(), spec.window[1].timestamp()
+    stamps = list(times) + ([spec.alarm_at.timestamp()] if spec.alarm_at is not None else [])
+    start, end = min(stamps), max(stamps)
+    return start, end if end > start else start + 60
+
+
+def _time_ticks(start: float, end: float) -> list[float]:
+    minutes = next((m for m in _TIME_STEPS if (end - start) / (m * 60) <= 8), _TIME_STEPS[-1])
+    step = minutes * 60
+    first = math.ceil(start / step) * step
+    return [first + i * step for i in range(int((end - first) // step) + 1)]
+
+
 def _format_value(value: float) -> str:
     if value == 0:
         return "0"
@@ -72,19 +97,24 @@ def _format_value(value: float) -> str:
     return f"{value:.2f}".rstrip("0").rstrip(".")
 
 
+def _threshold_label(spec: ChartSpec, threshold: float) -> str:
+    sign = _COMPARISON_SIGN.get(spec.comparison or "")
+    value = f"{_format_value(threshold)} {spec.unit}".strip()
+    return f"alarm when {sign} {value}" if sign else f"threshold {value}"
+
+
 def render_metric_chart(points: Sequence[tuple[datetime, float]], spec: ChartSpec) -> bytes:
     """The PNG bytes of the chart. With no points it says so, rather than draw an empty frame."""
     image = Image.new("RGB", (WIDTH, HEIGHT), BACKGROUND)
     draw = ImageDraw.Draw(image)
-    draw.text((MARGIN_LEFT, 14), spec.title[:110], fill=TITLE_TEXT, font=_font(17))
+    draw.text((MARGIN_LEFT, 16), spec.title[:100], fill=TITLE_TEXT, font=_font(20))
     left, top, right, bottom = MARGIN_LEFT, MARGIN_TOP, WIDTH - MARGIN_RIGHT, HEIGHT - MARGIN_BOTTOM
-    if not points:
-        draw.text((left + 20, (top + bottom) // 2), "No data points in this window", fill=AXIS_TEXT, font=_font(15))
+    start, end = _x_range([t.timestamp() for t, _ in points] or [0.0], spec)
+    shown = [(t.timestamp(), v) for t, v in points if start <= t.timestamp() <= end]
+    if not shown:
+        draw.text((left + 20, (top + bottom) // 2), "No data points in this window", fill=AXIS_TEXT, font=_font(18))
         return _png(image)
-    times = [t.timestamp() for t, _ in points]
-    values = [v for _, v in points]
-    start, end = times[0], times[-1] if times[-1] > times[0] else times[0] + 60
-    low, high, step = _y_range(values, spec.threshold)
+    low, high, step = _y_range([v for _, v in shown], spec.threshold)
 
     def x_of(stamp: float) -> float:
         return left + (stamp - start) / (end - start) * (right - left)
@@ -92,34 +122,41 @@ def render_metric_chart(points: Sequence[tuple[datetime, float]], spec: ChartSpe
     def y_of(value: float) -> float:
         return bottom - (value - low) / (high - low) * (bottom - top)
 
-    small = _font(12)
+    small = _font(15)
+    if spec.threshold is not None:  # first, so the gridlines stay visible through the shading
+        y = y_of(spec.threshold)
+        draw.rectangle([left, y, right, bottom] if spec.comparison in _BREACH_BELOW else [left, top, right, y],
+                       fill=BREACH_FILL)
     tick = low
     while tick <= high + step / 2:
         y = y_of(tick)
         draw.line([(left, y), (right, y)], fill=GRID, width=1)
         label = _format_value(tick)
-        draw.text((left - 8 - draw.textlength(label, font=small), y - 7), label, fill=AXIS_TEXT, font=small)
+        draw.text((left - 8 - draw.textlength(label, font=small), y - 8), label, fill=AXIS_TEXT, font=small)
         tick += step
     if spec.unit:
-        draw.text((8, top - 20), spec.unit[:20], fill=AXIS_TEXT, font=small)
-    for index in range(6):
-        stamp = start + (end - start) * index / 5
-        label = datetime.fromtimestamp(stamp, UTC).strftime("%H:%M")
+        draw.text((8, top - 24), spec.unit[:20], fill=AXIS_TEXT, font=small)
+    for stamp in _time_ticks(start, end):
         x = x_of(stamp)
+        draw.line([(x, top), (x, bottom)], fill=GRID, width=1)
         draw.line([(x, bottom), (x, bottom + 4)], fill=AXIS_TEXT, width=1)
+        label = datetime.fromtimestamp(stamp, UTC).strftime("%H:%M")
         draw.text((x - draw.textlength(label, font=small) / 2, bottom + 8), label, fill=AXIS_TEXT, font=small)
-    draw.text((right - 30, bottom + 24), "UTC", fill=AXIS_TEXT, font=small)
+    draw.text((right - draw.textlength("time (UTC)", font=small), bottom + 30), "time (UTC)", fill=AXIS_TEXT,
+              font=small)
     if spec.threshold is not None:
         y = y_of(spec.threshold)
-        draw.rectangle([left, top, right, y], fill=BREACH_FILL)
         for x in range(int(left), int(right), 12):  # dashed, as CloudWatch draws thresholds
             draw.line([(x, y), (min(x + 7, right), y)], fill=THRESHOLD, width=2)
-        draw.text((left + 6, y - 18), f"threshold {_format_value(spec.threshold)}", fill=THRESHOLD, font=small)
+        label = _threshold_label(spec, spec.threshold)
+        draw.text((left + 6, y - 22 if y - 22 >= top else y + 6), label, fill=THRESHOLD, font=small)
     if spec.alarm_at is not None and start <= spec.alarm_at.timestamp() <= end:
         x = x_of(spec.alarm_at.timestamp())
         draw.line([(x, top), (x, bottom)], fill=ALARM_MARK, width=2)
-        draw.text((x + 4, top + 2), "alarm", fill=ALARM_MARK, font=small)
-    line = [(x_of(t), y_of(v)) for t, v in zip(times, values, strict=True)]
+        label = f"ALARM {spec.alarm_at.astimezone(UTC):%H:%M} UTC"
+        width = draw.textlength(label, font=small)
+        draw.text((x + 5 if x + 5 + width <= right else x - 5 - width, top - 20), label, fill=ALARM_MARK, font=small)
+    line = [(x_of(t), y_of(v)) for t, v in shown]
     if len(line) == 1:
         x, y = line[0]
         draw.ellipse([x - 3, y - 3, x + 3, y + 3], fill=LINE)

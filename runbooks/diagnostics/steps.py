@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 from inference.client import WorkerClient, WorkerError, WorkerRejected
 from runbooks.diagnostics.metric_chart import ChartSpec, render_metric_chart
+from runbooks.diagnostics.metric_units import unit_of
 from runbooks.diagnostics.results import (
     LOW_CONFIDENCE,
     StepResult,
@@ -25,7 +26,7 @@ from runbooks.diagnostics.results import (
     f1_drop_verdict,
     worst,
 )
-from runbooks.providers.cloudwatch import MetricRef, MetricSource, window
+from runbooks.providers.cloudwatch import MetricRef, MetricSource, alarm_window
 
 LATENCY_BATCHES = (1, 4, 8, 16)
 LATENCY_REPEATS = 3
@@ -58,6 +59,7 @@ class Subject:
     threshold: float | None
     alarm_at: datetime | None
     now: datetime
+    comparison: str | None = None  # the alarm's ComparisonOperator: which side of the threshold breaches
 
     @property
     def text(self) -> str:
@@ -250,17 +252,19 @@ async def low_confidence(subject: Subject, findings: Findings, tools: Tools) -> 
 async def metric_chart(subject: Subject, findings: Findings, tools: Tools) -> StepResult:
     if subject.metric is None or tools.metrics is None:
         return StepResult("chart", Verdict.UNAVAILABLE, "chart: no alarm or metric to chart for this incident")
-    start, end = window(subject.now, hours=2)
+    start, end = alarm_window(subject.now, subject.alarm_at)
+    span = f"last {round((end - start).total_seconds() / 3600)} h"
     series = await tools.metrics.series(subject.metric, start=start, end=end)
     if series.empty:
-        return StepResult("chart", Verdict.UNAVAILABLE, f"chart: no data for {subject.metric.label} in the last 2 h")
+        return StepResult("chart", Verdict.UNAVAILABLE, f"chart: no data for {subject.metric.label} in the {span}")
     png = render_metric_chart(series.points, ChartSpec(
         title=f"{subject.metric.name} ({subject.metric.stat}, {subject.metric.period}s)",
-        threshold=subject.threshold, alarm_at=subject.alarm_at))
+        unit=unit_of(subject.metric.namespace, subject.metric.name), threshold=subject.threshold,
+        comparison=subject.comparison, alarm_at=subject.alarm_at, window=(start, end)))
     findings.chart_png = png
     file_id = await tools.files.upload_file(subject.channel_id, filename=f"incident-{subject.number}-metric.png",
                                             content=png, title=subject.metric.label,
-                                            comment=f"📈 {subject.metric.label}, last 2 h")
+                                            comment=f"📈 {subject.metric.label}, {span}")
     lines = [f"{len(series.points)} points, latest {series.points[-1][1]:.3g}"]
     data: dict[str, Any] = {"metric": subject.metric.label, "points": len(series.points), "file_id": file_id}
     headline = "chart: uploaded"

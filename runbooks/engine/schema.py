@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from bot.core.record_facts import RecordFact
 from bot.severity import Severity
 from inference.labels import RUNBOOK_CLASSES
 
@@ -97,12 +98,26 @@ class Step(Strict):
     action: StepAction | None = None
     # What a person runs or checks by hand (the seeds' commands), shown under the step.
     how: Annotated[str, Field(max_length=1500)] = ""
+    # Facts of the incident's record that show the step done; once all hold, it ticks itself.
+    done_when: tuple[RecordFact, ...] = ()
 
     @field_validator("id")
     @classmethod
     def _id_shape(cls, value: str) -> str:
         if not STEP_ID.match(value):
             raise ValueError("step ids are lowercase words joined by '-', e.g. disable-auto-apply")
+        return value
+
+    @field_validator("done_when", mode="before")
+    @classmethod
+    def _known_facts(cls, value: Any) -> Any:
+        if not isinstance(value, list | tuple):
+            raise ValueError("done_when is a list of facts, e.g. [acknowledged, joined]")  # noqa: TRY004 - pydantic reports ValueErrors
+        unknown = [v for v in value if not isinstance(v, str) or v not in RecordFact.__members__.values()]
+        if unknown:
+            raise ValueError(f"unknown fact {unknown[0]!r} (known: {', '.join(RecordFact)})")
+        if len(set(value)) != len(value):
+            raise ValueError("done_when names a fact twice")
         return value
 
 

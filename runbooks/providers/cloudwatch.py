@@ -127,3 +127,17 @@ def _alarm_info(raw: Mapping[str, Any]) -> AlarmInfo:
 def window(end: datetime, *, hours: float = 2.0) -> tuple[datetime, datetime]:
     """The seeds look at the last hour or two around an alarm."""
     return end - timedelta(hours=hours), end
+
+
+def alarm_window(now: datetime, alarm_at: datetime | None, *, hours: float = 2.0,
+                 before_alarm: timedelta = timedelta(hours=1),
+                 longest: timedelta = timedelta(hours=24)) -> tuple[datetime, datetime]:
+    """The last ``hours`` up to now, reaching back to an hour before an older alarm.
+
+    Up to now, so what happened after the alarm is in the picture too; never longer than
+    ``longest``, so a days-old alarm does not ask CloudWatch for days of minute data.
+    """
+    start, end = window(now, hours=hours)
+    if alarm_at is not None and alarm_at - before_alarm < start:
+        start = max(alarm_at - before_alarm, now - longest)
+    return start, end

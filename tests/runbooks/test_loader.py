@@ -12,6 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bot.core.record_facts import RecordFact
 from runbooks.engine.cli import run_runbooks
 from runbooks.engine.errors import RunbookError
 from runbooks.engine.loader import load_file, load_library
@@ -60,6 +61,15 @@ def test_a_good_file_loads(tmp_path: Path) -> None:
     assert runbook.steps()[1][1].action.kind == "scale"
 
 
+def test_a_step_names_the_facts_of_the_record_that_show_it_done(tmp_path: Path) -> None:
+    text = GOOD.format(name="slow").replace("action: {scale: {delta: 2}}",
+                                            "action: {scale: {delta: 2}}\n        done_when: [scaled, joined]")
+    step = load_file(write(tmp_path, "slow", text)).steps()[1][1]
+    assert step.done_when == (RecordFact.SCALED, RecordFact.JOINED)
+    assert load_library().runbooks["model_regression"].steps()[0][1].done_when == (
+        RecordFact.ACKNOWLEDGED, RecordFact.JOINED)
+
+
 @pytest.mark.parametrize(("edit", "line", "fragment"), [
     (lambda t: t.replace("delta: 2", "delta: 2, count: 4"), 18, "give exactly one of delta"),
     (lambda t: t.replace("{scale: {delta: 2}}", "{scale: {delta: 2}, stop: {}}"), 18, "give exactly one action"),
@@ -74,6 +84,10 @@ def test_a_good_file_loads(tmp_path: Path) -> None:
     (lambda t: t.replace("text_class: high_latency", "text_class: sadness"), 5, "unknown text class 'sadness'"),
     (lambda t: t.replace("name: slow", "name: fast"), 1, "name: is 'fast' but the file is slow.yaml"),
     (lambda t: t + "  - when: [\n", 24, "is not valid YAML"),  # where YAML finds the end
+    (lambda t: t.replace("action: {scale: {delta: 2}}", "action: {scale: {delta: 2}}\n        done_when: [vibes]"),
+     None, "unknown fact 'vibes' (known: acknowledged, joined,"),
+    (lambda t: t.replace("action: {scale: {delta: 2}}", "action: {scale: {delta: 2}}\n        done_when: scaled"),
+     None, "done_when is a list of facts"),
 ])
 def test_each_problem_names_the_file_line_and_key(tmp_path: Path, edit, line: int | None, fragment: str) -> None:
     path = write(tmp_path, "slow", edit(GOOD.format(name="slow")))

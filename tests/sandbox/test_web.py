@@ -307,6 +307,17 @@ def test_commands_need_membership_and_a_known_command(http: httpx.Client, slack:
     assert [d.kind for d in bot.received] == ["slash_command"]
 
 
+def test_typed_mentions_reach_the_bot_escaped_as_slack_escapes_them(
+        http: httpx.Client, slack: LocalSlackServer, bot: FakeBot) -> None:
+    general = slack.channel_id("general")
+    typed = "followup page @Alice, @ml-oncall and @here in #general; not @nobody nor bob@example.com"
+    sent = post(http, slack, "command", {"user": BOB, "channel": general, "text": f"/incident {typed}"})
+    assert sent.status_code == 200, sent.text
+    assert bot.last("slash_command").body["text"] == (
+        "followup page <@U0ALICE|alice>, <!subteam^S0MLONCALL|@ml-oncall> and <!here> in "
+        f"<#{general}|general>; not @nobody nor bob@example.com")
+
+
 def test_joining_an_incident_channel_tells_the_bot(http: httpx.Client, slack: LocalSlackServer, bot: FakeBot) -> None:
     channel = slack.add_channel("inc-2", members=["U0BOT", BOB])
     joined = post(http, slack, "join", {"user": ALICE, "channel": channel})

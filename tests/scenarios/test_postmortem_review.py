@@ -252,7 +252,7 @@ def test_follow_ups_are_recorded_listed_and_marked_done_from_buttons(pm_bot, sla
     alice.command("resolve", channel=channel)
     files = wait_for(lambda: draft_files(slack, channel), what="the draft")
     markdown = slack.file_content(files[0]["id"]).decode()
-    assert "| Gate deploys on the golden set | @U0BOB | 2026-12-24 | Done |" in markdown
+    assert "| Gate deploys on the golden set | Bob Brown | 2026-12-24 | Done |" in markdown  # named by users.info
     assert "| Document the rollback | [owner] |" in markdown and "| Open |" in markdown
     with db.engine.connect() as conn:
         incident = conn.execute(select(Incident)).one()

@@ -18,6 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
+from bot.core.text import escape_mrkdwn
 from bot.sandbox.aws_seed import SeededProduction
 from bot.slack.ids import ActionId, BlockId, CallbackId, InputId
 from runbooks.engine.loader import load_library
@@ -92,7 +93,8 @@ def test_a_latency_alarm_gets_the_high_latency_checklist_and_its_scale_step_tick
     pinned = wait_for(lambda: checklist(slack, channel), what="the pinned checklist")
     text = all_text(pinned)
     assert "Runbook: High latency" in text
-    assert "multimodal-api-p95-latency-high matches *p95-latency*" in text  # the rule, not a guess
+    # the rule, not a guess; its glob's stars shown as typed, not as bold
+    assert escape_mrkdwn("multimodal-api-p95-latency-high matches *p95-latency*") in text
     runbook = LIBRARY.runbooks["high_latency"]
     for _, step in runbook.steps():  # every step is on it, with its control
         block = step_block(pinned, step.id)

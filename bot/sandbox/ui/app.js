@@ -51,11 +51,13 @@
       store.channelId = fallback ? fallback.id : "";
     }
     const channel = currentChannel();
+    const unseen = Boolean(channel) && !(channel.id in readMarks()); // before this render marks it read
     if (channel && document.visibilityState !== "hidden") markRead(channel);
     renderWorkspace(state);
     renderChannelList(state);
     renderHeader(channel);
-    renderMessages(channel);
+    renderWelcome(channel, state.welcome);
+    renderMessages(channel, unseen);
     renderComposer(channel);
     renderSide(channel);
     renderModal(state.modals || []);
@@ -104,6 +106,13 @@
     $("pin-count").textContent = channel ? String(channel.pins.length) : "0";
     renderPinsBar(channel);
     document.title = channel ? `${channel.name} – Local Slack sandbox` : "Local Slack sandbox";
+  }
+
+  // The sandbox's own banner (not a message: nobody posted it) where a newcomer lands first.
+  function renderWelcome(channel, welcome) {
+    const shown = Boolean(welcome && channel && !channel.is_im && channel.name === welcome.channel);
+    $("welcome").hidden = !shown;
+    if (shown) $("welcome-text").textContent = welcome.text;
   }
 
   // The channel's pinned messages, always in view under the header (the 📌 button lists them in full).
@@ -213,6 +222,12 @@
     const channel = currentChannel();
     if (!text || !channel) return;
     textarea.disabled = true;
+    if (!threadTs) {
+      // Whoever sends something wants to see the answer, which comes at the end (as in Slack).
+      store.opening = null;
+      store.stick = true;
+      $("messages").scrollTop = $("messages").scrollHeight;
+    }
     try {
       let data;
       if (text.startsWith("/")) {
@@ -272,6 +287,15 @@
       else if (list.scrollTop < lastTop) store.stick = false;
       lastTop = list.scrollTop;
     });
+    // Scrolling or acting in the list yourself ends a channel's opening at its headline.
+    for (const kind of ["wheel", "touchstart", "keydown", "mousedown"]) {
+      $("messages").addEventListener(kind, () => { store.opening = null; }, {passive: true});
+    }
+    // The list shrinks while toasts take their room: one that was at its end stays there.
+    new ResizeObserver(() => {
+      const list = $("messages");
+      if (store.stick) list.scrollTop = list.scrollHeight;
+    }).observe($("messages"));
     poll();
     setInterval(poll, POLL_MS);
   }

@@ -19,6 +19,7 @@ window.SandboxClient = (() => {
     messageNodes: new Map(), // key -> {sig, node}, so an unchanged message keeps its DOM (and open menus)
     modal: null, // {key, viewId, form}
     stick: true, // the message list is scrolled to the bottom, so new messages keep it there
+    opening: null, // the channel id still to be shown at its headline once that arrives (messages.js)
   };
   let render = () => {}; // the page's render, set by app.js
 

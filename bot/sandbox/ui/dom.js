@@ -39,9 +39,13 @@ window.SandboxDom = (() => {
     }
   }
 
+  const MAX_TOASTS = 3; // their lane takes room from the message list, so only the latest few
+
   function toast(text, kind = "info", ms = 6000) {
     const node = h("div", {class: `toast ${kind}`, role: "status", "data-testid": `toast-${kind}`}, text);
-    $("toasts").append(node);
+    const lane = $("toasts");
+    lane.append(node);
+    while (lane.childElementCount > MAX_TOASTS) lane.firstElementChild.remove();
     setTimeout(() => node.remove(), ms);
   }
 

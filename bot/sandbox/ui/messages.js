@@ -18,7 +18,10 @@ window.SandboxMessages = (() => {
     return [...messages, ...ephemerals].sort(byTs);
   }
 
-  function renderMessages(channel) {
+  // A channel opened for the first time (a new incident's) opens at its first pinned message, the
+  // headline, not at the end of its long checklist. Until that pin arrives, and unless the person
+  // scrolls or acts first (store.opening is cleared), the list follows new messages as usual.
+  function renderMessages(channel, unseen = false) {
     const container = $("messages");
     if (!channel) { container.replaceChildren(h("div", {class: "empty"}, "No channel to show.")); return; }
     const items = topLevel(channel);
@@ -28,7 +31,19 @@ window.SandboxMessages = (() => {
     if (!same) container.replaceChildren(...(nodes.length ? nodes : [h("div", {class: "empty"}, "No messages yet.")]));
     container.dataset.channel = channel.id;
     container.dataset.me = store.me;
-    if (switched || (store.stick && !same)) scrollToEnd();
+    if (switched) store.opening = unseen ? channel.id : null;
+    if (store.opening === channel.id && scrollToHeadline(channel)) store.opening = null;
+    else if (switched || (store.stick && !same)) scrollToEnd();
+  }
+
+  function scrollToHeadline(channel) {
+    const first = channel.pins.map((p) => p.ts).sort((a, b) => byTs({ts: a}, {ts: b}))[0];
+    const container = $("messages");
+    const node = first && [...container.children].find((n) => n.dataset.ts === first && !n.dataset.ephemeral);
+    if (!node) return false;
+    container.scrollTop += node.getBoundingClientRect().top - container.getBoundingClientRect().top;
+    store.stick = false; // what arrives below (the checklist) must not scroll the headline away
+    return true;
   }
 
   function scrollToEnd() {

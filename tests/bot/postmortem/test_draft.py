@@ -83,7 +83,7 @@ async def test_the_draft_lists_actions_from_the_audit_log_and_summarises_diagnos
     markdown, facts = await compose(record.core.sessions, incident_id=incident_id, config=CONFIG, embedder=None,
                                     now=record.clock.now)
     assert [(a.summary, a.requested_by, a.approved_by, a.outcome) for a in facts.actions] == [
-        ("Roll back incident-text v5 → v4", "@U0BOB", "@U0ENGMGR1", "succeeded")]
+        ("Roll back incident-text v5 → v4", "U0BOB", "U0ENGMGR1", "succeeded")]  # ids: the draft shows names
     actions = markdown.split("## Actions Taken", 1)[1]
     assert "| 14:10:00 | Roll back incident-text v5 → v4 | @U0BOB | @U0ENGMGR1 | succeeded (verified: v4 answered) |" \
         in actions

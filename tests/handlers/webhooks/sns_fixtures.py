@@ -309,12 +309,14 @@ def eventbridge_alarm_event(*, alarm_name: str = DEFAULT_ALARM_NAME, state: str 
                             metric_name: str = "TargetResponseTime", namespace: str = "AWS/ApplicationELB",
                             dimensions: dict[str, str] | None = None, stat: str = "Average", period: int = 60,
                             expression: str | None = None, detail_type: str = ALARM_STATE_CHANGE,
-                            source: str = "aws.cloudwatch", extra: dict[str, Any] | None = None,
+                            source: str = "aws.cloudwatch", threshold: float | None = 1.0,
+                            extra: dict[str, Any] | None = None,
                             detail_extra: dict[str, Any] | None = None) -> dict[str, Any]:
     """A "CloudWatch Alarm State Change" event as an EventBridge API destination posts it.
 
     Dimensions are a map here. With ``expression``, the alarm is metric math: ``m1`` (the metric,
-    not returned) and ``e1`` (the expression, returned).
+    not returned) and ``e1`` (the expression, returned). The threshold travels, as AWS sends it,
+    only inside ``state.reasonData`` (a JSON string); ``threshold=None`` leaves it out.
     """
     dimensions = {"ServiceName": DEFAULT_SERVICE} if dimensions is None else dimensions
     metric_query = {"id": "m1", "returnData": expression is None,
@@ -325,7 +327,11 @@ def eventbridge_alarm_event(*, alarm_name: str = DEFAULT_ALARM_NAME, state: str 
     detail = {
         "alarmName": alarm_name,
         "state": {"value": state, "reason": reason,
-                  "reasonData": json.dumps({"version": "1.0", "queryDate": state_timestamp}),
+                  "reasonData": json.dumps({"version": "1.0", "queryDate": state_timestamp, "statistic": stat,
+                                            "period": period, "recentDatapoints": [1.42],
+                                            **({} if threshold is None else {"threshold": threshold}),
+                                            "evaluatedDatapoints": [{"timestamp": state_timestamp,
+                                                                     "sampleCount": 1.0, "value": 1.42}]}),
                   "timestamp": state_timestamp},
         "previousState": {"value": previous_state, "reason": "", "timestamp": "2024-05-01T11:00:00.000+0000"},
         "configuration": {"description": description, "metrics": metrics},

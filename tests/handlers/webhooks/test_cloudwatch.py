@@ -220,9 +220,44 @@ def test_an_eventbridge_alarm_becomes_a_trigger() -> None:
         service_hint="api", alarm_name="api-p95", alarm_arn=alarm_arn("api-p95", "eu-west-1"),
         metric=MetricRef(namespace="AWS/ApplicationELB", name="TargetResponseTime",
                          dimensions={"ServiceName": "api", "LoadBalancer": "app/lb/1"},
-                         statistic="Average", period=60),
+                         statistic="Average", period=60, threshold=1.0, comparison="GreaterThanThreshold"),
         region="eu-west-1", account=DEFAULT_ACCOUNT,
     )
+
+
+def eventbridge_state(event: dict[str, Any], **state: Any) -> dict[str, Any]:
+    """The event with ``detail.state`` fields replaced (reason, reasonData, ...)."""
+    detail = event["detail"]
+    return {**event, "detail": {**detail, "state": {**detail["state"], **state}}}
+
+
+@pytest.mark.parametrize(("relation", "comparison"), [
+    ("greater than", "GreaterThanThreshold"),
+    ("greater than or equal to", "GreaterThanOrEqualToThreshold"),
+    ("less than", "LessThanThreshold"),
+    ("less than or equal to", "LessThanOrEqualToThreshold"),
+    # Back to OK, the reason says the datapoints are no longer on the alarm's side.
+    ("not less than", "LessThanThreshold"),
+])
+def test_an_eventbridge_alarm_keeps_its_threshold_and_comparison(relation: str, comparison: str) -> None:
+    """EventBridge has no Trigger block: the threshold is in reasonData, the comparison in the reason."""
+    event = eventbridge_state(eventbridge_alarm_event(threshold=0.85),
+                              reason=f"Threshold Crossed: 1 out of the last 1 datapoints [0.78 (01/05/24 11:59:00)] "
+                                     f"was {relation} the threshold (0.85) (minimum 1 datapoint for OK -> ALARM "
+                                     "transition).")
+    metric = alarm_signal_from_eventbridge(eventbridge_body(event)).metric
+    assert metric is not None and (metric.threshold, metric.comparison) == (0.85, comparison)
+
+
+@pytest.mark.parametrize("reason_data", [
+    None, 12, "", "not json", "[]", '{"threshold": "1.0"}', '{"threshold": true}', '{"threshold": NaN}',
+    '{"threshold": 1e999}', "[" * 500 + "]" * 500, '{"threshold": ' + "[" * 200 + "]" * 200 + "}",
+])
+def test_an_unreadable_reason_data_leaves_the_threshold_unknown(reason_data: Any) -> None:
+    event = eventbridge_state(eventbridge_alarm_event(), reasonData=reason_data, reason="Anomaly band crossed")
+    signal = alarm_signal_from_eventbridge(eventbridge_body(event))
+    assert signal.kind is SignalKind.TRIGGER and signal.metric is not None
+    assert (signal.metric.threshold, signal.metric.comparison) == (None, None)
 
 
 def test_an_eventbridge_math_alarm() -> None:

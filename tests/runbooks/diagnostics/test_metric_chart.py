@@ -7,7 +7,16 @@ from datetime import UTC, datetime, timedelta
 
 from PIL import Image
 
-from runbooks.diagnostics.metric_chart import ALARM_MARK, HEIGHT, LINE, THRESHOLD, WIDTH, ChartSpec, render_metric_chart
+from runbooks.diagnostics.metric_chart import (
+    ALARM_MARK,
+    BREACH_FILL,
+    HEIGHT,
+    LINE,
+    THRESHOLD,
+    WIDTH,
+    ChartSpec,
+    render_metric_chart,
+)
 
 START = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 
@@ -60,3 +69,66 @@ def test_a_flat_or_single_point_series_still_renders() -> None:
     flat = [(START + timedelta(minutes=i), 5.0) for i in range(10)]
     assert columns_with(decoded(render_metric_chart(flat, ChartSpec("flat"))), LINE)
     assert columns_with(decoded(render_metric_chart(flat[:1], ChartSpec("one"))), LINE)
+
+
+def most_common_row(image: Image.Image, colour: tuple[int, int, int], columns: range | None = None) -> int:
+    """The row with the most pixels of ``colour``: a horizontal line's, not its label's."""
+    width, height = image.size
+    pixels = image.load()
+    counts = {y: sum(1 for x in (columns or range(width)) if pixels[x, y] == colour) for y in range(height)}
+    return max(counts, key=lambda y: counts[y])
+
+
+def most_common_column(image: Image.Image, colour: tuple[int, int, int]) -> int:
+    """The column with the most pixels of ``colour``: a vertical marker's, not its label's."""
+    width, height = image.size
+    pixels = image.load()
+    counts = {x: sum(1 for y in range(height) if pixels[x, y] == colour) for x in range(width)}
+    return max(counts, key=lambda x: counts[x])
+
+
+def line_row_at(image: Image.Image, x: int) -> float:
+    """The middle of the series' line in column ``x``."""
+    rows = [y for y in range(image.size[1]) if image.load()[x, y] == LINE]
+    assert rows, f"no line in column {x}"
+    return (min(rows) + max(rows)) / 2
+
+
+def test_the_image_is_large_enough_to_read() -> None:
+    image = decoded(render_metric_chart(step_series(), ChartSpec("P95 latency", unit="Seconds", threshold=1.0)))
+    assert image.size[0] >= 800 and image.size[1] >= 400
+
+
+def test_the_threshold_line_lies_at_its_value_between_the_two_levels() -> None:
+    image = decoded(render_metric_chart(step_series(), ChartSpec("P95 latency", unit="Seconds", threshold=1.0)))
+    columns = sorted(columns_with(image, LINE))
+    low = line_row_at(image, columns[len(columns) // 4])  # the 0.3 s stretch
+    high = line_row_at(image, columns[-5])  # the 1.4 s stretch
+    threshold = most_common_row(image, THRESHOLD)
+    # Rows grow downwards: the value's share of the way from 0.3 to 1.4 is the row's.
+    assert abs((low - threshold) / (low - high) - (1.0 - 0.3) / (1.4 - 0.3)) < 0.03
+
+
+def test_an_alarm_after_the_last_datapoint_is_still_marked_in_the_window() -> None:
+    """The demo's picture before the fix: the data stopped before the alarm, and so did the chart."""
+    points = step_series(n=60, step_at=40)  # 10:00 to 10:59
+    alarm_at = START + timedelta(minutes=75)
+    spec = ChartSpec("P95 latency", threshold=1.0, alarm_at=alarm_at, window=(START, START + timedelta(minutes=90)))
+    image = decoded(render_metric_chart(points, spec))
+    line_columns = columns_with(image, LINE)
+    assert columns_with(image, ALARM_MARK), "no alarm marker"
+    # The line covers 59 of the window's 90 minutes from its left edge; the alarm is 75 minutes in.
+    minute = (max(line_columns) - min(line_columns)) / 59
+    assert abs((most_common_column(image, ALARM_MARK) - min(line_columns)) / minute - 75) < 1.5
+
+
+def test_the_breach_side_follows_the_comparison() -> None:
+    falling = [(START + timedelta(minutes=i), 0.93 if i < 60 else 0.78) for i in range(90)]
+    above = decoded(render_metric_chart(falling, ChartSpec("accuracy", threshold=0.85,
+                                                           comparison="GreaterThanThreshold")))
+    below = decoded(render_metric_chart(falling, ChartSpec("accuracy", threshold=0.85, comparison="LessThanThreshold")))
+    for image, breached_above in ((above, True), (below, False)):
+        threshold = most_common_row(image, THRESHOLD)
+        shaded = rows_with(image, BREACH_FILL)
+        assert shaded
+        assert (max(shaded) < threshold) is breached_above and (min(shaded) > threshold) is not breached_above

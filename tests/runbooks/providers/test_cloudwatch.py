@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from runbooks.providers.cloudwatch import Boto3CloudWatch, MetricRef, window
+from runbooks.providers.cloudwatch import Boto3CloudWatch, MetricRef, alarm_window, window
 from runbooks.providers.errors import ProviderRejected
 from tests.inference.moto_server import moto_client
 
@@ -53,3 +53,17 @@ async def test_the_series_comes_back_oldest_first_with_the_step(aws_env: str) ->
     assert len(values) == 90
     assert [stamp for stamp, _ in series.points] == sorted(stamp for stamp, _ in series.points)
     assert values[:60] == [0.3] * 60 and values[60:] == [1.4] * 30
+
+
+NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(("alarm_at", "start"), [
+    (None, NOW - timedelta(hours=2)),
+    (NOW - timedelta(minutes=10), NOW - timedelta(hours=2)),  # recent: the usual two hours
+    (NOW - timedelta(hours=5), NOW - timedelta(hours=6)),  # older: from an hour before it
+    (NOW - timedelta(days=3), NOW - timedelta(hours=24)),  # days old: never more than a day
+    (NOW + timedelta(minutes=5), NOW - timedelta(hours=2)),  # a sender's clock ahead of ours
+])
+def test_the_chart_window_reaches_up_to_now_and_back_past_the_alarm(alarm_at, start) -> None:
+    assert alarm_window(NOW, alarm_at) == (start, NOW)
