@@ -18,8 +18,10 @@ from handlers.slack.errors import message_for
 
 log = logging.getLogger(__name__)
 
-# Slack allows 3 s for the acknowledgement; leave room for the network.
-ACK_BUDGET_SECONDS = 2.0
+# Slack allows 3 s for the acknowledgement, and Bolt gives up on a listener that has not acked
+# 3 s after it started (answering 404). Half of that leaves room for the network and for an
+# event loop that is slow to wake up on a busy host.
+ACK_BUDGET_SECONDS = 1.5
 WORKING_ON_IT = "⏳ Working on it…"
 T = TypeVar("T")
 
