@@ -23,7 +23,8 @@ from typing import Any
 
 from bot.core.signals import AlertSignal, MetricRef, SignalKind, Source
 from handlers.payloads import TooDeeplyNested, loads_bounded, object_or_empty
-from handlers.webhooks.errors import MAX_BODY_BYTES, BadSignature, MalformedPayload, PayloadTooLarge
+from handlers.webhooks.bodies import load_json_body
+from handlers.webhooks.errors import BadSignature, MalformedPayload
 from handlers.webhooks.sns_verify import (
     NOTIFICATION,
     SUBSCRIPTION_CONFIRMATION,
@@ -51,27 +52,6 @@ _COMPARISON_BY_RELATION = {
 }
 _RELATION = re.compile(r"\b(greater|less) than( or equal to)? the threshold\b")
 REASON_DATA_MAX = 64 * 1024
-
-
-# --- bodies -----------------------------------------------------------------------------------
-
-def load_json_body(body: bytes) -> object:
-    """A webhook body as JSON: size first (413), then strict UTF-8 and JSON (400)."""
-    if not isinstance(body, bytes | bytearray | memoryview):
-        raise MalformedPayload("body must be bytes")
-    if len(body) > MAX_BODY_BYTES:
-        raise PayloadTooLarge()
-    try:
-        # Decoded first: json.loads on bytes would also accept UTF-16 and UTF-32.
-        text = bytes(body).decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise MalformedPayload("body is not UTF-8") from exc
-    try:
-        return loads_bounded(text)
-    except TooDeeplyNested as exc:
-        raise MalformedPayload(str(exc)) from exc
-    except ValueError as exc:
-        raise MalformedPayload("body is not valid JSON") from exc
 
 
 def parse_sns_envelope(body: bytes) -> dict[str, Any]:

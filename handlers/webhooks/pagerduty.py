@@ -14,7 +14,8 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from bot.core.signals import AlertSignal, SignalKind, Source
-from handlers.payloads import TooDeeplyNested, loads_bounded, object_or_empty
+from handlers.payloads import object_or_empty
+from handlers.webhooks.bodies import load_json_body
 from handlers.webhooks.errors import MAX_BODY_BYTES, BadSignature, MalformedPayload, PayloadTooLarge
 
 SIGNATURE_HEADER = "X-PagerDuty-Signature"
@@ -138,14 +139,7 @@ def _key(value: Any, *, what: str) -> str:
 
 
 def _json_object(body: bytes) -> dict[str, Any]:
-    try:
-        document = loads_bounded(bytes(body).decode("utf-8"))
-    except UnicodeDecodeError as exc:
-        raise MalformedPayload("body is not UTF-8") from exc
-    except TooDeeplyNested as exc:
-        raise MalformedPayload(str(exc)) from exc
-    except ValueError as exc:
-        raise MalformedPayload("body is not JSON") from exc
+    document = load_json_body(body)
     if not isinstance(document, dict):
         raise MalformedPayload("body is not a JSON object")
     return document
