@@ -19,20 +19,30 @@ from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.config import IncidentBotConfig
+from bot.config.errors import SettingsError
+from bot.config.settings import Settings
+from bot.core.actions.apply import Executor
+from bot.core.actions.pipeline import ActionPipeline
+from bot.core.actions.plans import Planner
+from bot.core.actions.providers import ActionProviders
+from bot.core.actions.rbac import Authorizer
+from bot.core.actions.requests import AUTO_APPLY_FLAG
 from bot.core.clock import Clock, utc_now
 from bot.core.escalation import EscalationPolicy
 from bot.core.outbox import OutboxKind, enqueue_refresh_for_open_incidents
 from bot.core.unit_of_work import Core
-from bot.diagnose import Diagnoser
-from bot.dispatcher import DispatchPolicy, OutboxDispatcher
-from bot.errors import SettingsError
+from bot.integrations.cloudwatch import Boto3CloudWatch
+from bot.integrations.ecs import Boto3Ecs
+from bot.integrations.embedding import WorkerEmbedder
+from bot.integrations.models import WorkerModelControl
+from bot.integrations.pagerduty import PagerDutyEventsClient, PagerDutyRestClient
+from bot.integrations.pagerduty_sync import PagerDutySync
+from bot.integrations.paging import PagerDutyPaging
+from bot.integrations.ssm import Boto3ParameterStore
+from bot.integrations.worker import HttpWorkerClient
 from bot.metrics import Metrics
-from bot.postmortem.embedding import WorkerEmbedder
-from bot.scheduler import TimerScheduler
-from bot.services import Services
-from bot.settings import Settings
+from bot.outbox.dispatcher import DispatchPolicy, OutboxDispatcher
 from bot.slack.blocks import ActionButtons
-from bot.slack.bolt_app import build_bolt_app
 from bot.slack.checklist_writes import KINDS as CHECKLIST_KINDS
 from bot.slack.checklist_writes import ChecklistWrites
 from bot.slack.escalation_writes import KINDS as ESCALATION_KINDS
@@ -40,34 +50,25 @@ from bot.slack.escalation_writes import EscalationWrites
 from bot.slack.gateway import SlackSdkGateway, build_web_client
 from bot.slack.postmortem_writes import KINDS as POSTMORTEM_KINDS
 from bot.slack.postmortem_writes import PostmortemWrites
-from bot.slack.replay_guard import ReplayGuard, SharedReplays
 from bot.slack.writes import SlackWorkspaceConfig, SlackWrites
-from bot.sync.pagerduty import PagerDutySync
-from bot.sync.paging import PagerDutyPaging
 from handlers.http import health
+from handlers.jobs.diagnose import Diagnoser
 from handlers.jobs.fire_timers import TimerJob
+from handlers.jobs.scheduler import TimerScheduler
+from handlers.services import Services
+from handlers.slack.bolt_app import build_bolt_app
 from handlers.slack.errors import MALFORMED_PAYLOAD_ERRORS
+from handlers.slack.replay_guard import ReplayGuard, SharedReplays
 from handlers.slack.request_gate import SlackRequestGate
 from handlers.webhooks import routes as webhooks
 from handlers.webhooks.errors import PayloadTooLarge
 from handlers.webhooks.intake import Intake, read_body
 from handlers.webhooks.routes import WebhookSettings
 from handlers.webhooks.sns_verify import HttpxCertFetcher, SnsVerifier
-from inference.client import WorkerClient
-from runbooks.actions.apply import Executor
-from runbooks.actions.pipeline import ActionPipeline
-from runbooks.actions.plans import Planner
-from runbooks.actions.providers import ActionProviders
-from runbooks.actions.rbac import Authorizer
-from runbooks.actions.requests import AUTO_APPLY_FLAG
 from runbooks.diagnostics.suite import STEP_TIMEOUTS
 from runbooks.engine.errors import RunbookError
 from runbooks.engine.loader import Library, load_library
-from runbooks.providers.cloudwatch import Boto3CloudWatch
-from runbooks.providers.ecs import Boto3Ecs
-from runbooks.providers.models import WorkerModelControl
-from runbooks.providers.pagerduty import PagerDutyEventsClient, PagerDutyRestClient
-from runbooks.providers.ssm import Boto3ParameterStore
+from runbooks.engine.matching import ActionSteps
 from storage.db import async_url, create_engine_for, is_sqlite, session_factory
 from storage.migrate import upgrade_to_head_async
 
@@ -135,7 +136,7 @@ def create_app(settings: Settings, options: AppOptions = AppOptions()) -> FastAP
         severity_names=workspace.severity_names,
         update_cadence={sev.value: policy.update_every for sev, policy in config.severities.items()},
     )
-    worker = WorkerClient(settings.worker_url)
+    worker = HttpWorkerClient(settings.worker_url)
     postmortem_writes = PostmortemWrites(sessions=sessions, gateway=gateway, clock=options.clock, config=config,
                                          embedder=WorkerEmbedder(worker))
     diagnose_models = Diagnoser.guess_model_names(config)
@@ -179,7 +180,7 @@ def create_app(settings: Settings, options: AppOptions = AppOptions()) -> FastAP
     actions = ActionPipeline(
         core=core, config=config, planner=Planner(config=config, providers=action_providers),
         executor=Executor(config=config, providers=action_providers),
-        authorizer=Authorizer(rbac=config.rbac, directory=gateway), runbooks=library,
+        authorizer=Authorizer(rbac=config.rbac, directory=gateway), runbooks=ActionSteps(library),
     )
     diagnoser = Diagnoser(core=core, config=config, gateway=gateway, worker=worker,
                           cloudwatch=Boto3CloudWatch(endpoint_url=settings.aws_endpoint_url or None),

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from pydantic import ValidationError
 
 from bot.config import ConfigError
-from bot.errors import SettingsError
+from bot.config.errors import SettingsError
 from storage.errors import StorageError
 
 DESCRIPTION = """\
@@ -102,7 +102,7 @@ def _run(args: argparse.Namespace) -> int:
 
         return run_models(args, WorkerSettings().model_registry)
     if args.command == "runbooks":
-        from bot.settings import Settings
+        from bot.config.settings import Settings
         from runbooks.engine.cli import run_runbooks
 
         return run_runbooks(args, default_dir=Settings().runbooks_dir)
@@ -115,14 +115,14 @@ def _run(args: argparse.Namespace) -> int:
 
 def _demo(args: argparse.Namespace) -> int:
     if args.script:
-        from bot.demo.script import run_demo
+        from demo.script import run_demo
 
         return run_demo(database_url=args.database_url)
     import os
     from pathlib import Path
 
-    from bot.demo import serve_demo
-    from bot.demo.stack import DemoOptions
+    from demo import serve_demo
+    from demo.stack import DemoOptions
 
     registry = Path(args.models or os.environ.get("MODEL_REGISTRY") or "var/models")
     return serve_demo(DemoOptions(state_dir=Path(args.state_dir), registry=registry, host=args.host, port=args.port,
@@ -133,7 +133,7 @@ def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from bot.app import AppOptions, create_app
-    from bot.settings import Settings
+    from bot.config.settings import Settings
 
     settings = Settings()
     logging.getLogger().setLevel(settings.log_level.upper())
@@ -170,8 +170,8 @@ def _add_postmortem_parser(commands: argparse._SubParsersAction) -> None:  # typ
 def _postmortem(args: argparse.Namespace) -> int:
     import asyncio
 
-    from bot.postmortem.export import ExportError, export
-    from bot.settings import Settings
+    from bot.config.settings import Settings
+    from bot.core.postmortem.export import ExportError, export
 
     settings = Settings()
     try:
@@ -202,7 +202,7 @@ def _worker(args: argparse.Namespace) -> int:
 
 
 def _migrate() -> int:
-    from bot.settings import Settings
+    from bot.config.settings import Settings
     from storage.migrate import upgrade_to_head
 
     settings = Settings()

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from inference.charts.patterns import CHART_PATTERNS
-from inference.labels import RUNBOOK_CLASSES
+from runbooks.classes import RUNBOOK_CLASSES
 
 
 @dataclass(frozen=True)

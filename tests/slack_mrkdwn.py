@@ -1,6 +1,6 @@
 """A small, honest model of how Slack renders mrkdwn, for tests that check escaping.
 
-It follows Slack's documented rules and the sandbox's renderer (bot/sandbox/ui/mrkdwn.js):
+It follows Slack's documented rules and the sandbox's renderer (sandbox/ui/mrkdwn.js):
 ``<...>`` is a mention, channel, broadcast or link; `` `x` `` is code wherever it stands; a
 line that starts with ``>`` (or its entity) is a quote; ```` ``` ```` opens a pre block; and
 ``*``, ``_`` and ``~`` make bold, italics and strike when they pair on one line, the opener at

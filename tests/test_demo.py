@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
-from bot.demo.stack import DemoOptions, DemoStack, RunningDemo
+from demo.stack import DemoOptions, DemoStack, RunningDemo
 from storage.models import Incident, IncidentRunbook
 
 
@@ -176,7 +176,7 @@ def test_general_greets_a_newcomer_from_the_sandbox_not_the_bot(demo) -> None:
 def test_the_demos_clock_shows_an_escalation_within_two_minutes_and_says_so(demo) -> None:
     from datetime import timedelta
 
-    from bot.demo.config import demo_config
+    from demo.config import demo_config
 
     config = demo_config()
     levels = config.escalation_levels()

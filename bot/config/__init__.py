@@ -30,7 +30,7 @@ from bot.config.models import (
     SeverityPolicy,
     UrgencyDefault,
 )
-from bot.severity import Severity
+from bot.config.severity import Severity
 
 __all__ = [
     "BUNDLED_CONFIG_PATH",

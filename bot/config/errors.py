@@ -17,7 +17,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-__all__ = ["ConfigError", "ConfigProblem", "NestedProblems", "problems_from_validation_error"]
+__all__ = ["ConfigError", "ConfigProblem", "NestedProblems", "SettingsError", "problems_from_validation_error"]
 
 Location = tuple[Any, ...]
 
@@ -41,6 +41,10 @@ class ConfigError(Exception):
 
     def __str__(self) -> str:
         return "\n".join(f"{self.source}: {problem}" for problem in self.problems)
+
+
+class SettingsError(Exception):
+    """The settings can't run the bot (a missing secret, a bad URL); the message names what to set."""
 
 
 class NestedProblems(ValueError):

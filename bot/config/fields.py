@@ -13,8 +13,8 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BeforeValidator, Field, Strict
 from pydantic_core import PydanticCustomError
 
-from bot.durations import ACCEPTED_DURATIONS, parse_duration
-from bot.severity import Severity
+from bot.config.durations import ACCEPTED_DURATIONS, parse_duration
+from bot.config.severity import Severity
 
 __all__ = [
     "ChannelRef",

@@ -14,9 +14,17 @@ from enum import StrEnum
 from fnmatch import fnmatchcase
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
+from bot.config.durations import format_duration
 from bot.config.errors import NestedProblems
 from bot.config.fields import (
     KNOWN_ACTIONS,
@@ -32,8 +40,7 @@ from bot.config.fields import (
     UserGroupId,
     UserId,
 )
-from bot.durations import format_duration
-from bot.severity import Severity
+from bot.config.severity import Severity
 
 
 class ConfigModel(BaseModel):

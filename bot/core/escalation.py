@@ -15,6 +15,8 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import EscalationLevel, IncidentBotConfig
+from bot.config.durations import format_duration
+from bot.config.severity import Severity
 from bot.core import postmortems, timers
 from bot.core.errors import InvalidInput, InvalidTransition
 from bot.core.lifecycle import Status
@@ -22,8 +24,6 @@ from bot.core.manager_thread import note_in_thread
 from bot.core.outbox import OutboxKind, enqueue, incident_ordering_key
 from bot.core.timeline import EventKind, record_event
 from bot.core.timers import TimerKind
-from bot.durations import format_duration
-from bot.severity import Severity
 from storage.models import Incident, TimelineEvent, Timer
 
 BOT_ACTOR = "incident-bot"

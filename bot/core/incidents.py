@@ -15,14 +15,24 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.config.severity import Severity
 from bot.core import checklists, postmortems, timers
-from bot.core.errors import ConcurrentChange, IncidentNotFound, InvalidInput, InvalidTransition
+from bot.core.errors import (
+    ConcurrentChange,
+    IncidentNotFound,
+    InvalidInput,
+    InvalidTransition,
+)
 from bot.core.lifecycle import OPEN_STATUSES, Status, ensure_transition
 from bot.core.manager_thread import note_in_thread
-from bot.core.outbox import OutboxKind, enqueue, enqueue_headline_refresh, incident_ordering_key
+from bot.core.outbox import (
+    OutboxKind,
+    enqueue,
+    enqueue_headline_refresh,
+    incident_ordering_key,
+)
 from bot.core.roles import Role
 from bot.core.timeline import EventKind, record_event
-from bot.severity import Severity
 from storage.models import Alert, Incident, IncidentGroup, RoleAssignment
 
 TITLE_MAX = 2000

@@ -25,7 +25,13 @@ from bot.core.outbox import OutboxKind, enqueue, enqueue_headline_refresh
 from bot.core.routing import Route, pagerduty_severity, route
 from bot.core.signals import AlertSignal, SignalKind, Source
 from bot.core.timeline import EventKind, record_event
-from storage.models import Alert, Incident, IncidentGroup, TimelineEvent, WebhookDelivery
+from storage.models import (
+    Alert,
+    Incident,
+    IncidentGroup,
+    TimelineEvent,
+    WebhookDelivery,
+)
 
 HEADLINE_PACE = timedelta(seconds=1)
 GROUP_TOUCH_EVERY = timedelta(seconds=1)

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 
 from bot.config import IncidentBotConfig, RouteMatch
+from bot.config.severity import Severity
 from bot.core.signals import AlertSignal, Source
-from bot.severity import Severity
 
 DEFAULT_ALARM_SEVERITY = Severity.P2
 

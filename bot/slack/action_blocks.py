@@ -6,11 +6,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from bot.core.actions.kinds import ActionKind, ActionState
 from bot.core.text import escape_mrkdwn
 from bot.slack.blocks import Block, context, section
 from bot.slack.format import person, slack_date
 from bot.slack.ids import ActionId, BlockId
-from runbooks.actions.kinds import ActionKind, ActionState
 from storage.models import ResponseAction
 
 _STATE_LINES: dict[ActionState, str] = {

@@ -6,11 +6,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from bot.core.actions.snapshot import ServiceSnapshot
 from bot.core.text import escape_mrkdwn
 from bot.slack.action_blocks import action_title
 from bot.slack.blocks import Block, context, section
 from bot.slack.ids import ActionId, BlockId, CallbackId, InputId
-from runbooks.actions.snapshot import ServiceSnapshot
 from storage.models import ResponseAction
 
 OPTION_TEXT_MAX = 75

@@ -7,11 +7,18 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from bot.config.durations import format_duration
 from bot.core.lifecycle import Status
 from bot.core.roles import Role
 from bot.core.text import display_title, escape_mrkdwn
-from bot.durations import format_duration
-from bot.slack.format import SEVERITY_EMOJI, STATUS_EMOJI, channel_link, person, slack_date, user_text
+from bot.slack.format import (
+    SEVERITY_EMOJI,
+    STATUS_EMOJI,
+    channel_link,
+    person,
+    slack_date,
+    user_text,
+)
 from bot.slack.ids import ActionId, BlockId
 from storage.models import Incident, TimelineEvent
 

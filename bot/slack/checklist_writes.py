@@ -22,13 +22,13 @@ from bot.config.models import RunbooksConfig
 from bot.core import checklists
 from bot.core.checklists import ChosenBy
 from bot.core.clock import Clock
+from bot.core.delivery import NotReady
 from bot.core.incidents import get_incident
 from bot.core.outbox import OutboxKind
-from bot.delivery import NotReady
+from bot.core.ports.worker import WorkerError, WorkerPrediction
 from bot.slack import checklist_blocks
 from bot.slack.errors import SlackRejected
 from bot.slack.gateway import SlackGateway
-from inference.client import WorkerError, WorkerPrediction
 from runbooks.engine.loader import Library
 from runbooks.engine.matching import AlertFacts, match_by_rules, runbook_for_class
 from storage.models import Alert, Incident, IncidentRunbook

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.delivery import GiveUp, RetryLater
+from bot.core.delivery import GiveUp, RetryLater
 
 
 class SlackError(Exception):

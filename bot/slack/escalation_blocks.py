@@ -6,11 +6,24 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from bot.config.durations import format_duration
 from bot.core.lifecycle import Status
 from bot.core.text import display_title, escape_mrkdwn
-from bot.durations import format_duration
-from bot.slack.blocks import context, escalation_line, section, severity_label, timeline_event_line
-from bot.slack.format import SEVERITY_EMOJI, STATUS_EMOJI, channel_link, person, slack_date, user_text
+from bot.slack.blocks import (
+    context,
+    escalation_line,
+    section,
+    severity_label,
+    timeline_event_line,
+)
+from bot.slack.format import (
+    SEVERITY_EMOJI,
+    STATUS_EMOJI,
+    channel_link,
+    person,
+    slack_date,
+    user_text,
+)
 from bot.slack.ids import ActionId, BlockId
 from storage.models import Incident, TimelineEvent
 

@@ -15,12 +15,12 @@ from typing import Any
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.config.durations import format_duration
 from bot.core import incidents as core
 from bot.core.clock import Clock
+from bot.core.delivery import NotReady
 from bot.core.outbox import OutboxKind
 from bot.core.timeline import EventKind, latest_event
-from bot.delivery import NotReady
-from bot.durations import format_duration
 from bot.slack import escalation_blocks
 from bot.slack.channels import NamedChannel
 from bot.slack.errors import SlackRejected

@@ -7,15 +7,21 @@ from collections.abc import Sequence
 from datetime import date, timedelta
 from typing import Any
 
+from bot.config.durations import format_duration
 from bot.config.models import UnfilledPrompts
 from bot.core.followups import FollowUpState
+from bot.core.postmortem.prompts import Prompt, count_text, where
 from bot.core.postmortems import Decision, PostmortemState
 from bot.core.text import display_title, escape_mrkdwn
-from bot.durations import format_duration
-from bot.postmortem.prompts import Prompt, count_text, where
 from bot.slack.format import channel_link, person, user_text
 from bot.slack.ids import ActionId, BlockId, CallbackId, InputId
-from storage.models import FollowUp, Incident, Postmortem, PostmortemDraft, PostmortemReview
+from storage.models import (
+    FollowUp,
+    Incident,
+    Postmortem,
+    PostmortemDraft,
+    PostmortemReview,
+)
 
 Block = dict[str, Any]
 COMMENT_INPUT_MAX = 3000

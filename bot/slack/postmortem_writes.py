@@ -16,13 +16,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.config import IncidentBotConfig
 from bot.core import postmortems
 from bot.core.clock import Clock
+from bot.core.delivery import GiveUp, NotReady
 from bot.core.incidents import get_incident
 from bot.core.outbox import OutboxKind
+from bot.core.postmortem.compose import compose
+from bot.core.postmortem.prompts import unfilled_prompts
+from bot.core.postmortem.related import TextEmbedder
 from bot.core.postmortems import PostmortemState
-from bot.delivery import GiveUp, NotReady
-from bot.postmortem.compose import compose
-from bot.postmortem.prompts import unfilled_prompts
-from bot.postmortem.related import TextEmbedder
 from bot.slack import postmortem_blocks
 from bot.slack.errors import SlackRejected, SlackUnavailable
 from bot.slack.gateway import SlackGateway

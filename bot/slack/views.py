@@ -6,7 +6,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from bot.severity import Severity
+from bot.config.severity import Severity
 from bot.slack.ids import BlockId, CallbackId, InputId
 
 TITLE_INPUT_MAX = 150

@@ -19,16 +19,21 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.core import incidents as core
+from bot.core.actions.kinds import ActionState
 from bot.core.clock import Clock
-from bot.core.ingest import alert_stats, alerts_active_since, mark_summarized, unsummarized_alert_events
+from bot.core.delivery import NotReady
+from bot.core.ingest import (
+    alert_stats,
+    alerts_active_since,
+    mark_summarized,
+    unsummarized_alert_events,
+)
 from bot.core.outbox import OutboxKind, enqueue_headline_refresh
 from bot.core.text import TOPIC_MAX, display_title, incident_channel_name, truncate
-from bot.delivery import NotReady
 from bot.slack import action_blocks, blocks
 from bot.slack.channels import NamedChannel
 from bot.slack.errors import ChannelNameTaken, SlackRejected
 from bot.slack.gateway import CreatedChannel, SlackGateway
-from runbooks.actions.kinds import ActionState
 from storage.models import Incident, ResponseAction, TimelineEvent
 
 log = logging.getLogger(__name__)

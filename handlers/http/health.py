@@ -10,7 +10,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.metrics import CONTENT_TYPE_LATEST
-from bot.services import Services
+from handlers.services import Services
 
 router = APIRouter()
 

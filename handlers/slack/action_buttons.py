@@ -17,20 +17,20 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.async_context import AsyncBoltContext
 
 from bot.core import incidents
+from bot.core.actions.errors import ActionInputError
+from bot.core.actions.kinds import Permission
+from bot.core.actions.requests import disable_auto_apply, stop
+from bot.core.actions.snapshot import ServiceSnapshot, read_snapshot
 from bot.core.checklists import StepRef
-from bot.services import Services
 from bot.slack import action_views
 from bot.slack.action_blocks import decision_reply
 from bot.slack.errors import SlackError
 from bot.slack.ids import ActionId, CallbackId
+from handlers.services import Services
 from handlers.slack.actions import request_from_action
 from handlers.slack.commands.diagnose import start_diagnostics
 from handlers.slack.context import Ack, Reply, Request, respond_later, services_of
 from handlers.slack.errors import message_for
-from runbooks.actions.errors import ActionInputError
-from runbooks.actions.kinds import Permission
-from runbooks.actions.requests import disable_auto_apply, stop
-from runbooks.actions.snapshot import ServiceSnapshot, read_snapshot
 from storage.models import Incident
 
 log = logging.getLogger(__name__)

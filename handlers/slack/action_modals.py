@@ -15,18 +15,26 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.async_context import AsyncBoltContext
 
+from bot.core.actions.errors import ActionInputError
+from bot.core.actions.kinds import ActionKind
+from bot.core.actions.requests import ActionRequest
 from bot.core.checklists import StepRef
 from bot.core.errors import CoreError
-from bot.services import Services
 from bot.slack import action_views
 from bot.slack.action_blocks import decision_reply, proposal
 from bot.slack.blocks import section
 from bot.slack.ids import BlockId, CallbackId, InputId
-from handlers.slack.context import ACK_BUDGET_SECONDS, Ack, Reply, Request, respond_later, services_of, view_metadata
+from handlers.services import Services
+from handlers.slack.context import (
+    ACK_BUDGET_SECONDS,
+    Ack,
+    Reply,
+    Request,
+    respond_later,
+    services_of,
+    view_metadata,
+)
 from handlers.slack.errors import message_for
-from runbooks.actions.errors import ActionInputError
-from runbooks.actions.kinds import ActionKind
-from runbooks.actions.requests import ActionRequest
 from storage.models import ResponseAction
 
 Parse = Callable[[dict[str, Any], str], tuple[ActionRequest, BlockId]]

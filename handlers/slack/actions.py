@@ -9,9 +9,16 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.async_context import AsyncBoltContext
 
 from bot.core import incidents
-from bot.services import Services
 from bot.slack.ids import ActionId
-from handlers.slack.context import Ack, Reply, Request, ack_after, respond_later, services_of
+from handlers.services import Services
+from handlers.slack.context import (
+    Ack,
+    Reply,
+    Request,
+    ack_after,
+    respond_later,
+    services_of,
+)
 from handlers.slack.errors import message_for
 from storage.models import Incident
 

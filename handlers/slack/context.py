@@ -12,8 +12,8 @@ from typing import Any, TypeVar
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.async_context import AsyncBoltContext
 
-from bot.services import SERVICES_KEY, Services
 from bot.slack.errors import SlackError
+from handlers.services import SERVICES_KEY, Services
 from handlers.slack.errors import message_for
 
 log = logging.getLogger(__name__)

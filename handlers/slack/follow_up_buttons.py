@@ -10,12 +10,19 @@ from slack_bolt.context.async_context import AsyncBoltContext
 from bot.core import followups, incidents
 from bot.core.errors import InvalidInput
 from bot.core.followups import FollowUpState
-from bot.services import Services
 from bot.slack.errors import SlackError
 from bot.slack.ids import ActionId
 from bot.slack.postmortem_blocks import follow_up_list
+from handlers.services import Services
 from handlers.slack.actions import request_from_action
-from handlers.slack.context import Ack, Reply, Request, ack_after, respond_later, services_of
+from handlers.slack.context import (
+    Ack,
+    Reply,
+    Request,
+    ack_after,
+    respond_later,
+    services_of,
+)
 from handlers.slack.errors import message_for
 
 _STATES = {ActionId.FOLLOW_UP_DONE: FollowUpState.DONE, ActionId.FOLLOW_UP_REOPEN: FollowUpState.OPEN}

@@ -15,14 +15,22 @@ from slack_bolt.context.async_context import AsyncBoltContext
 from bot.config.models import UnfilledPrompts
 from bot.core import incidents, postmortems
 from bot.core.errors import InvalidInput
+from bot.core.postmortem.prompts import Prompt, count_text, unfilled_prompts, where
 from bot.core.postmortems import Decision
-from bot.postmortem.prompts import Prompt, count_text, unfilled_prompts, where
-from bot.services import Services
 from bot.slack.errors import SlackError
 from bot.slack.ids import ActionId, BlockId, CallbackId, InputId
 from bot.slack.postmortem_blocks import changes_modal, parse_review_value
+from handlers.services import Services
 from handlers.slack.actions import request_from_action
-from handlers.slack.context import Ack, Reply, Request, ack_after, respond_later, services_of, view_metadata
+from handlers.slack.context import (
+    Ack,
+    Reply,
+    Request,
+    ack_after,
+    respond_later,
+    services_of,
+    view_metadata,
+)
 from handlers.slack.errors import message_for
 
 

@@ -22,8 +22,8 @@ from urllib.parse import parse_qsl
 from fastapi.responses import JSONResponse
 from slack_sdk.signature import SignatureVerifier
 
-from bot.slack.replay_guard import ReplayGuard, SharedReplays
 from handlers.payloads import TooDeeplyNested, check_json_depth, object_or_empty
+from handlers.slack.replay_guard import ReplayGuard, SharedReplays
 
 security_log = logging.getLogger("incident_bot.security")
 

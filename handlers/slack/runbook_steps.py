@@ -16,18 +16,24 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.async_context import AsyncBoltContext
 
 from bot.core import checklists
+from bot.core.actions.kinds import ActionKind
+from bot.core.actions.requests import ActionRequest, stop
+from bot.core.actions.snapshot import ServiceSnapshot
 from bot.core.checklists import StepRef
 from bot.core.errors import InvalidInput
-from bot.services import Services
 from bot.slack.ids import ActionId, BlockId
 from handlers.payloads import object_or_empty
-from handlers.slack.action_buttons import incident_here, open_action_modal, propose_into_modal, service_for, tell
+from handlers.services import Services
+from handlers.slack.action_buttons import (
+    incident_here,
+    open_action_modal,
+    propose_into_modal,
+    service_for,
+    tell,
+)
 from handlers.slack.actions import request_from_action
 from handlers.slack.commands.diagnose import start_diagnostics
 from handlers.slack.context import Ack, Reply, Request, respond_later, services_of
-from runbooks.actions.kinds import ActionKind
-from runbooks.actions.requests import ActionRequest, stop
-from runbooks.actions.snapshot import ServiceSnapshot
 from runbooks.engine.schema import Runbook, Step
 from storage.models import Incident
 

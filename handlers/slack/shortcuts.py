@@ -7,8 +7,8 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.async_context import AsyncBoltContext
 
-from bot.pasted import reply_in_thread
 from bot.slack.ids import CallbackId
+from handlers.jobs.pasted import reply_in_thread
 from handlers.slack.context import Ack, services_of
 
 

@@ -15,11 +15,11 @@ from slack_bolt.context.async_context import AsyncBoltContext
 
 from bot.core import captures, incidents
 from bot.core.errors import CoreError
-from bot.services import Services
 from bot.slack.captured import PIN_REACTIONS, captured_from
 from bot.slack.errors import SlackError
 from bot.slack.ids import CallbackId
 from handlers.payloads import object_or_empty
+from handlers.services import Services
 from handlers.slack.context import Ack, Reply, Request, respond_later, services_of
 from storage.models import Incident
 

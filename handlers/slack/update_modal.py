@@ -19,14 +19,26 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.core import incidents
 from bot.core.errors import InvalidInput, InvalidTransition
 from bot.core.lifecycle import Status
+from bot.core.status_templates import (
+    render_status_update,
+    unfilled_prompts,
+    update_context,
+)
 from bot.core.text import escape_mrkdwn
-from bot.services import Services
 from bot.slack.errors import SlackError
 from bot.slack.ids import ActionId, BlockId, CallbackId, InputId
 from bot.slack.update_views import status_update_modal
-from bot.status_templates import render_status_update, unfilled_prompts, update_context
+from handlers.services import Services
 from handlers.slack.actions import request_from_action
-from handlers.slack.context import ACK_BUDGET_SECONDS, Ack, Reply, Request, respond_later, services_of, view_metadata
+from handlers.slack.context import (
+    ACK_BUDGET_SECONDS,
+    Ack,
+    Reply,
+    Request,
+    respond_later,
+    services_of,
+    view_metadata,
+)
 from handlers.slack.errors import message_for
 from storage.models import Incident
 

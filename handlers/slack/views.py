@@ -8,7 +8,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.async_context import AsyncBoltContext
 
-from bot.severity import Severity
+from bot.config.severity import Severity
 from bot.slack.ids import BlockId, CallbackId, InputId
 from handlers.slack.commands.declare import declare_incident
 from handlers.slack.context import Ack, Reply, Request, respond_later, services_of

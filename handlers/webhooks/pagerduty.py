@@ -16,7 +16,12 @@ from typing import Any
 from bot.core.signals import AlertSignal, SignalKind, Source
 from handlers.payloads import object_or_empty
 from handlers.webhooks.bodies import load_json_body
-from handlers.webhooks.errors import MAX_BODY_BYTES, BadSignature, MalformedPayload, PayloadTooLarge
+from handlers.webhooks.errors import (
+    MAX_BODY_BYTES,
+    BadSignature,
+    MalformedPayload,
+    PayloadTooLarge,
+)
 
 SIGNATURE_HEADER = "X-PagerDuty-Signature"
 WEBHOOK_ID_HEADER = "X-Webhook-Id"

@@ -20,7 +20,10 @@ from handlers.webhooks.cloudwatch import (
 )
 from handlers.webhooks.errors import WebhookError
 from handlers.webhooks.intake import Intake, accept, read_body, refuse
-from handlers.webhooks.pagerduty import parse_pagerduty_webhook, verify_pagerduty_signature
+from handlers.webhooks.pagerduty import (
+    parse_pagerduty_webhook,
+    verify_pagerduty_signature,
+)
 from handlers.webhooks.sns_verify import CertFetcher, SnsVerifier, confirm_subscription
 
 router = APIRouter(prefix="/webhooks")

@@ -29,7 +29,12 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from handlers.webhooks.errors import BadSignature, ForbiddenTopic, MalformedPayload, UpstreamUnavailable
+from handlers.webhooks.errors import (
+    BadSignature,
+    ForbiddenTopic,
+    MalformedPayload,
+    UpstreamUnavailable,
+)
 
 NO_TRUSTED_TOPICS = "no SNS topic is trusted: set SNS_TOPIC_ARNS to the topics that may post alarms"
 

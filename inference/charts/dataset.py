@@ -23,7 +23,12 @@ import numpy as np
 from PIL import Image
 
 from inference.charts.patterns import CHART_PATTERNS, METRIC_KINDS, generate_series
-from inference.charts.render import HELDOUT_STYLE, STYLE_FAMILIES, render_chart, sample_style
+from inference.charts.render import (
+    HELDOUT_STYLE,
+    STYLE_FAMILIES,
+    render_chart,
+    sample_style,
+)
 
 TRAIN_STYLES: tuple[str, ...] = tuple(s for s in STYLE_FAMILIES if s != HELDOUT_STYLE)
 EVAL_STYLES: tuple[str, ...] = (HELDOUT_STYLE,)

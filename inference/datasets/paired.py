@@ -28,8 +28,8 @@ from inference.charts.dataset import SERIES_LENGTH, sample_size
 from inference.charts.patterns import CHART_PATTERNS, generate_series
 from inference.charts.render import render_chart, sample_style
 from inference.datasets.text import Split, load_split
-from inference.labels import RUNBOOK_CLASSES
 from inference.mechanisms import mechanism_for
+from runbooks.classes import RUNBOOK_CLASSES
 
 # The patterns incidents of each class typically show get weight 3, any other pattern weight 1:
 # every combination occurs, so the model must read the chart rather than guess from the class.

@@ -20,7 +20,7 @@ from importlib.abc import Traversable
 from pathlib import Path
 from typing import Final, Literal
 
-from inference.labels import RUNBOOK_CLASSES
+from runbooks.classes import RUNBOOK_CLASSES
 
 Split = Literal["train", "heldout"]
 

@@ -24,7 +24,12 @@ from inference.registry.errors import (
     UnknownVersion,
 )
 from inference.registry.local import LocalRegistry
-from inference.registry.manifest import DeployRecord, Manifest, ModelKind, validate_model_name
+from inference.registry.manifest import (
+    DeployRecord,
+    Manifest,
+    ModelKind,
+    validate_model_name,
+)
 
 if TYPE_CHECKING:
     from inference.registry.s3 import S3Registry

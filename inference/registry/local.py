@@ -25,7 +25,13 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from inference.registry.errors import CorruptVersion, InvalidManifest, RegistryError, UnknownModel, UnknownVersion
+from inference.registry.errors import (
+    CorruptVersion,
+    InvalidManifest,
+    RegistryError,
+    UnknownModel,
+    UnknownVersion,
+)
 from inference.registry.manifest import (
     CHUNK_SIZE,
     MANIFEST_FILE,

@@ -19,7 +19,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Final, Literal, get_args
 
-from inference.registry.errors import CorruptVersion, InvalidManifest, InvalidModelName, RegistryError
+from inference.registry.errors import (
+    CorruptVersion,
+    InvalidManifest,
+    InvalidModelName,
+    RegistryError,
+)
 
 MODEL_NAME_PATTERN: Final = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
 VERSION_PATTERN: Final = re.compile(r"^v[1-9][0-9]*$")

@@ -26,12 +26,18 @@ from tqdm import tqdm
 
 from inference.charts.dataset import EVAL_STYLES, TRAIN_STYLES
 from inference.datasets.paired import PairedExample, paired_examples
-from inference.labels import RUNBOOK_CLASSES
 from inference.mechanisms import MECHANISMS
-from inference.models.fusion import WEIGHTS_FILE, FusionHead, chart_features, head_config, text_features
+from inference.models.fusion import (
+    WEIGHTS_FILE,
+    FusionHead,
+    chart_features,
+    head_config,
+    text_features,
+)
 from inference.models.text import TextClassifier
 from inference.models.vit import ChartClassifier
 from inference.training.evaluation import classification_metrics
+from runbooks.classes import RUNBOOK_CLASSES
 
 EVAL_SEED = 910_001
 FEATURE_BATCH = 64

@@ -21,7 +21,7 @@ from inference.charts.dataset import EVAL_STYLES, generate_examples
 from inference.charts.patterns import CHART_PATTERNS
 from inference.datasets.paired import paired_examples
 from inference.inputs import Instance
-from inference.labels import RUNBOOK_CLASSES
+from runbooks.classes import RUNBOOK_CLASSES
 
 GOLDEN_CHARTS_PER_PATTERN = 8
 GOLDEN_PAIRS_PER_CLASS = 8

@@ -14,8 +14,14 @@ from typing import Any
 
 from inference.charts.patterns import CHART_PATTERNS
 from inference.datasets.text import corpus_hash, load_split
-from inference.golden import BASELINE_FILE, GOLDEN_FILE, baseline, dump_golden, dump_text_golden, parse_golden
-from inference.labels import RUNBOOK_CLASSES
+from inference.golden import (
+    BASELINE_FILE,
+    GOLDEN_FILE,
+    baseline,
+    dump_golden,
+    dump_text_golden,
+    parse_golden,
+)
 from inference.models.base import ServedModel
 from inference.models.encoder import SentenceEncoder
 from inference.models.fusion import FusionClassifier
@@ -26,8 +32,15 @@ from inference.registry import Manifest, Registry, RegistryError
 from inference.training.fusion import EVAL_SEED as FUSION_EVAL_SEED
 from inference.training.fusion import FusionTrainingConfig, train_fusion
 from inference.training.golden_sets import chart_golden_set, fusion_golden_set
-from inference.training.text import FineTuneConfig, TextTrainingConfig, TrainedText, finetune_text, train_text_head
+from inference.training.text import (
+    FineTuneConfig,
+    TextTrainingConfig,
+    TrainedText,
+    finetune_text,
+    train_text_head,
+)
 from inference.training.vit import ChartTrainingConfig, renderer_hash, train_chart_vit
+from runbooks.classes import RUNBOOK_CLASSES
 
 TEXT_MODEL = "incident-text"
 CHART_MODEL = "chart-vit"

@@ -35,9 +35,20 @@ from safetensors.torch import save
 from tqdm import tqdm
 from transformers import ViTConfig
 
-from inference.charts.dataset import EVAL_STYLES, TRAIN_STYLES, generate_examples, preprocess
+from inference.charts.dataset import (
+    EVAL_STYLES,
+    TRAIN_STYLES,
+    generate_examples,
+    preprocess,
+)
 from inference.charts.patterns import CHART_PATTERNS
-from inference.models.vit import INPUT_PIPELINE, WEIGHTS_FILE, build_vit, forward, vit_config_dict
+from inference.models.vit import (
+    INPUT_PIPELINE,
+    WEIGHTS_FILE,
+    build_vit,
+    forward,
+    vit_config_dict,
+)
 from inference.training.evaluation import classification_metrics
 
 # Every version is evaluated on the same held-out charts, whatever its training seed.

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from inference.client import WorkerClient, WorkerError, WorkerRejected
+from bot.core.ports.cloudwatch import MetricRef, MetricSource, alarm_window
+from bot.core.ports.worker import WorkerClient, WorkerError, WorkerRejected
 from runbooks.diagnostics.metric_chart import ChartSpec, render_metric_chart
 from runbooks.diagnostics.metric_units import unit_of
 from runbooks.diagnostics.results import (
@@ -26,7 +27,6 @@ from runbooks.diagnostics.results import (
     f1_drop_verdict,
     worst,
 )
-from runbooks.providers.cloudwatch import MetricRef, MetricSource, alarm_window
 
 LATENCY_BATCHES = (1, 4, 8, 16)
 LATENCY_REPEATS = 3

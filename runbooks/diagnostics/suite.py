@@ -13,10 +13,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import Any
 
-from inference.client import WorkerError, WorkerRejected
+from bot.core.ports.errors import ProviderError
+from bot.core.ports.worker import WorkerError, WorkerRejected
 from runbooks.diagnostics.results import StepResult, Verdict
 from runbooks.diagnostics.steps import STEPS, Findings, Subject, Tools
-from runbooks.providers.errors import ProviderError
 
 log = logging.getLogger(__name__)
 

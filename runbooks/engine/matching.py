@@ -91,6 +91,18 @@ _ROLLBACK_KINDS = {"model": ("rollback_model", "load_model"), "deploy": ("rollba
                    "config": ("rollback_config",)}
 
 
+@dataclass(frozen=True)
+class ActionSteps:
+    """The library as the action pipeline asks it (``bot.core.ports.runbooks.RunbookSteps``)."""
+
+    library: Library
+
+    def done_by_action(self, runbook: str, *, kind: str, before: Mapping[str, Any],
+                       after: Mapping[str, Any]) -> list[Step]:
+        found = self.library.get(runbook)
+        return steps_done_by_action(found, kind=kind, before=before, after=after) if found else []
+
+
 def steps_done_by_action(runbook: Runbook, *, kind: str, before: Mapping[str, Any],
                          after: Mapping[str, Any]) -> list[Step]:
     """The runbook's action steps that a finished action did, wherever it was started from.

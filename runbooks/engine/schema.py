@@ -14,9 +14,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from bot.config.severity import Severity
 from bot.core.record_facts import RecordFact
-from bot.severity import Severity
-from inference.labels import RUNBOOK_CLASSES
+from runbooks.classes import RUNBOOK_CLASSES
 
 STEP_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 DIAGNOSE_STEPS = ("worker", "golden", "drift", "latency", "low_confidence", "chart", "triage")

@@ -29,15 +29,15 @@ from typing import Any
 import httpx
 from sqlalchemy import create_engine, select
 
-from bot.sandbox.runner import SignedSlackClient, ThreadedServer
-from bot.sandbox.slack_api import LocalSlackServer
 from inference.datasets.text import load_split
+from sandbox.runner import SignedSlackClient, ThreadedServer
+from sandbox.slack_api import LocalSlackServer
 from storage.db import sync_url
 from storage.models import Incident, TimelineEvent
 from tests.bench.inference import free_port, start_worker, stop_worker, wait_ready
 from tests.bench.report import update_benchmarks
+from tests.bot.integrations.test_cloudwatch import put_latency_step
 from tests.inference.moto_server import DUMMY_CREDENTIALS, REGION, running_moto
-from tests.runbooks.providers.test_cloudwatch import put_latency_step
 from tests.scenarios.harness import SIGNING_SECRET, BotServer, bot_settings
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -194,7 +194,7 @@ def _measure(count: int, database_url: str, work: Path) -> dict:
     slack_port, bot_port, base_port = free_port(), free_port(), free_port()
     (work / "baseline.py").write_text(BASELINE_APP)
     processes = [
-        start([sys.executable, "-m", "bot.sandbox.slack_api", "--port", str(slack_port)], {}, work / "slack.log"),
+        start([sys.executable, "-m", "sandbox.slack_api", "--port", str(slack_port)], {}, work / "slack.log"),
         start([sys.executable, "-m", "uvicorn", "--app-dir", str(work), "baseline:app", "--port", str(base_port),
                "--log-level", "warning"], {}, work / "baseline.log"),
         start([sys.executable, "-m", "bot.cli", "serve", "--port", str(bot_port)], {

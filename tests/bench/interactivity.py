@@ -39,8 +39,8 @@ from typing import Any
 import httpx
 from sqlalchemy import create_engine, select
 
-from bot.sandbox.runner import SignedSlackClient
 from handlers.slack.context import WORKING_ON_IT
+from sandbox.runner import SignedSlackClient
 from storage.db import sync_url
 from storage.models import Incident, TimelineEvent
 from tests.bench.diagnose import CONFIG, STEPS
@@ -56,9 +56,9 @@ from tests.bench.stack import (
     registry,
     summary_ms,
 )
+from tests.bot.integrations.test_cloudwatch import put_latency_step
 from tests.databases import PostgresDatabases
 from tests.inference.moto_server import DUMMY_CREDENTIALS, REGION
-from tests.runbooks.providers.test_cloudwatch import put_latency_step
 
 GOAL_P99_MS = 300.0
 SLACK_LIMIT_MS = 3000.0

@@ -8,7 +8,7 @@ pinned messages, follow-ups and a resolve, with alert deliveries making up the r
 - **storm**: most events are alert deliveries in runs, as in a real alert storm; the table folds them.
 - **all notes**: 2,000 notes, none of which fold: the table has a row per event (the worst case).
 
-Each run times `bot.postmortem.compose.compose` (read every row it needs, measure, fold, render
+Each run times `bot.core.postmortem.compose.compose` (read every row it needs, measure, fold, render
 the jinja2 Markdown; related incidents off, since that is the worker's time) and, separately,
 the HTML export of the result. The baseline, in the same run, reads the same 2,000 timeline
 rows with one bare `select` and joins them into a Markdown table with an f-string: the least
@@ -33,12 +33,12 @@ from typing import Any
 from sqlalchemy import select
 
 from bot.config import IncidentBotConfig
+from bot.config.severity import Severity
 from bot.core import followups, incidents
+from bot.core.postmortem import render
+from bot.core.postmortem.compose import compose
 from bot.core.timeline import EventKind, record_event
 from bot.core.unit_of_work import Core
-from bot.postmortem import render
-from bot.postmortem.compose import compose
-from bot.severity import Severity
 from storage.db import create_engine_for, session_factory
 from storage.migrate import upgrade_to_head
 from storage.models import Alert, TimelineEvent

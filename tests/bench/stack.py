@@ -78,7 +78,7 @@ class Stack:
         self.processes: list[subprocess.Popen[bytes]] = []
 
     def __enter__(self) -> Self:
-        self.slack = start([sys.executable, "-m", "bot.sandbox.slack_api", "--port", str(self.slack_port)], {},
+        self.slack = start([sys.executable, "-m", "sandbox.slack_api", "--port", str(self.slack_port)], {},
                            self.work / "slack.log")
         self.processes.append(self.slack)
         wait_http(f"{self.slack_root}_local/calls")

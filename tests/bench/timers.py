@@ -61,16 +61,16 @@ from sqlalchemy import func, select, update
 from sqlalchemy.engine import make_url
 
 from bot.config import IncidentBotConfig
+from bot.config.settings import Settings
+from bot.config.severity import Severity
 from bot.core import incidents, timers
 from bot.core.clock import utc_now
 from bot.core.escalation import EscalationPolicy
 from bot.core.timeline import EventKind
 from bot.core.timers import TimerKind, TimerState
 from bot.core.unit_of_work import Core
-from bot.scheduler import TimerScheduler
-from bot.settings import Settings
-from bot.severity import Severity
 from handlers.jobs.fire_timers import PassResult, TimerJob
+from handlers.jobs.scheduler import TimerScheduler
 from storage.db import create_engine_for, parse_database_url, session_factory
 from storage.migrate import upgrade_to_head
 from storage.models import TimelineEvent, Timer

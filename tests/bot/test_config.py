@@ -23,7 +23,7 @@ from bot.config import (
     is_channel_id,
     load_config,
 )
-from bot.severity import Severity
+from bot.config.severity import Severity
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE_PATH = (REPO_ROOT / "../shared/config.example.yaml").resolve()

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from bot.sandbox.slack_api import LocalSlackServer
 from bot.slack.gateway import SlackSdkGateway, build_web_client
 from runbooks.diagnostics.metric_chart import ChartSpec, render_metric_chart
+from sandbox.slack_api import LocalSlackServer
 
 
 async def test_a_chart_is_uploaded_and_shared_in_the_channel() -> None:

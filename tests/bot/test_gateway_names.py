@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from bot.sandbox.slack_api import LocalSlackServer
 from bot.slack.gateway import SlackSdkGateway, build_web_client
+from sandbox.slack_api import LocalSlackServer
 
 
 async def test_names_are_looked_up_once_each_and_unknown_people_are_left_out() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.app import ingest_slots
-from bot.settings import Settings
+from bot.config.settings import Settings
 
 
 @pytest.mark.parametrize(("database_url", "configured", "expected"), [

@@ -12,8 +12,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from slack_sdk import WebClient
 
-from bot.sandbox import LocalSlackServer
 from runbooks.diagnostics.metric_chart import WIDTH, ChartSpec, render_metric_chart
+from sandbox import LocalSlackServer
 from tests.e2e.test_sandbox_browser import _browser_or_skip
 
 pytestmark = pytest.mark.browser

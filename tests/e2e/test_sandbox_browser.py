@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.demo.stack import DemoOptions, DemoStack, RunningDemo
+from demo.stack import DemoOptions, DemoStack, RunningDemo
 
 pytestmark = pytest.mark.browser
 

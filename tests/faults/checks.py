@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from bot.sandbox.slack_api import LocalSlackServer
+from sandbox.slack_api import LocalSlackServer
 from storage.models import Alert, Incident, WebhookDelivery
 from tests.faults.storm import Delivery
 from tests.scenarios.harness import Database

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.sandbox.slack_api import LocalSlackServer
+from sandbox.slack_api import LocalSlackServer
 from tests.handlers.webhooks.sns_fixtures import write_pinned_cert
 
 

@@ -17,7 +17,10 @@ import httpx
 import pytest
 from sqlalchemy.engine import make_url
 
-from tests.faults.checks import assert_one_channel_per_incident, assert_stored_exactly_once
+from tests.faults.checks import (
+    assert_one_channel_per_incident,
+    assert_stored_exactly_once,
+)
 from tests.faults.storm import PD_SECRET, RetryingSenders, build_storm
 from tests.faults.tcp_proxy import Backend, TcpProxy
 from tests.handlers.webhooks.sns_fixtures import DEFAULT_TOPIC_ARN

@@ -8,7 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.faults.checks import assert_one_channel_per_incident, assert_stored_exactly_once
+from tests.faults.checks import (
+    assert_one_channel_per_incident,
+    assert_stored_exactly_once,
+)
 from tests.faults.storm import PD_SECRET, RetryingSenders, build_storm
 from tests.handlers.webhooks.sns_fixtures import DEFAULT_TOPIC_ARN
 from tests.scenarios.actions_support import wait_for

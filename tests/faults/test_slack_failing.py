@@ -11,11 +11,17 @@ import time
 import httpx
 import pytest
 
-from bot.sandbox.slack_api import LocalSlackServer
+from sandbox.slack_api import LocalSlackServer
 from tests.faults.storm import PD_SECRET, RetryingSenders, build_storm
 from tests.handlers.webhooks.sns_fixtures import DEFAULT_TOPIC_ARN
 from tests.scenarios.actions_support import wait_for
-from tests.scenarios.harness import BotServer, Database, SlackUser, all_text, bot_settings
+from tests.scenarios.harness import (
+    BotServer,
+    Database,
+    SlackUser,
+    all_text,
+    bot_settings,
+)
 
 pytestmark = [pytest.mark.long, pytest.mark.postgres]
 

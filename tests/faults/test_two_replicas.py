@@ -13,9 +13,12 @@ import pytest
 import yaml
 from sqlalchemy import func, select
 
-from bot.sandbox.pagerduty_api import LocalPagerDutyServer
+from sandbox.pagerduty_api import LocalPagerDutyServer
 from storage.models import TimelineEvent, Timer
-from tests.faults.checks import assert_one_channel_per_incident, assert_stored_exactly_once
+from tests.faults.checks import (
+    assert_one_channel_per_incident,
+    assert_stored_exactly_once,
+)
 from tests.faults.storm import PD_SECRET, RetryingSenders, build_storm
 from tests.faults.tcp_proxy import Backend, TcpProxy
 from tests.handlers.webhooks.sns_fixtures import DEFAULT_TOPIC_ARN

@@ -17,8 +17,19 @@ from inference.charts.dataset import (
     preprocess,
     to_png_bytes,
 )
-from inference.charts.patterns import CHART_PATTERNS, METRIC_KINDS, describe_series, generate_series
-from inference.charts.render import HELDOUT_STYLE, STYLE_FAMILIES, ChartStyle, render_chart, sample_style
+from inference.charts.patterns import (
+    CHART_PATTERNS,
+    METRIC_KINDS,
+    describe_series,
+    generate_series,
+)
+from inference.charts.render import (
+    HELDOUT_STYLE,
+    STYLE_FAMILIES,
+    ChartStyle,
+    render_chart,
+    sample_style,
+)
 
 SEEDS = range(40)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from bot.demo_models import show_diagnostics
+from demo.models import show_diagnostics
 from inference.mechanisms import MECHANISM_INFO
 
 

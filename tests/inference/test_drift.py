@@ -10,8 +10,8 @@ import pytest
 
 from inference import drift
 from inference.datasets.text import load_split
-from inference.labels import RUNBOOK_CLASSES
 from inference.server import PROBE_HEADER
+from runbooks.classes import RUNBOOK_CLASSES
 from tests.inference.test_worker import predict, start_worker
 
 LABELS = ["a", "b", "c", "d"]

@@ -11,7 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from transformers import AutoConfig
 
-from inference.client import WorkerClient, WorkerRejected
+from bot.core.ports.worker import WorkerRejected
+from bot.integrations.worker import HttpWorkerClient
 from inference.models.encoder import encoder_path
 from inference.server import MAX_EMBED_TEXTS
 from tests.inference.test_worker import start_worker
@@ -147,7 +148,7 @@ def test_no_json_body_makes_the_worker_answer_5xx(worker, http, body) -> None:
 
 
 async def test_the_client_embeds_and_maps_refusals(worker, encoder_width) -> None:
-    async with WorkerClient(worker.url, timeout=60) as client:
+    async with HttpWorkerClient(worker.url, timeout=60) as client:
         version, vectors = await client.embed([*SIMILAR, UNRELATED])
         assert version == "v1" and len(vectors) == 3 and all(len(v) == encoder_width for v in vectors)
         assert cosine(vectors[0], vectors[1]) > cosine(vectors[0], vectors[2])

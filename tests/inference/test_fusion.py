@@ -13,19 +13,24 @@ from hypothesis import given
 from hypothesis import strategies as st
 from PIL import Image
 
-from bot.sandbox.runner import ThreadedServer
 from inference.app import build_worker
 from inference.charts.dataset import EVAL_STYLES, TRAIN_STYLES, generate_examples
 from inference.charts.patterns import CHART_PATTERNS
 from inference.datasets.paired import PATTERN_WEIGHTS, paired_examples
 from inference.datasets.text import load_split
 from inference.errors import ModelNotReady
-from inference.labels import RUNBOOK_CLASSES
 from inference.mechanisms import MECHANISM_INFO, MECHANISMS, mechanism_for
 from inference.models.loading import ModelLoader
 from inference.registry import LocalRegistry
 from inference.settings import WorkerSettings
-from inference.training.run import CHART_MODEL, FUSION_MODEL, TEXT_MODEL, train_fusion_model
+from inference.training.run import (
+    CHART_MODEL,
+    FUSION_MODEL,
+    TEXT_MODEL,
+    train_fusion_model,
+)
+from runbooks.classes import RUNBOOK_CLASSES
+from sandbox.runner import ThreadedServer
 
 # ----------------------------------------------------------------------------- the mechanism table
 

@@ -9,13 +9,14 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bot.sandbox.runner import ThreadedServer
-from inference.client import WorkerClient, WorkerRejected
+from bot.core.ports.worker import WorkerRejected
+from bot.integrations.worker import HttpWorkerClient
 from inference.datasets.text import load_split
 from inference.golden import BASELINE_FILE, GOLDEN_FILE, parse_golden, score
-from inference.labels import RUNBOOK_CLASSES
 from inference.models.base import Prediction
 from inference.registry import LocalRegistry
+from runbooks.classes import RUNBOOK_CLASSES
+from sandbox.runner import ThreadedServer
 from tests.inference.test_worker import start_worker
 
 
@@ -84,7 +85,7 @@ def test_a_version_without_a_golden_set_is_no_golden_set(worker) -> None:
 
 def test_the_client_evaluates_and_reads_drift(worker) -> None:
     async def go() -> tuple[dict, dict, WorkerRejected]:
-        async with WorkerClient(worker.url, timeout=300) as client:
+        async with HttpWorkerClient(worker.url, timeout=300) as client:
             evaluated = await client.evaluate("incident-text", "v2", golden_from="v1")
             drifted = await client.drift("incident-text", limit=100)
             with pytest.raises(WorkerRejected) as refused:

@@ -11,15 +11,25 @@ import httpx
 import pytest
 from PIL import Image
 
-from bot.sandbox.runner import ThreadedServer
 from inference.charts.patterns import CHART_PATTERNS
-from inference.golden import BASELINE_FILE, GOLDEN_FILE, GoldenSetError, dump_golden, evaluate, parse_golden
+from inference.golden import (
+    BASELINE_FILE,
+    GOLDEN_FILE,
+    GoldenSetError,
+    dump_golden,
+    evaluate,
+    parse_golden,
+)
 from inference.inputs import Instance
-from inference.labels import RUNBOOK_CLASSES
 from inference.models.base import Prediction
 from inference.registry import LocalRegistry
-from inference.training.golden_sets import GOLDEN_CHARTS_PER_PATTERN, GOLDEN_PAIRS_PER_CLASS
+from inference.training.golden_sets import (
+    GOLDEN_CHARTS_PER_PATTERN,
+    GOLDEN_PAIRS_PER_CLASS,
+)
 from inference.training.run import CHART_MODEL, FUSION_MODEL
+from runbooks.classes import RUNBOOK_CLASSES
+from sandbox.runner import ThreadedServer
 from tests.inference.test_worker import start_worker
 
 CHART_EXAMPLES = GOLDEN_CHARTS_PER_PATTERN * len(CHART_PATTERNS)

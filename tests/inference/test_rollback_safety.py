@@ -9,9 +9,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bot.sandbox.runner import ThreadedServer
-from inference.client import WorkerClient, WorkerConflict, WorkerRejected
+from bot.core.ports.worker import WorkerConflict, WorkerRejected
+from bot.integrations.worker import HttpWorkerClient
 from inference.registry import LocalRegistry
+from sandbox.runner import ThreadedServer
 from tests.inference.test_worker import predict, start_worker
 
 TEXT = "incident-text"
@@ -83,7 +84,7 @@ def test_a_load_that_cannot_load_changes_nothing(worker, registry, http) -> None
 
 
 async def test_a_stale_expect_is_409_and_the_deploy_log_is_shown(worker, registry) -> None:
-    async with WorkerClient(worker.url, timeout=60) as client:
+    async with HttpWorkerClient(worker.url, timeout=60) as client:
         assert await client.load_version(TEXT, "v2", expect="v1", actor="U1") == "v2"
         before = registry.deploy_log(TEXT)
         with pytest.raises(WorkerConflict) as rollback:

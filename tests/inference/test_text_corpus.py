@@ -21,7 +21,7 @@ from inference.datasets.text import (
     load_path,
     load_split,
 )
-from inference.labels import CLASS_DESCRIPTIONS, RUNBOOK_CLASSES
+from runbooks.classes import CLASS_DESCRIPTIONS, RUNBOOK_CLASSES
 
 MIN_PER_CLASS = {"train": 100, "heldout": 40}
 SPLITS = tuple(MIN_PER_CLASS)

@@ -15,12 +15,12 @@ import httpx
 import pytest
 from PIL import Image
 
-from bot.sandbox.runner import ThreadedServer
 from inference.app import build_worker
 from inference.charts.dataset import EVAL_STYLES, generate_examples
 from inference.charts.patterns import CHART_PATTERNS
-from inference.labels import RUNBOOK_CLASSES
 from inference.settings import WorkerSettings
+from runbooks.classes import RUNBOOK_CLASSES
+from sandbox.runner import ThreadedServer
 
 
 def start_worker(registry: Path, tmp_path: Path, *, timeout: float = 120, **settings) -> ThreadedServer:

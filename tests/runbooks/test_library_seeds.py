@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from inference.labels import RUNBOOK_CLASSES
+from runbooks.classes import RUNBOOK_CLASSES
 from runbooks.engine.schema import Runbook
 
 LIBRARY = Path(__file__).resolve().parents[2] / "runbooks" / "library"

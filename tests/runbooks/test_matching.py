@@ -69,7 +69,7 @@ def test_any_alert_text_gets_a_runbook_of_the_library_or_none_and_always_the_sam
 
 
 def test_every_text_class_has_its_runbook() -> None:
-    from inference.labels import RUNBOOK_CLASSES
+    from runbooks.classes import RUNBOOK_CLASSES
 
     assert {label: runbook_for_class(LIBRARY, label) for label in RUNBOOK_CLASSES} == {c: c for c in RUNBOOK_CLASSES}
     assert runbook_for_class(LIBRARY, "not_a_class") is None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from bot.sandbox.aws_seed import LATENCY_AFTER_DEPLOY, seed_metrics
+from sandbox.aws_seed import LATENCY_AFTER_DEPLOY, seed_metrics
 from tests.inference.moto_server import moto_client
 
 

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.sandbox.mentions import Directory, escape_mentions
-from bot.sandbox.models import Channel, User, UserGroup
+from sandbox.mentions import Directory, escape_mentions
+from sandbox.models import Channel, User, UserGroup
 
 DIRECTORY = Directory.of(
     users=[User("U0ALICE", "alice"), User("U0MLLEAD1", "ml-lead"), User("U0BOT", "incident-bot", is_bot=True)],

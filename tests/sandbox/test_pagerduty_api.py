@@ -16,10 +16,13 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from bot.core.signals import AlertSignal, SignalKind
-from bot.sandbox.pagerduty_api import DEFAULT_TOKEN, LocalPagerDutyServer
-from bot.sandbox.runner import ThreadedServer
 from handlers.webhooks.errors import WebhookError
-from handlers.webhooks.pagerduty import parse_pagerduty_webhook, verify_pagerduty_signature
+from handlers.webhooks.pagerduty import (
+    parse_pagerduty_webhook,
+    verify_pagerduty_signature,
+)
+from sandbox.pagerduty_api import DEFAULT_TOKEN, LocalPagerDutyServer
+from sandbox.runner import ThreadedServer
 
 SECRET = "whsec-local"
 FROM = "responder@example.com"
@@ -345,7 +348,7 @@ def test_python_dash_m_serves_a_pagerduty(tmp_path: object) -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    process = subprocess.Popen([sys.executable, "-m", "bot.sandbox.pagerduty_api", "--port",
+    process = subprocess.Popen([sys.executable, "-m", "sandbox.pagerduty_api", "--port",
                                 str(port)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                env={**os.environ, "PYTHONUNBUFFERED": "1"})
     try:

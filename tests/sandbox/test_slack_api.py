@@ -18,8 +18,8 @@ from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetry
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
-from bot.sandbox import BOT_USER_ID, ChannelSpec, LocalSlackServer
-from bot.sandbox.methods import METHODS
+from sandbox import BOT_USER_ID, ChannelSpec, LocalSlackServer
+from sandbox.methods import METHODS
 
 TOKEN = "xoxb-test-token"
 NAME_ERRORS = {"invalid_name_required", "invalid_name_maxlength", "invalid_name_specials",
@@ -573,7 +573,7 @@ def test_local_control_surface(slack: LocalSlackServer) -> None:
 
 
 def test_constructor_options_add_users_and_channels() -> None:
-    from bot.sandbox import User
+    from sandbox import User
 
     with LocalSlackServer(users=[User("U0CAROL", "carol")],
                           channels=[ChannelSpec("ml-alerts", members=("U0CAROL",),

@@ -28,9 +28,9 @@ from hypothesis import strategies as st
 from slack_sdk import WebClient
 from slack_sdk.signature import SignatureVerifier
 
-from bot.sandbox import LocalSlackServer
-from bot.sandbox.runner import ThreadedServer
-from bot.sandbox.web import MESSAGE_SHORTCUTS, BotLink, Scenario
+from sandbox import LocalSlackServer
+from sandbox.runner import ThreadedServer
+from sandbox.web import MESSAGE_SHORTCUTS, BotLink, Scenario
 
 SECRET = "test-signing-secret"
 ROOT = Path(__file__).resolve().parents[2]

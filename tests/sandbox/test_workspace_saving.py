@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.sandbox.models import ChannelSpec
-from bot.sandbox.workspace import Workspace, WorkspaceConfig
+from sandbox.models import ChannelSpec
+from sandbox.workspace import Workspace, WorkspaceConfig
 
 
 def test_a_saved_workspace_comes_back_with_its_channels_messages_and_counters(tmp_path: Path) -> None:

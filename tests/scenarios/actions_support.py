@@ -11,9 +11,9 @@ from typing import Any
 import httpx
 from sqlalchemy import select
 
-from bot.sandbox.aws_seed import SeededProduction
-from bot.sandbox.slack_api import LocalSlackServer
 from bot.slack.ids import ActionId
+from sandbox.aws_seed import SeededProduction
+from sandbox.slack_api import LocalSlackServer
 from storage.models import AuditEntry, ResponseAction
 from tests.inference.moto_server import moto_client
 from tests.scenarios.harness import Database, SlackUser, all_text
@@ -56,7 +56,7 @@ def write_config(tmp_path: Path, *, ttl: str = "10m", dry_run: bool = False) -> 
 
 
 def add_oncall_group(slack: LocalSlackServer) -> None:
-    from bot.sandbox.models import UserGroup
+    from sandbox.models import UserGroup
 
     slack.add_usergroup(UserGroup(id=ONCALL_GROUP, handle="ml-oncall", name="ML on-call", users=[ALICE]))
 

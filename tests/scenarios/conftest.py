@@ -5,8 +5,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from bot.sandbox.aws_seed import SeededProduction, seed_production
-from bot.sandbox.slack_api import LocalSlackServer
+from sandbox.aws_seed import SeededProduction, seed_production
+from sandbox.slack_api import LocalSlackServer
 from tests.scenarios.harness import BotServer, Database, SlackUser, bot_settings
 
 

@@ -10,10 +10,15 @@ import httpx
 from sqlalchemy import func, select
 
 from bot.app import AppOptions, create_app
-from bot.sandbox.runner import OutboxProbe, SignedSlackClient, ThreadedServer, slack_signature_headers
-from bot.sandbox.slack_api import LocalSlackServer
-from bot.settings import Settings
+from bot.config.settings import Settings
 from handlers.slack.context import WORKING_ON_IT
+from sandbox.runner import (
+    OutboxProbe,
+    SignedSlackClient,
+    ThreadedServer,
+    slack_signature_headers,
+)
+from sandbox.slack_api import LocalSlackServer
 from storage.models import Incident, WebhookDelivery
 
 SIGNING_SECRET = "test-signing-secret"

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 from fastapi import FastAPI, Request, Response
 
-from bot.sandbox.runner import ThreadedServer
+from sandbox.runner import ThreadedServer
 
 _HOP_HEADERS = {"host", "content-length", "transfer-encoding", "connection", "content-encoding"}
 

@@ -267,7 +267,7 @@ def _one_refused(db: Database, first: int, second: int) -> bool:
 
 
 def _group_with(*users: str):
-    from bot.sandbox.models import UserGroup
+    from sandbox.models import UserGroup
 
     return UserGroup(id="S0MLONCALL", handle="ml-oncall", name="ML on-call", users=list(users))
 

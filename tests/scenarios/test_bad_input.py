@@ -11,9 +11,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.app import AppOptions, create_app
-from bot.sandbox.runner import ThreadedServer
-from bot.settings import Settings
+from bot.config.settings import Settings
 from bot.slack.ids import ActionId, CallbackId
+from sandbox.runner import ThreadedServer
 from tests.scenarios.harness import SlackUser, sign
 
 json_values = st.recursive(

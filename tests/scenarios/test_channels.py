@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 
-from bot.sandbox.slack_api import LocalSlackServer
+from sandbox.slack_api import LocalSlackServer
 from tests.scenarios.harness import BotServer, Database, SlackUser, bot_settings
 from tests.scenarios.test_lifecycle import all_text, incident_channel
 

@@ -12,7 +12,7 @@ import httpx
 import pytest
 from fastapi import FastAPI, Request
 
-from bot.sandbox.runner import ThreadedServer
+from sandbox.runner import ThreadedServer
 from tests.handlers.webhooks.sns_fixtures import (
     DEFAULT_TOPIC_ARN,
     alarm_arn,

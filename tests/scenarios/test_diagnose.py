@@ -24,9 +24,9 @@ from inference.registry import LocalRegistry
 from inference.training.run import train_text
 from runbooks.diagnostics.metric_chart import ChartSpec, render_metric_chart
 from storage.models import TimelineEvent
+from tests.bot.integrations.test_cloudwatch import put_latency_step
 from tests.inference.moto_server import moto_client
 from tests.inference.test_worker import start_worker
-from tests.runbooks.providers.test_cloudwatch import put_latency_step
 from tests.scenarios.actions_support import ALICE, declare, wait_for
 from tests.scenarios.harness import Database, SlackUser, all_text
 

@@ -17,14 +17,17 @@ from sqlalchemy import select
 
 from runbooks.diagnostics.metric_chart import ALARM_MARK, LINE, THRESHOLD
 from storage.models import Alert
-from tests.handlers.webhooks.sns_fixtures import eventbridge_alarm_event, eventbridge_body
+from tests.bot.integrations.test_cloudwatch import METRIC, put_latency_step
+from tests.handlers.webhooks.sns_fixtures import (
+    eventbridge_alarm_event,
+    eventbridge_body,
+)
 from tests.runbooks.diagnostics.test_metric_chart import (
     columns_with,
     line_row_at,
     most_common_column,
     most_common_row,
 )
-from tests.runbooks.providers.test_cloudwatch import METRIC, put_latency_step
 from tests.scenarios.actions_support import ALICE, wait_for
 from tests.scenarios.harness import Database, SlackUser
 

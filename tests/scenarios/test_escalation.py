@@ -19,12 +19,21 @@ import yaml
 from sqlalchemy import select
 
 from bot.config import IncidentBotConfig
-from bot.sandbox.pagerduty_api import LocalPagerDutyServer
 from bot.slack.ids import ActionId
+from sandbox.pagerduty_api import LocalPagerDutyServer
 from storage.models import TimelineEvent, Timer
-from tests.handlers.webhooks.sns_fixtures import eventbridge_alarm_event, eventbridge_body
+from tests.handlers.webhooks.sns_fixtures import (
+    eventbridge_alarm_event,
+    eventbridge_body,
+)
 from tests.scenarios.actions_support import wait_for
-from tests.scenarios.harness import BotServer, Database, SlackUser, all_text, bot_settings
+from tests.scenarios.harness import (
+    BotServer,
+    Database,
+    SlackUser,
+    all_text,
+    bot_settings,
+)
 from tests.scenarios.processes import BotProcess
 
 SCALE = 1800.0

@@ -11,8 +11,8 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from bot.sandbox.pagerduty_api import LocalPagerDutyServer
 from bot.slack.ids import ActionId
+from sandbox.pagerduty_api import LocalPagerDutyServer
 from storage.models import TimelineEvent
 from tests.scenarios.harness import BotServer, Database, SlackUser
 from tests.scenarios.test_lifecycle import all_text, headline_message, incident_channel

@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from bot.slack.ids import ActionId, BlockId
 from storage.models import AuditEntry, TimelineEvent
-from tests.runbooks.providers.test_cloudwatch import put_latency_step
+from tests.bot.integrations.test_cloudwatch import put_latency_step
 from tests.scenarios.actions_support import (
     ALICE,
     BOB,

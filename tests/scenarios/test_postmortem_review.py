@@ -15,7 +15,14 @@ from sqlalchemy import select
 
 from bot.core.timers import TimerKind
 from bot.slack.ids import ActionId, BlockId, InputId
-from storage.models import Incident, Postmortem, PostmortemDraft, PostmortemReview, TimelineEvent, Timer
+from storage.models import (
+    Incident,
+    Postmortem,
+    PostmortemDraft,
+    PostmortemReview,
+    TimelineEvent,
+    Timer,
+)
 from tests.scenarios.actions_support import button_values, declare, wait_for
 from tests.scenarios.harness import Database, SlackUser, all_text
 

@@ -19,11 +19,14 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 
 from bot.core.text import escape_mrkdwn
-from bot.sandbox.aws_seed import SeededProduction
 from bot.slack.ids import ActionId, BlockId, CallbackId, InputId
 from runbooks.engine.loader import load_library
+from sandbox.aws_seed import SeededProduction
 from storage.models import IncidentRunbook, TimelineEvent
-from tests.handlers.webhooks.sns_fixtures import eventbridge_alarm_event, eventbridge_body
+from tests.handlers.webhooks.sns_fixtures import (
+    eventbridge_alarm_event,
+    eventbridge_body,
+)
 from tests.inference.test_worker import start_worker
 from tests.scenarios.actions_support import (
     ALICE,

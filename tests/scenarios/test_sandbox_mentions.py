@@ -15,11 +15,17 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from bot.demo.config import demo_config
-from bot.sandbox.slack_api import LocalSlackServer
-from bot.sandbox.web import BotLink
+from demo.config import demo_config
+from sandbox.slack_api import LocalSlackServer
+from sandbox.web import BotLink
 from storage.models import FollowUp
-from tests.scenarios.harness import SIGNING_SECRET, BotServer, Database, SlackUser, bot_settings
+from tests.scenarios.harness import (
+    SIGNING_SECRET,
+    BotServer,
+    Database,
+    SlackUser,
+    bot_settings,
+)
 
 
 @pytest.fixture

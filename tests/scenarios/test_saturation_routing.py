@@ -17,9 +17,9 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from bot.sandbox.aws_seed import SeededProduction
 from bot.slack.ids import ActionId, BlockId, CallbackId
 from runbooks.engine.loader import load_library
+from sandbox.aws_seed import SeededProduction
 from storage.models import Incident, IncidentRunbook
 from tests.handlers.webhooks.sns_fixtures import (
     DEFAULT_TOPIC_ARN,

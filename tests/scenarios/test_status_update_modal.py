@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from bot.sandbox.slack_api import LocalSlackServer
 from bot.slack.ids import ActionId, BlockId, CallbackId, InputId
+from sandbox.slack_api import LocalSlackServer
 from tests.scenarios.actions_support import all_text, declare, wait_for
 from tests.scenarios.harness import Database, SlackUser
 

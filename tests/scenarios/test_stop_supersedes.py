@@ -13,8 +13,8 @@ from typing import Any
 import httpx
 import pytest
 
-from bot.sandbox.aws_seed import SeededProduction, seed_production
 from bot.slack.ids import ActionId
+from sandbox.aws_seed import SeededProduction, seed_production
 from tests.inference.test_worker import start_worker
 from tests.scenarios.actions_support import (
     ALICE,

@@ -15,8 +15,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.app import create_app
-from bot.sandbox.runner import ThreadedServer
-from bot.settings import Settings
+from bot.config.settings import Settings
+from sandbox.runner import ThreadedServer
 from tests.handlers.webhooks.sns_fixtures import (
     DEFAULT_TOPIC_ARN,
     cloudwatch_alarm_message,

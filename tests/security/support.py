@@ -12,7 +12,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any, Self
 
-from bot.sandbox.slack_api import LocalSlackServer
+from sandbox.slack_api import LocalSlackServer
 from tests.scenarios.harness import Database
 
 PAGERDUTY_SECRET = "pd-webhook-secret-7f3a"

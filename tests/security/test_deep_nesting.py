@@ -8,9 +8,16 @@ import urllib.parse
 
 import pytest
 
-from tests.handlers.webhooks.sns_fixtures import eventbridge_alarm_event, signed_sns_message
+from tests.handlers.webhooks.sns_fixtures import (
+    eventbridge_alarm_event,
+    signed_sns_message,
+)
 from tests.scenarios.harness import sign
-from tests.security.support import EVENTBRIDGE_TOKEN, assert_no_trace, pagerduty_signature
+from tests.security.support import (
+    EVENTBRIDGE_TOKEN,
+    assert_no_trace,
+    pagerduty_signature,
+)
 
 DEPTH = 100_000
 DEEP_ARRAY = "[" * DEPTH + "]" * DEPTH

@@ -22,8 +22,8 @@ from sqlalchemy import func, select
 
 from bot.app import AppOptions
 from bot.core.clock import utc_now
-from bot.sandbox.pagerduty_api import LocalPagerDutyServer, SentWebhook, sign_body
-from bot.sandbox.slack_api import LocalSlackServer
+from sandbox.pagerduty_api import LocalPagerDutyServer, SentWebhook, sign_body
+from sandbox.slack_api import LocalSlackServer
 from storage.models import Alert, TimelineEvent, Timer, WebhookDelivery
 from tests.scenarios.harness import BotServer, Database, bot_settings
 from tests.scenarios.test_pagerduty import wait_until

@@ -15,13 +15,18 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from bot.sandbox.aws_seed import SeededProduction
-from bot.sandbox.models import UserGroup
-from bot.sandbox.slack_api import LocalSlackServer
 from bot.slack.ids import ActionId
+from sandbox.aws_seed import SeededProduction
+from sandbox.models import UserGroup
+from sandbox.slack_api import LocalSlackServer
 from storage.models import AuditEntry, RoleAssignment
 from tests.inference.moto_server import moto_client
-from tests.scenarios.actions_support import button_values, confirm, declare, wait_finished
+from tests.scenarios.actions_support import (
+    button_values,
+    confirm,
+    declare,
+    wait_finished,
+)
 from tests.scenarios.conftest import production  # noqa: F401  (the seeded moto production)
 from tests.scenarios.harness import BotServer, Database, SlackUser
 

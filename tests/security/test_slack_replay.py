@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.slack.ids import ActionId
-from bot.slack.replay_guard import ReplayGuard
+from handlers.slack.replay_guard import ReplayGuard
 from storage.models import SlackRequestSeen
 from tests.scenarios.harness import BotServer, Database, bot_settings, sign
 

@@ -1,7 +1,12 @@
 """`/incident ack`: someone is on it."""
 
 from bot.core import incidents
-from handlers.slack.commands.base import Invocation, Subcommand, UsageError, change_channel_incident
+from handlers.slack.commands.base import (
+    Invocation,
+    Subcommand,
+    UsageError,
+    change_channel_incident,
+)
 
 
 async def run(invocation: Invocation) -> None:

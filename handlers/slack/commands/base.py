@@ -6,11 +6,11 @@ import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from bot.config.severity import Severity
 from bot.core import incidents
 from bot.core.errors import InvalidInput
 from bot.core.roles import Role
-from bot.services import Services
-from bot.severity import Severity
+from handlers.services import Services
 from handlers.slack.context import Ack, Reply, Request, answer_within_budget
 from storage.models import Incident
 

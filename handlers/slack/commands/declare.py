@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+from bot.config.severity import Severity
 from bot.core import incidents
 from bot.core.text import display_title, escape_mrkdwn
-from bot.services import Services
-from bot.severity import Severity
 from bot.slack.errors import SlackError
 from bot.slack.views import declare_modal
+from handlers.services import Services
 from handlers.slack.commands.base import (
     Invocation,
     Subcommand,

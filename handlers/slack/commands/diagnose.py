@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.core.checklists import StepRef
-from bot.services import Services
+from handlers.services import Services
 from handlers.slack.commands.base import Invocation, Subcommand, channel_incident
 from handlers.slack.context import Reply, answer_within_budget
 from storage.models import Incident

@@ -7,7 +7,13 @@ from collections.abc import Callable
 from functools import partial
 
 from bot.core.escalation import Targets, escalate_by_hand
-from handlers.slack.commands.base import Invocation, Subcommand, UsageError, change_channel_incident, parse_user
+from handlers.slack.commands.base import (
+    Invocation,
+    Subcommand,
+    UsageError,
+    change_channel_incident,
+    parse_user,
+)
 from storage.models import Incident
 
 # Slack sends user-group mentions in command text as <!subteam^S123|@name>.

@@ -5,9 +5,15 @@ from __future__ import annotations
 from datetime import date
 
 from bot.core import followups
-from bot.due_dates import DueDateError, parse_due
+from bot.core.due_dates import DueDateError, parse_due
 from bot.slack.postmortem_blocks import follow_up_list
-from handlers.slack.commands.base import Invocation, Subcommand, UsageError, channel_incident, parse_user
+from handlers.slack.commands.base import (
+    Invocation,
+    Subcommand,
+    UsageError,
+    channel_incident,
+    parse_user,
+)
 from handlers.slack.context import Reply, answer_within_budget
 
 

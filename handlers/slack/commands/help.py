@@ -22,7 +22,9 @@ def help_blocks(subcommands: tuple[Subcommand, ...], *, unknown: str | None) -> 
 
 
 async def show_help(invocation: Invocation, *, unknown: str | None = None) -> None:
-    from handlers.slack.commands.router import SUBCOMMANDS  # the router imports this module
+    from handlers.slack.commands.router import (
+        SUBCOMMANDS,  # the router imports this module
+    )
 
     text, blocks = help_blocks(SUBCOMMANDS, unknown=unknown)
     await invocation.ack(**Reply(text=text, blocks=blocks).ack_kwargs())

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 from bot.core import postmortems
-from handlers.slack.commands.base import Invocation, Subcommand, UsageError, channel_incident
+from handlers.slack.commands.base import (
+    Invocation,
+    Subcommand,
+    UsageError,
+    channel_incident,
+)
 from handlers.slack.context import Reply, answer_within_budget
 
 

@@ -3,10 +3,10 @@
 The seeds restart stuck tasks this way (`aws ecs update-service --force-new-deployment`).
 """
 
+from bot.core.actions.kinds import ActionKind
+from bot.core.actions.requests import ActionRequest
 from handlers.slack.commands.base import Invocation, Subcommand, UsageError
 from handlers.slack.commands.response_action import propose_from_command
-from runbooks.actions.kinds import ActionKind
-from runbooks.actions.requests import ActionRequest
 
 
 async def run(invocation: Invocation) -> None:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from bot.core.actions.requests import ActionRequest
 from bot.slack.action_blocks import proposal
 from handlers.slack.commands.base import Invocation, channel_incident
 from handlers.slack.context import Reply, answer_within_budget
-from runbooks.actions.requests import ActionRequest
 
 
 async def propose_from_command(invocation: Invocation, request: ActionRequest) -> None:

@@ -1,5 +1,6 @@
 """`/incident role <commander|scribe|comms> <@user>`: hand someone a role, if you may."""
 
+from bot.core.actions import role_assignment
 from handlers.slack.commands.base import (
     Invocation,
     Subcommand,
@@ -9,7 +10,6 @@ from handlers.slack.commands.base import (
     parse_user,
 )
 from handlers.slack.context import Reply, answer_within_budget
-from runbooks.actions import role_assignment
 
 
 async def run(invocation: Invocation) -> None:

@@ -1,9 +1,9 @@
 """`/incident rollback <model|deploy|config> <target> [version]`: undo a change, guarded."""
 
+from bot.core.actions.kinds import ActionKind
+from bot.core.actions.requests import ActionRequest
 from handlers.slack.commands.base import Invocation, Subcommand, UsageError
 from handlers.slack.commands.response_action import propose_from_command
-from runbooks.actions.kinds import ActionKind
-from runbooks.actions.requests import ActionRequest
 
 KINDS = ("model", "deploy", "config")
 

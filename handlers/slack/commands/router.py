@@ -33,7 +33,13 @@ from handlers.slack.commands import (
 from handlers.slack.commands import (
     help as help_command,
 )
-from handlers.slack.commands.base import COMMAND, Invocation, Subcommand, UsageError, split_first
+from handlers.slack.commands.base import (
+    COMMAND,
+    Invocation,
+    Subcommand,
+    UsageError,
+    split_first,
+)
 from handlers.slack.context import Ack, Reply, Request, services_of
 
 SUBCOMMANDS: tuple[Subcommand, ...] = (

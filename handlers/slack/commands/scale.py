@@ -1,9 +1,9 @@
 """`/incident scale <service> <count>`: set an ECS service's desired count, within its bounds."""
 
+from bot.core.actions.kinds import ActionKind
+from bot.core.actions.requests import ActionRequest
 from handlers.slack.commands.base import Invocation, Subcommand, UsageError
 from handlers.slack.commands.response_action import propose_from_command
-from runbooks.actions.kinds import ActionKind
-from runbooks.actions.requests import ActionRequest
 
 
 def parse(args: str) -> ActionRequest:

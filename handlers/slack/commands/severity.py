@@ -1,7 +1,7 @@
 """`/incident sev <P0-P3>`: change the severity."""
 
+from bot.config.severity import Severity
 from bot.core import incidents
-from bot.severity import Severity
 from handlers.slack.commands.base import (
     Invocation,
     Subcommand,

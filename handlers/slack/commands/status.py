@@ -6,7 +6,12 @@ from __future__ import annotations
 import asyncio
 
 from bot.core import incidents
-from handlers.slack.commands.base import Invocation, Subcommand, UsageError, change_channel_incident
+from handlers.slack.commands.base import (
+    Invocation,
+    Subcommand,
+    UsageError,
+    change_channel_incident,
+)
 from handlers.slack.context import ACK_BUDGET_SECONDS, Reply, respond_later
 from handlers.slack.errors import message_for
 from handlers.slack.update_modal import prepare_modal, show_modal

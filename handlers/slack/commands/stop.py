@@ -1,8 +1,8 @@
 """`/incident stop <service>`: the emergency stop, desired count 0, after a second person approves."""
 
+from bot.core.actions.requests import stop
 from handlers.slack.commands.base import Invocation, Subcommand, UsageError
 from handlers.slack.commands.response_action import propose_from_command
-from runbooks.actions.requests import stop
 
 
 async def run(invocation: Invocation) -> None:

@@ -2,7 +2,12 @@
 
 from bot.core import timeline as core_timeline
 from bot.slack import blocks
-from handlers.slack.commands.base import Invocation, Subcommand, UsageError, channel_incident
+from handlers.slack.commands.base import (
+    Invocation,
+    Subcommand,
+    UsageError,
+    channel_incident,
+)
 from handlers.slack.context import Reply, answer_within_budget
 
 SHOWN = 40

@@ -15,13 +15,13 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.config import IncidentBotConfig
+from bot.config.severity import Severity
 from bot.core import incidents, timers
 from bot.core.errors import InvalidInput
 from bot.core.escalation import EscalationPolicy, Targets, escalate_by_hand
 from bot.core.outbox import OutboxKind
 from bot.core.timers import TimerKind, TimerState
 from bot.core.unit_of_work import Core
-from bot.severity import Severity
 from handlers.jobs.fire_timers import TimerJob
 from storage.db import create_engine_for, session_factory
 from storage.models import Incident, OutboxMessage, TimelineEvent, Timer

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 
+from bot.config.severity import Severity
 from bot.core import incidents
 from bot.core.errors import IncidentNotFound, InvalidInput, InvalidTransition
 from bot.core.lifecycle import Status
@@ -16,7 +17,6 @@ from bot.core.outbox import OutboxKind
 from bot.core.roles import Role
 from bot.core.timeline import list_events
 from bot.core.unit_of_work import Core
-from bot.severity import Severity
 from storage.models import AuditEntry, Incident, OutboxMessage, RoleAssignment
 
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)

@@ -3,7 +3,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.core.errors import InvalidTransition
-from bot.core.lifecycle import ALLOWED, OPEN_STATUSES, Status, can_transition, ensure_transition
+from bot.core.lifecycle import (
+    ALLOWED,
+    OPEN_STATUSES,
+    Status,
+    can_transition,
+    ensure_transition,
+)
 
 
 @pytest.mark.parametrize(

@@ -13,11 +13,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select, update
 
+from bot.config.severity import Severity
 from bot.core import incidents
 from bot.core.errors import InvalidTransition
 from bot.core.outbox import enqueue_headline_refresh
 from bot.core.unit_of_work import Core
-from bot.severity import Severity
 from storage.db import create_engine_for, session_factory
 from storage.models import OutboxMessage
 

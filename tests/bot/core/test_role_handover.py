@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from bot.config.severity import Severity
 from bot.core import incidents
 from bot.core.errors import ConcurrentChange
 from bot.core.roles import Role
 from bot.core.unit_of_work import Core
-from bot.severity import Severity
 
 
 @pytest.fixture

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from bot.config import IncidentBotConfig
+from bot.config.severity import Severity
 from bot.core.routing import route, service_of
 from bot.core.signals import AlertSignal, MetricRef, SignalKind, Source
-from bot.severity import Severity
 
 SEEDS = IncidentBotConfig.from_mapping({
     "services": {"multimodal-api": {"alarms": ["multimodal-prod-*"], "pagerduty_service_ids": ["PSVC001"]}},

@@ -4,7 +4,12 @@ from datetime import UTC, datetime
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.core.text import clean_text, display_title, escape_mrkdwn, incident_channel_name
+from bot.core.text import (
+    clean_text,
+    display_title,
+    escape_mrkdwn,
+    incident_channel_name,
+)
 
 SLACK_CHANNEL_NAME = re.compile(r"^[a-z0-9_-]{1,80}$")
 DECLARED = datetime(2026, 11, 23, 9, 30, tzinfo=UTC)

@@ -104,7 +104,7 @@ def test_the_overview_carries_branches_escalation_and_the_template() -> None:
 
 
 def test_step_events_read_well_in_the_channel_and_the_postmortem() -> None:
-    from bot.postmortem.timeline_rows import describe
+    from bot.core.postmortem.timeline_rows import describe
     from bot.slack.blocks import timeline_event_line
     from storage.models import TimelineEvent
 

@@ -21,7 +21,11 @@ from handlers.webhooks.errors import (
     PayloadTooLarge,
     WebhookError,
 )
-from handlers.webhooks.pagerduty import parse_pagerduty_webhook, parse_timestamp, verify_pagerduty_signature
+from handlers.webhooks.pagerduty import (
+    parse_pagerduty_webhook,
+    parse_timestamp,
+    verify_pagerduty_signature,
+)
 
 SECRET = "whsec-current"
 OLD_SECRET = "whsec-previous"

@@ -1,0 +1,209 @@
+"""Delivering the outbox: Slack writes and PagerDuty syncs leave the database in order, none dropped.
+
+Rows that share an ordering key (one incident's channel) go strictly one after another; rows of
+different incidents go concurrently. A row is claimed with a lease by a conditional UPDATE, so
+two bot processes never deliver the same row, and a process that dies mid-write leaves a lease
+that runs out and lets the row be tried again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.core.clock import Clock
+from bot.core.delivery import GiveUp, NotReady, RetryLater
+from bot.core.outbox import OutboxState
+from bot.metrics import Metrics
+from storage.models import OutboxMessage
+
+log = logging.getLogger(__name__)
+
+# Performs one row: (kind, payload, attempt number starting at 1).
+Perform = Callable[[str, dict[str, Any], int], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class DispatchPolicy:
+    poll_interval: float = 1.0
+    retry_base: float = 1.0
+    retry_cap: float = 60.0
+    lease: float = 120.0
+    batch: int = 500
+    concurrency: int = 8
+    # A row waiting on a channel that never appears (its creation was refused) gives up here.
+    not_ready_attempts: int = 30
+
+
+class OutboxDispatcher:
+    def __init__(
+        self, *, sessions: async_sessionmaker[AsyncSession], perform: Perform, clock: Clock,
+        metrics: Metrics, policy: DispatchPolicy = DispatchPolicy(),
+    ) -> None:
+        self._sessions = sessions
+        self._perform = perform
+        self._clock = clock
+        self._metrics = metrics
+        self._policy = policy
+        self._wakeup = asyncio.Event()
+        self._stopping = False
+
+    def wake(self) -> None:
+        """Safe to call from any coroutine of the loop that runs the dispatcher."""
+        self._wakeup.set()
+
+    async def run(self) -> None:
+        while not self._stopping:
+            try:
+                await self.drain_once()
+            except (SQLAlchemyError, OSError) as exc:
+                # The database is away (an outage, a failover): one line per pass, not a traceback.
+                log.warning("outbox pass skipped, the database is unavailable (%s); trying again shortly",
+                            exc.__class__.__name__)
+            except Exception:  # noqa: BLE001 - the dispatcher must outlive a bad pass
+                log.exception("outbox pass failed; trying again shortly")
+            try:
+                await asyncio.wait_for(self._wakeup.wait(), timeout=self._policy.poll_interval)
+            except TimeoutError:
+                pass
+            self._wakeup.clear()
+
+    def stop(self) -> None:
+        self._stopping = True
+        self._wakeup.set()
+
+    async def drain_once(self) -> int:
+        """One pass over what is due; returns how many rows were delivered."""
+        lanes = await self._due_lanes()
+        if not lanes:
+            return 0
+        limiter = asyncio.Semaphore(self._policy.concurrency)
+
+        async def run_lane(rows: list[OutboxMessage]) -> int:
+            async with limiter:
+                return await self._deliver_lane(rows)
+
+        return sum(await asyncio.gather(*(run_lane(rows) for rows in lanes)))
+
+    async def _due_lanes(self) -> list[list[OutboxMessage]]:
+        now = self._clock()
+        async with self._sessions() as session:
+            rows = (
+                await session.scalars(
+                    select(OutboxMessage)
+                    .where(OutboxMessage.state == OutboxState.PENDING.value)
+                    .order_by(OutboxMessage.id)
+                    .limit(self._policy.batch)
+                )
+            ).all()
+        lanes: OrderedDict[str, list[OutboxMessage]] = OrderedDict()
+        blocked: set[str] = set()
+        for row in rows:
+            key = row.ordering_key
+            if key in blocked:
+                continue
+            if not _is_available(row, now):
+                # Order within a key is strict: a waiting or claimed head holds back the rest.
+                blocked.add(key)
+                continue
+            lanes.setdefault(key, []).append(row)
+        return list(lanes.values())
+
+    async def _deliver_lane(self, rows: list[OutboxMessage]) -> int:
+        delivered = 0
+        for row in rows:
+            if not await self._claim(row.id):
+                break
+            if not await self._deliver(row):
+                break
+            delivered += 1
+        return delivered
+
+    async def _claim(self, row_id: int) -> bool:
+        now = self._clock()
+        async with self._sessions() as session, session.begin():
+            result = await session.execute(
+                update(OutboxMessage)
+                .where(
+                    OutboxMessage.id == row_id,
+                    OutboxMessage.state == OutboxState.PENDING.value,
+                    or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < now),
+                )
+                # Dropping the coalesce key lets a change made during this write queue a fresh
+                # refresh, which will render the newer state.
+                .values(
+                    claimed_until=now + timedelta(seconds=self._policy.lease),
+                    coalesce_key=None,
+                    attempts=OutboxMessage.attempts + 1,
+                )
+                .execution_options(synchronize_session=False)
+            )
+            return result.rowcount == 1
+
+    async def _deliver(self, row: OutboxMessage) -> bool:
+        attempts = row.attempts + 1
+        try:
+            await self._perform(row.kind, dict(row.payload), attempts)
+        except RetryLater as exc:
+            await self._retry_later(row, attempts, str(exc), exc.retry_after)
+            return False
+        except NotReady as exc:
+            if attempts >= self._policy.not_ready_attempts:
+                await self._fail(row, str(exc))
+                return True
+            await self._retry_later(row, attempts, str(exc), None)
+            return False
+        except GiveUp as exc:
+            await self._fail(row, str(exc))
+            # A refused write is final; later writes in the lane can still go.
+            return True
+        except Exception as exc:  # noqa: BLE001 - an unexpected bug must not wedge the lane forever
+            log.exception("outbox row %s (%s) raised", row.id, row.kind)
+            await self._retry_later(row, attempts, f"{exc.__class__.__name__}: {exc}", None)
+            return False
+        await self._finish(row.id, state=OutboxState.DELIVERED, error=None)
+        self._metrics.outbox_delivered.labels(kind=row.kind).inc()
+        return True
+
+    async def _retry_later(self, row: OutboxMessage, attempts: int, error: str, retry_after: float | None) -> None:
+        delay = min(self._policy.retry_cap, self._policy.retry_base * 2 ** max(0, attempts - 1))
+        if retry_after is not None:
+            delay = max(delay, retry_after)
+        log.warning("Outbox row %s (%s) will be retried in %.1fs: %s", row.id, row.kind, delay, error)
+        self._metrics.outbox_retried.labels(kind=row.kind).inc()
+        now = self._clock()
+        async with self._sessions() as session, session.begin():
+            await session.execute(
+                update(OutboxMessage).where(OutboxMessage.id == row.id)
+                .values(claimed_until=None, next_attempt_at=now + timedelta(seconds=delay), last_error=error[:2000])
+                .execution_options(synchronize_session=False)
+            )
+
+    async def _fail(self, row: OutboxMessage, error: str) -> None:
+        log.error("Outbox row %s (%s) was refused for good: %s", row.id, row.kind, error)
+        self._metrics.outbox_failed.labels(kind=row.kind).inc()
+        await self._finish(row.id, state=OutboxState.FAILED, error=error)
+
+    async def _finish(self, row_id: int, *, state: OutboxState, error: str | None) -> None:
+        now = self._clock()
+        async with self._sessions() as session, session.begin():
+            await session.execute(
+                update(OutboxMessage).where(OutboxMessage.id == row_id)
+                .values(state=state.value, claimed_until=None, delivered_at=now, last_error=error)
+                .execution_options(synchronize_session=False)
+            )
+
+
+def _is_available(row: OutboxMessage, now: datetime) -> bool:
+    if row.next_attempt_at > now:
+        return False
+    return row.claimed_until is None or row.claimed_until < now

@@ -1,1 +1,0 @@
-"""Keeping other systems in step with the incident record (PagerDuty)."""

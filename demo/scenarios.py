@@ -1,0 +1,171 @@
+"""The sandbox's scenario menu: realistic deliveries through the bot's real webhook endpoints.
+
+Each scenario does what production would: CloudWatch alarms arrive as EventBridge API
+destination calls with the connection's token, PagerDuty incidents as signed Webhooks v3
+deliveries from the local PagerDuty, and the "bad model version" is a real deploy on the worker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+
+from demo.config import DEMO_PAGERDUTY_SERVICE, demo_config
+from sandbox.aws_seed import ACCURACY_AFTER_MODEL, LATENCY_AFTER_DEPLOY, MetricStep
+from sandbox.cloudwatch_events import AlarmChange, alarm_event, deliver
+from sandbox.pagerduty_api import PagerDutySandbox
+from sandbox.web import Scenario
+
+TEXT_MODEL = "incident-text"
+STORM_ALERTS = 120
+# PagerDuty's own priority for the outage: P1 is its highest, which pagerduty.priority_map turns into
+# the bot's P0, so the menu names both or a person reads "P1" and finds a P0 incident.
+OUTAGE_PRIORITY = "P1"
+# The provider orchestrator's error alarms (seed 003): one service, many alarms at once.
+STORM_ALARMS = ("ai-orchestrator-provider-errors", "ai-orchestrator-error-rate", "ai-orchestrator-5xx",
+                "ai-orchestrator-openai-errors", "ai-orchestrator-anthropic-errors", "ai-orchestrator-timeouts")
+
+
+class ScenarioError(Exception):
+    """A scenario could not start; the message is shown in the sandbox."""
+
+
+@dataclass(frozen=True)
+class Targets:
+    """Where the scenarios deliver: the bot, the worker (if it runs) and the local PagerDuty."""
+
+    bot_url: str
+    eventbridge_token: str
+    worker_url: str | None
+    pagerduty: PagerDutySandbox
+
+
+def _client() -> httpx.AsyncClient:
+    return httpx.AsyncClient(timeout=30)
+
+
+def where_it_went(answers: list[httpx.Response]) -> str:
+    """What the bot did with the scenario's deliveries, from its answers, for the run's note.
+
+    Alerts for one service within the group window join the incident already open for it, so a
+    scenario run soon after another for the same service adds to that incident; the note says
+    so, or a person would look for a channel that was never meant to appear.
+    """
+    outcomes: list[tuple[str, int | None]] = []
+    for answer in answers:
+        try:
+            body = answer.json()
+        except ValueError:
+            body = {}
+        body = body if isinstance(body, dict) else {}
+        number = body.get("incident")
+        outcomes.append((str(body.get("status") or "unknown"), number if isinstance(number, int) else None))
+    opened = [n for status, n in outcomes if status == "opened" and n is not None]
+    joined = [n for status, n in outcomes if status in ("attached", "updated", "no_change") and n is not None]
+    alerts = "alert" if len(outcomes) == 1 else f"{len(outcomes)} alerts"
+    if opened:
+        more = f" from {alerts}: the first opened it and {len(joined)} joined it" if joined else ""
+        return f"Opened incident #{opened[0]}{more}. Its channel is in the list."
+    if joined:
+        return (f"The {alerts} joined incident #{joined[0]}, already open for this service: alerts for one "
+                f"service within the group window become one incident. Resolve #{joined[0]} to see this "
+                "scenario open an incident of its own.")
+    return f"The bot answered: {', '.join(sorted({status for status, _ in outcomes}))}."
+
+
+async def latency_after_deploy(targets: Targets) -> str:
+    """Seed 000: P95 latency stepped up 40 minutes ago, when multimodal-api:1.6.0 went out."""
+    change = AlarmChange(alarm_name="multimodal-api-p95-latency", metric=LATENCY_AFTER_DEPLOY, threshold=1.0,
+                         description="P95 latency above 1 s for 5 minutes (SLO: P95 < 600 ms)")
+    async with _client() as http:
+        return where_it_went([await deliver(http, targets.bot_url, targets.eventbridge_token, alarm_event(change))])
+
+
+async def weakest_version(http: httpx.AsyncClient, worker_url: str) -> tuple[str, bool]:
+    """The text model's version with the lowest held-out accuracy, and whether it serves already
+    (a second run of the scenario finds the bad release still out, until someone rolls it back)."""
+    info = (await http.get(f"{worker_url}/v1/models/{TEXT_MODEL}")).raise_for_status().json()
+    versions = [v for v in info.get("versions", []) if v.get("version")]
+    if len(versions) < 2:
+        raise ScenarioError("The registry has no second version of incident-text to deploy as the bad one; "
+                            "`incident-bot demo` trains one on its first run.")
+    weakest = min(versions, key=lambda v: float((v.get("metrics") or {}).get("accuracy") or 1.0))["version"]
+    return str(weakest), weakest == info.get("version")
+
+
+async def model_regression(targets: Targets) -> str:
+    """Seed 001: a weaker incident-text version goes out, and the accuracy alarm fires."""
+    async with _client() as http:
+        if targets.worker_url is None:
+            raise ScenarioError("The model worker is not running (no trained models); run `make models` first.")
+        bad, serving = await weakest_version(http, targets.worker_url)
+        if not serving:
+            load = await http.post(f"{targets.worker_url}/v1/models/{TEXT_MODEL}/versions/{bad}:load",
+                                   json={"actor": "deploy-pipeline"}, timeout=120)
+            load.raise_for_status()
+        change = AlarmChange(alarm_name="multimodal-api-accuracy-below-85", metric=ACCURACY_AFTER_MODEL,
+                             threshold=0.85, comparison="LessThanThreshold",
+                             description=f"7-day classification accuracy below 85% since {TEXT_MODEL} {bad} "
+                                         "was deployed (auto-apply is on)")
+        answer = await deliver(http, targets.bot_url, targets.eventbridge_token, alarm_event(change))
+    deployed = f"{TEXT_MODEL} {bad} was still serving" if serving else f"Deployed {TEXT_MODEL} {bad} on the worker"
+    return f"{deployed}. " + where_it_went([answer])
+
+
+async def pagerduty_outage(targets: Targets) -> str:
+    """A PagerDuty incident for the scoring API: health checks failing everywhere."""
+    stamp = datetime.now(UTC).strftime("%H%M%S")
+    incident = targets.pagerduty.add_incident(
+        f"PDEMO{stamp}", title="scoring-api is down: every health check failing, 100% 503s",
+        service_id=DEMO_PAGERDUTY_SERVICE, service_name="scoring-api", urgency="high", priority=OUTAGE_PRIORITY)
+    response = await targets.pagerduty.emit_async("incident.triggered", incident["id"])
+    if response.status_code >= 300:
+        raise ScenarioError(f"the bot answered the PagerDuty webhook with HTTP {response.status_code}")
+    return where_it_went([response])
+
+
+async def alert_storm(targets: Targets) -> str:
+    """A burst of error alarms for one service: grouped into one incident, summarised, not posted one by one."""
+    steps = [MetricStep("AI/Performance", "ProviderErrors", {"ServiceName": "ai-orchestrator"}, before=2, after=310,
+                        stepped_minutes_ago=5, unit="Count")]
+    gate = asyncio.Semaphore(16)
+
+    async def one(http: httpx.AsyncClient, index: int) -> httpx.Response:
+        metric: MetricStep = steps[0]
+        change = AlarmChange(alarm_name=STORM_ALARMS[index % len(STORM_ALARMS)], metric=metric, threshold=50,
+                             description="5xx responses above 50 a minute")
+        async with gate:
+            return await deliver(http, targets.bot_url, targets.eventbridge_token, alarm_event(change))
+
+    async with _client() as http:
+        return where_it_went(list(await asyncio.gather(*(one(http, i) for i in range(STORM_ALERTS)))))
+
+
+def _outage_description() -> str:
+    severity = demo_config().pagerduty.priority_map[OUTAGE_PRIORITY]
+    return (f"PagerDuty pages scoring-api at its priority {OUTAGE_PRIORITY} (its highest) and sends its signed "
+            f"webhook; the bot opens a {severity} incident (pagerduty.priority_map: {OUTAGE_PRIORITY} → {severity}).")
+
+
+_SCENARIOS: tuple[tuple[str, str, str, Callable[[Targets], Any]], ...] = (
+    ("latency-after-deploy", "P95 latency after a deploy (seed 000)",
+     "A CloudWatch P95-latency alarm on multimodal-api, 40 minutes after the v1.6.0 deploy.", latency_after_deploy),
+    ("model-regression", "Model regression with a bad model version (seed 001)",
+     "A weaker incident-text version is deployed on the worker; the accuracy alarm fires.", model_regression),
+    ("pagerduty-outage", "PagerDuty: complete outage", _outage_description(), pagerduty_outage),
+    ("alert-storm", f"An alert storm ({STORM_ALERTS} alarms)",
+     "ai-orchestrator's error alarms arrive at once: one incident, summarised in the channel.", alert_storm),
+)
+
+
+def demo_scenarios(targets: Targets) -> list[Scenario]:
+    def starter(run: Callable[[Targets], Any]) -> Callable[[], Any]:
+        return lambda: run(targets)
+
+    return [Scenario(name=name, title=title, description=description, run=starter(run))
+            for name, title, description, run in _SCENARIOS]
