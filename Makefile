@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install models test test-long demo migrate serve clean
+.PHONY: install models test test-long lint demo migrate serve clean
 
 install: $(STAMP)
 
@@ -22,6 +22,13 @@ test: install
 # outage, two replicas. CI runs them after `make test`.
 test-long: install
 	$(BIN)/pytest -m long $(PYTEST_ARGS)
+
+# The layer contracts of docs/architecture.md (import-linter), the linter and the type checker
+# (strict on the incident core and the configuration). CI runs it before the tests.
+lint: install
+	$(BIN)/lint-imports --no-logo
+	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 # Trains the full models into ./var/models the first time (minutes, with progress bars); later
 # runs recognise the same data and settings and return at once.

@@ -1,24 +1,22 @@
-"""The FastAPI application factory: Bolt at /slack/events, health endpoints, the outbox."""
+"""The bot's composition root: builds the parts from Settings, hands them to each other, and
+starts and stops them with the FastAPI app."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit
 
-from fastapi import FastAPI, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI
 from slack_bolt.adapter.fastapi.async_handler import AsyncSlackRequestHandler
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.config import IncidentBotConfig
 from bot.config.errors import SettingsError
 from bot.config.settings import Settings
 from bot.core.actions.apply import Executor
@@ -26,10 +24,9 @@ from bot.core.actions.pipeline import ActionPipeline
 from bot.core.actions.plans import Planner
 from bot.core.actions.providers import ActionProviders
 from bot.core.actions.rbac import Authorizer
-from bot.core.actions.requests import AUTO_APPLY_FLAG
+from bot.core.background import BackgroundTasks
 from bot.core.clock import Clock, utc_now
 from bot.core.escalation import EscalationPolicy
-from bot.core.outbox import OutboxKind, enqueue_refresh_for_open_incidents
 from bot.core.unit_of_work import Core
 from bot.integrations.cloudwatch import Boto3CloudWatch
 from bot.integrations.ecs import Boto3Ecs
@@ -42,30 +39,30 @@ from bot.integrations.ssm import Boto3ParameterStore
 from bot.integrations.worker import HttpWorkerClient
 from bot.metrics import Metrics
 from bot.outbox.dispatcher import DispatchPolicy, OutboxDispatcher
-from bot.slack.blocks import ActionButtons
-from bot.slack.checklist_writes import KINDS as CHECKLIST_KINDS
+from bot.outbox.headline_refresh import keep_headlines_current
+from bot.outbox.writers import outbox_writers
+from bot.slack.blocks import service_action_buttons
 from bot.slack.checklist_writes import ChecklistWrites
-from bot.slack.escalation_writes import KINDS as ESCALATION_KINDS
 from bot.slack.escalation_writes import EscalationWrites
 from bot.slack.gateway import SlackSdkGateway, build_web_client
-from bot.slack.postmortem_writes import KINDS as POSTMORTEM_KINDS
 from bot.slack.postmortem_writes import PostmortemWrites
 from bot.slack.writes import SlackWorkspaceConfig, SlackWrites
 from handlers.http import health
+from handlers.jobs.action_sweep import sweep_actions
 from handlers.jobs.diagnose import Diagnoser
 from handlers.jobs.fire_timers import TimerJob
 from handlers.jobs.scheduler import TimerScheduler
 from handlers.services import Services
 from handlers.slack.bolt_app import build_bolt_app
-from handlers.slack.errors import MALFORMED_PAYLOAD_ERRORS
 from handlers.slack.replay_guard import ReplayGuard, SharedReplays
 from handlers.slack.request_gate import SlackRequestGate
+from handlers.slack.route import slack_events_router
 from handlers.webhooks import routes as webhooks
-from handlers.webhooks.errors import PayloadTooLarge
-from handlers.webhooks.intake import Intake, read_body
+from handlers.webhooks.intake import Intake
 from handlers.webhooks.routes import WebhookSettings
 from handlers.webhooks.sns_verify import HttpxCertFetcher, SnsVerifier
 from runbooks.diagnostics.suite import STEP_TIMEOUTS
+from runbooks.engine.choosing import RunbookChooser
 from runbooks.engine.errors import RunbookError
 from runbooks.engine.loader import Library, load_library
 from runbooks.engine.matching import ActionSteps
@@ -74,10 +71,6 @@ from storage.migrate import upgrade_to_head_async
 
 log = logging.getLogger(__name__)
 security_log = logging.getLogger("incident_bot.security")
-
-# Slack documents no cap, but its own limits bound a payload well below this: a modal holds at
-# most 100 blocks, an input 3,000 characters. Anything bigger is refused before it is parsed.
-SLACK_MAX_BODY_BYTES = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -140,30 +133,20 @@ def create_app(settings: Settings, options: AppOptions = AppOptions()) -> FastAP
     postmortem_writes = PostmortemWrites(sessions=sessions, gateway=gateway, clock=options.clock, config=config,
                                          embedder=WorkerEmbedder(worker))
     diagnose_models = Diagnoser.guess_model_names(config)
+    chooser = RunbookChooser(sessions=sessions, clock=options.clock, library=library, classifier=worker,
+                             policy=config.runbooks, text_model=diagnose_models.text)
     checklist_writes = ChecklistWrites(sessions=sessions, gateway=gateway, clock=options.clock, library=library,
-                                       classifier=worker, config=config.runbooks, text_model=diagnose_models.text)
+                                       chooser=chooser)
     pagerduty = _pagerduty_client(settings)
     pagerduty_sync = PagerDutySync(sessions=sessions, client=pagerduty, clock=options.clock)
     pagerduty_events = PagerDutyEventsClient(settings.pagerduty_events_url)
     paging = PagerDutyPaging(sessions=sessions, sender=pagerduty_events, clock=options.clock)
 
-    async def perform(kind: str, payload: dict[str, Any], attempt: int) -> None:
-        if kind == OutboxKind.PAGERDUTY_STATUS:
-            await pagerduty_sync.perform(payload, attempt)
-        elif kind == OutboxKind.PAGERDUTY_EVENT:
-            await paging.perform(payload)
-        elif kind in ESCALATION_KINDS:
-            await escalation_writes.perform(kind, payload)
-        elif kind in POSTMORTEM_KINDS:
-            await postmortem_writes.perform(kind, payload)
-        elif kind in CHECKLIST_KINDS:
-            await checklist_writes.perform(kind, payload)
-        else:
-            await slack_writes.perform(kind, payload)
-
+    writers = outbox_writers(slack=slack_writes, escalations=escalation_writes, postmortems=postmortem_writes,
+                             checklists=checklist_writes, pagerduty_status=pagerduty_sync, paging=paging)
     dispatcher = OutboxDispatcher(
         sessions=sessions,
-        perform=perform,
+        perform=writers.perform,
         clock=options.clock,
         metrics=metrics,
         policy=DispatchPolicy(poll_interval=settings.outbox_poll_interval, retry_base=settings.outbox_retry_base,
@@ -199,10 +182,10 @@ def create_app(settings: Settings, options: AppOptions = AppOptions()) -> FastAP
         if settings.migrate_on_start:
             await upgrade_to_head_async(settings.database_url)
         delivery = asyncio.create_task(dispatcher.run(), name="slack-outbox")
-        refresher = asyncio.create_task(
-            _keep_headlines_current(core, settings.headline_refresh_interval), name="headline-refresh"
-        )
-        sweeper = asyncio.create_task(_sweep_actions(actions, settings.action_sweep_interval), name="action-sweep")
+        loops = BackgroundTasks()
+        loops.spawn(keep_headlines_current(core=core, interval=settings.headline_refresh_interval),
+                    name="headline-refresh")
+        loops.spawn(sweep_actions(actions=actions, interval=settings.action_sweep_interval), name="action-sweep")
         timer_scheduler.start()
         socket = await _start_socket_mode(bolt, settings) if options.socket_mode else None
         try:
@@ -210,31 +193,40 @@ def create_app(settings: Settings, options: AppOptions = AppOptions()) -> FastAP
         finally:
             if socket is not None:
                 await socket.close_async()
-            sweeper.cancel()
+            # The sweep stops before the pipeline closes, so it cannot mark a run this
+            # shutdown is about to cut off.
+            await loops.aclose()
             await timer_scheduler.stop()
             # A run cut off here is marked interrupted by the next sweep, on this or another replica.
             await actions.aclose()
             await diagnoser.aclose()
             await worker.aclose()
-            refresher.cancel()
             dispatcher.stop()
             await delivery
             if pagerduty is not None:
                 await pagerduty.aclose()
             await pagerduty_events.aclose()
-            with contextlib.suppress(asyncio.CancelledError):
-                await refresher
-            with contextlib.suppress(asyncio.CancelledError):
-                await sweeper
             await engine.dispose()
 
     app = FastAPI(title="incident-bot", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.services = services
     app.state.dispatcher = dispatcher
+    app.state.outbox_writers = writers
+    app.state.webhooks = _webhook_settings(settings, intake=Intake(
+        core=core, config=config, metrics=metrics, slots=asyncio.Semaphore(ingest_slots(settings))))
+    for route, trust in app.state.webhooks.senders().items():
+        if trust.startswith("refused"):
+            security_log.warning("webhooks: %s deliveries are %s", route, trust)
+    app.include_router(health.router)
+    app.include_router(webhooks.router)
+    app.include_router(slack_events_router(gate=_slack_request_gate(settings, sessions), bolt=slack_handler))
+    return app
+
+
+def _webhook_settings(settings: Settings, *, intake: Intake) -> WebhookSettings:
     sns_fetcher = HttpxCertFetcher()
-    app.state.webhooks = WebhookSettings(
-        intake=Intake(core=core, config=config, metrics=metrics,
-                      slots=asyncio.Semaphore(ingest_slots(settings))),
+    return WebhookSettings(
+        intake=intake,
         pagerduty_secrets=tuple(settings.pagerduty_secrets),
         eventbridge_token=settings.eventbridge_token,
         sns_verifier=SnsVerifier(
@@ -245,48 +237,17 @@ def create_app(settings: Settings, options: AppOptions = AppOptions()) -> FastAP
         sns_fetcher=sns_fetcher,
         sns_extra_origins=frozenset(o for o in [_origin(settings.aws_endpoint_url)] if o),
     )
-    for route, trust in app.state.webhooks.senders().items():
-        if trust.startswith("refused"):
-            security_log.warning("webhooks: %s deliveries are %s", route, trust)
-    app.include_router(health.router)
-    app.include_router(webhooks.router)
 
-    # The one signature check for HTTP deliveries (Bolt's own is switched off), with the replay
-    # and nesting checks: see handlers/slack/request_gate.py.
-    gate = SlackRequestGate(
+
+def _slack_request_gate(settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> SlackRequestGate:
+    """The one signature check for HTTP deliveries (Bolt's own is switched off), with the replay
+    and nesting checks: see handlers/slack/request_gate.py."""
+    return SlackRequestGate(
         verifier=SignatureVerifier(settings.slack_signing_secret) if settings.slack_signing_secret else None,
         replays=ReplayGuard(),
         # Only PostgreSQL can be shared by replicas; a SQLite bot is one process, and its memory is enough.
         shared=None if is_sqlite(async_url(settings.database_url)) else SharedReplays(sessions),
     )
-
-    @app.post("/slack/events")
-    async def slack_events(request: Request) -> Response:
-        try:
-            body = await read_body(request, limit=SLACK_MAX_BODY_BYTES)
-        except PayloadTooLarge as exc:
-            return JSONResponse({"error": exc.reason}, status_code=exc.http_status)
-        refusal = await gate.admit(body, request.headers,
-                                   client=request.client.host if request.client else "unknown")
-        if refusal is not None:
-            return refusal
-        try:
-            # The body has been read from the stream; Bolt reads it again from this copy.
-            return await slack_handler.handle(Request(request.scope, _replay_body(body)))
-        except MALFORMED_PAYLOAD_ERRORS as exc:
-            # Bolt assumes Slack's payload shapes while building its request; a signed body
-            # of another shape is the sender's mistake, not a server error.
-            log.warning("malformed Slack request: %s: %s", exc.__class__.__name__, exc)
-            return JSONResponse({"error": "malformed Slack request"}, status_code=400)
-
-    return app
-
-
-def _replay_body(body: bytes) -> Callable[[], Awaitable[dict[str, Any]]]:
-    async def receive() -> dict[str, Any]:
-        return {"type": "http.request", "body": body, "more_body": False}
-
-    return receive
 
 
 def _pagerduty_client(settings: Settings) -> PagerDutyRestClient | None:
@@ -304,45 +265,6 @@ def _origin(url: str) -> str | None:
         return None
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else None
-
-
-async def _keep_headlines_current(core: Core, interval: float) -> None:
-    """Headlines show a running duration; an edit every few minutes keeps it true."""
-    while True:
-        await asyncio.sleep(interval)
-        try:
-            async with core.sessions() as session, session.begin():
-                refreshed = await enqueue_refresh_for_open_incidents(session, now=core.clock())
-        except SQLAlchemyError as exc:
-            log.warning("could not queue headline refreshes: %s", exc)
-            continue
-        if refreshed:
-            core.outbox_ready()
-
-
-def service_action_buttons(config: IncidentBotConfig) -> dict[str, ActionButtons]:
-    """Which guarded-action buttons each service's incidents show, from what the service has."""
-    buttons = {}
-    for name, service in config.services.items():
-        flags = service.flags.names if service.flags else ()
-        buttons[name] = ActionButtons(
-            scale=service.ecs is not None,
-            rollback=bool(service.ecs or service.models or flags),
-            flags=bool(flags),
-            disable_auto_apply=AUTO_APPLY_FLAG in flags,
-            diagnose=bool(service.models or service.metric or service.alarms),
-        )
-    return buttons
-
-
-async def _sweep_actions(actions: ActionPipeline, interval: float) -> None:
-    """Expire approvals nobody gave in time, and free targets of runs cut off by a restart."""
-    while True:
-        try:
-            await actions.sweep()
-        except SQLAlchemyError as exc:
-            log.warning("could not sweep actions: %s", exc)
-        await asyncio.sleep(interval)
 
 
 async def _start_socket_mode(bolt, settings: Settings):  # type: ignore[no-untyped-def]

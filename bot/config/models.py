@@ -20,12 +20,18 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    ValidationError,
     model_validator,
 )
 from pydantic_core import PydanticCustomError
 
 from bot.config.durations import format_duration
-from bot.config.errors import NestedProblems
+from bot.config.errors import (
+    ConfigError,
+    ConfigProblem,
+    NestedProblems,
+    problems_from_validation_error,
+)
 from bot.config.fields import (
     KNOWN_ACTIONS,
     ChannelRef,
@@ -432,10 +438,22 @@ class IncidentBotConfig(ConfigModel):
     def from_mapping(
         cls, data: Mapping[str, Any] | None, *, source: str = "<config>"
     ) -> IncidentBotConfig:
-        """Validate already-parsed data; raise `ConfigError` naming `source` and each bad key."""
-        from bot.config.loader import config_from_data  # the loader imports this module
+        """Validate already-parsed data (a mapping, or None for an empty document).
 
-        return config_from_data(data, source=source)
+        Raises `ConfigError` naming `source` and each bad key.
+        """
+        if data is None:
+            return cls()
+        if not isinstance(data, Mapping):
+            kind = "a list" if isinstance(data, list) else f"{type(data).__name__} {data!r:.40}"
+            problem = ConfigProblem("", f"the top level must be a mapping of settings, got {kind}")
+            raise ConfigError(source, [problem])
+        try:
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            raise ConfigError(source, problems_from_validation_error(exc, data, cls)) from None
+        except RecursionError:
+            raise ConfigError(source, [ConfigProblem("", "the document is nested too deeply")]) from None
 
     def severity_policy(self, severity: Severity | str) -> SeverityPolicy:
         return self.severities[Severity.parse(severity)]

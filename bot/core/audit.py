@@ -1,4 +1,7 @@
-"""The append-only audit log: every attempt to change something, allowed or refused."""
+"""The append-only audit log: every attempt to change something, allowed or refused.
+
+Every audit row is written here, so each has the same shape whoever writes it.
+"""
 
 from __future__ import annotations
 
@@ -26,14 +29,17 @@ class Outcome(StrEnum):
     DRY_RUN = "dry_run"
 
 
-def audit_entry(
-    *, actor: str, action: str, outcome: Outcome, now: datetime, incident_id: int | None = None,
-    detail: dict[str, Any] | None = None,
+def record_entry(
+    session: AsyncSession, *, actor: str, action: str, outcome: Outcome, now: datetime,
+    incident_id: int | None = None, detail: dict[str, Any] | None = None,
 ) -> AuditEntry:
-    return AuditEntry(
+    """Add one audit row to the session's transaction: it commits, or rolls back, with the change."""
+    entry = AuditEntry(
         occurred_at=now, actor=actor, action=action, incident_id=incident_id, outcome=outcome.value,
         detail=detail or {},
     )
+    session.add(entry)
+    return entry
 
 
 async def record_refusal(
@@ -42,9 +48,5 @@ async def record_refusal(
 ) -> None:
     """Refusals roll the change back, so they are written in a transaction of their own."""
     async with sessions() as session, session.begin():
-        session.add(
-            audit_entry(
-                actor=actor, action=action, outcome=Outcome.DENIED, now=now, incident_id=incident_id,
-                detail={"reason": reason, **(detail or {})},
-            )
-        )
+        record_entry(session, actor=actor, action=action, outcome=Outcome.DENIED, now=now, incident_id=incident_id,
+                     detail={"reason": reason, **(detail or {})})

@@ -38,3 +38,12 @@ async def note_in_thread(
     await enqueue(session, kind=OutboxKind.MANAGER_THREAD, incident_id=incident.id,
                   ordering_key=thread_ordering_key(incident.id), payload={"event_id": event.id}, now=now)
     return True
+
+
+async def record_thread_parent(session: AsyncSession, *, incident_id: int, channel_id: str, ts: str) -> None:
+    """Keep the thread's parent message; only the first counts, so every reply goes under one parent."""
+    await session.execute(
+        update(Incident).where(Incident.id == incident_id, Incident.escalation_ts.is_(None))
+        .values(escalation_channel_id=channel_id, escalation_ts=ts)
+        .execution_options(synchronize_session=False)
+    )

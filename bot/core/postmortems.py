@@ -138,16 +138,6 @@ async def drafts(session: AsyncSession, *, postmortem_id: int) -> Sequence[Postm
     )).all()
 
 
-async def latest_draft(session: AsyncSession, *, incident_id: int) -> PostmortemDraft | None:
-    postmortem = await for_incident(session, incident_id=incident_id)
-    if postmortem is None:
-        return None
-    return await session.scalar(
-        select(PostmortemDraft).where(PostmortemDraft.postmortem_id == postmortem.id)
-        .order_by(PostmortemDraft.number.desc()).limit(1)
-    )
-
-
 async def reviews(session: AsyncSession, *, postmortem_id: int) -> Sequence[PostmortemReview]:
     return (await session.scalars(
         select(PostmortemReview).where(PostmortemReview.postmortem_id == postmortem_id)

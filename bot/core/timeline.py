@@ -75,6 +75,10 @@ async def record_event(
     return event
 
 
+async def get_event(session: AsyncSession, *, event_id: int) -> TimelineEvent | None:
+    return await session.get(TimelineEvent, event_id)
+
+
 async def list_events(session: AsyncSession, *, incident_id: int, limit: int | None = None) -> Sequence[TimelineEvent]:
     query = (
         select(TimelineEvent)

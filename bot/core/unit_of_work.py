@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.core.audit import Outcome, audit_entry, record_refusal
+from bot.core.audit import Outcome, record_entry, record_refusal
 from bot.core.clock import Clock, utc_now
 from bot.core.errors import CoreError
 
@@ -45,10 +45,8 @@ class Core:
             async with self.sessions() as session, session.begin():
                 result = await apply(session, now)
                 audited_id = incident_id if incident_id is not None else getattr(result, "id", None)
-                session.add(
-                    audit_entry(actor=actor, action=action, outcome=Outcome.OK, now=now,
-                                incident_id=audited_id, detail=detail)
-                )
+                record_entry(session, actor=actor, action=action, outcome=Outcome.OK, now=now,
+                             incident_id=audited_id, detail=detail)
         except CoreError as exc:
             await record_refusal(
                 self.sessions, actor=actor, action=action, now=now, incident_id=incident_id,

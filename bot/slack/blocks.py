@@ -7,7 +7,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from bot.config import IncidentBotConfig
 from bot.config.durations import format_duration
+from bot.core.actions.requests import AUTO_APPLY_FLAG
 from bot.core.lifecycle import Status
 from bot.core.roles import Role
 from bot.core.text import display_title, escape_mrkdwn
@@ -77,6 +79,21 @@ class ActionButtons:
     flags: bool = False
     disable_auto_apply: bool = False
     diagnose: bool = False
+
+
+def service_action_buttons(config: IncidentBotConfig) -> dict[str, ActionButtons]:
+    """Which guarded-action buttons each service's incidents show, from what the service has."""
+    buttons = {}
+    for name, service in config.services.items():
+        flags = service.flags.names if service.flags else ()
+        buttons[name] = ActionButtons(
+            scale=service.ecs is not None,
+            rollback=bool(service.ecs or service.models or flags),
+            flags=bool(flags),
+            disable_auto_apply=AUTO_APPLY_FLAG in flags,
+            diagnose=bool(service.models or service.metric or service.alarms),
+        )
+    return buttons
 
 
 def headline(

@@ -12,15 +12,15 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config.durations import format_duration
 from bot.core import incidents as core
 from bot.core.clock import Clock
 from bot.core.delivery import NotReady
+from bot.core.manager_thread import record_thread_parent
 from bot.core.outbox import OutboxKind
-from bot.core.timeline import EventKind, latest_event
+from bot.core.timeline import EventKind, get_event, latest_event
 from bot.slack import escalation_blocks
 from bot.slack.channels import NamedChannel
 from bot.slack.errors import SlackRejected
@@ -61,7 +61,7 @@ class EscalationWrites:
 
     async def _load(self, event_id: int) -> tuple[TimelineEvent, Incident, TimelineEvent | None] | None:
         async with self._sessions() as session:
-            event = await session.get(TimelineEvent, event_id)
+            event = await get_event(session, event_id=event_id)
             if event is None:
                 return None
             incident = await core.get_incident(session, incident_id=event.incident_id)
@@ -101,11 +101,7 @@ class EscalationWrites:
                                                      last_update=last_update)
         posted = await self._escalations.post(text=text, blocks=body)
         async with self._sessions() as session, session.begin():
-            await session.execute(
-                update(Incident).where(Incident.id == incident.id, Incident.escalation_ts.is_(None))
-                .values(escalation_channel_id=posted.channel_id, escalation_ts=posted.ts)
-                .execution_options(synchronize_session=False)
-            )
+            await record_thread_parent(session, incident_id=incident.id, channel_id=posted.channel_id, ts=posted.ts)
         incident.escalation_channel_id, incident.escalation_ts = posted.channel_id, posted.ts
         return posted.ts
 

@@ -15,10 +15,10 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.core import incidents as core
+from bot.core.actions import store as actions
 from bot.core.actions.kinds import ActionState
 from bot.core.clock import Clock
 from bot.core.delivery import NotReady
@@ -30,11 +30,12 @@ from bot.core.ingest import (
 )
 from bot.core.outbox import OutboxKind, enqueue_headline_refresh
 from bot.core.text import TOPIC_MAX, display_title, incident_channel_name, truncate
+from bot.core.timeline import get_event
 from bot.slack import action_blocks, blocks
 from bot.slack.channels import NamedChannel
 from bot.slack.errors import ChannelNameTaken, SlackRejected
 from bot.slack.gateway import CreatedChannel, SlackGateway
-from storage.models import Incident, ResponseAction, TimelineEvent
+from storage.models import Incident
 
 log = logging.getLogger(__name__)
 
@@ -165,7 +166,7 @@ class SlackWrites:
     async def post_action_message(self, action_id: int) -> None:
         """Post the action's message the first time, and edit that same message afterwards."""
         async with self._sessions() as session:
-            action = await session.get(ResponseAction, action_id)
+            action = await actions.find_action(session, action_id=action_id)
         if action is None:
             return
         if action.message_ts is None and action.state in (ActionState.PROPOSED, ActionState.CANCELLED):
@@ -179,10 +180,8 @@ class SlackWrites:
             return
         posted = await self._gateway.post(incident.channel_id, text=text, blocks=body)
         async with self._sessions() as session, session.begin():
-            await session.execute(
-                update(ResponseAction).where(ResponseAction.id == action_id, ResponseAction.message_ts.is_(None))
-                .values(message_ts=posted.ts, channel_id=posted.channel_id)
-            )
+            await actions.record_message(session, action_id=action_id, channel_id=posted.channel_id,
+                                         message_ts=posted.ts)
 
     async def post_alert_summary(self, incident_id: int) -> None:
         incident = await self._load(incident_id)
@@ -226,7 +225,7 @@ class SlackWrites:
 
     async def post_timeline_event(self, event_id: int) -> None:
         async with self._sessions() as session:
-            event = await session.get(TimelineEvent, event_id)
+            event = await get_event(session, event_id=event_id)
             if event is None:
                 return
             incident = await core.get_incident(session, incident_id=event.incident_id)

@@ -6,11 +6,11 @@ import asyncio
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
-from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.metrics import CONTENT_TYPE_LATEST
 from handlers.services import Services
+from storage.db import ping
 
 router = APIRouter()
 
@@ -30,12 +30,8 @@ async def healthz() -> dict[str, str]:
 async def readyz(request: Request) -> JSONResponse:
     sessions = _services(request).core.sessions
 
-    async def ping() -> None:
-        async with sessions() as session:
-            await session.execute(text("SELECT 1"))
-
     try:
-        await asyncio.wait_for(ping(), timeout=READY_TIMEOUT_SECONDS)
+        await asyncio.wait_for(ping(sessions), timeout=READY_TIMEOUT_SECONDS)
     except (SQLAlchemyError, OSError, TimeoutError) as exc:
         return JSONResponse({"status": "unavailable", "database": exc.__class__.__name__}, status_code=503)
     # Ready either way: a route that believes nobody is a choice, but one an operator should see.

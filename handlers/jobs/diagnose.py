@@ -13,10 +13,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
-
 from bot.config import IncidentBotConfig
 from bot.core import checklists
+from bot.core.alerts import alerts_of
 from bot.core.background import BackgroundTasks
 from bot.core.checklists import StepRef
 from bot.core.ports.cloudwatch import MetricRef, MetricSource
@@ -111,8 +110,7 @@ class Diagnoser:
                                             else None)
         service = self.config.services.get(service_name) if service_name else None
         async with self.core.sessions() as session:
-            alerts = list((await session.scalars(
-                select(Alert).where(Alert.incident_id == incident.id).order_by(Alert.first_seen_at))).all())
+            alerts = await alerts_of(session, incident_id=incident.id)
         alarm = _alarm_facts(alerts)
         metric, alarm_at = alarm.metric, alarm.alarm_at
         if metric is None and service is not None and service.metric is not None:

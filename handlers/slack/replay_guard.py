@@ -22,11 +22,10 @@ from collections import OrderedDict
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from storage.models import SlackRequestSeen
+from bot.core.seen_requests import remember_request
 
 log = logging.getLogger(__name__)
 
@@ -102,11 +101,11 @@ class SharedReplays:
         try:
             async with self._sessions() as session, session.begin():
                 self._since_sweep += 1
-                if self._since_sweep >= self.SWEEP_EVERY:
+                sweep = self._since_sweep >= self.SWEEP_EVERY
+                if sweep:
                     self._since_sweep = 0
-                    await session.execute(delete(SlackRequestSeen).where(
-                        SlackRequestSeen.expires_at < datetime.now(UTC)))
-                session.add(SlackRequestSeen(signature=key[:100], expires_at=expiry))
+                await remember_request(session, key=key, expires_at=expiry, now=datetime.now(UTC),
+                                       sweep_expired=sweep)
             return True
         except IntegrityError:
             return False

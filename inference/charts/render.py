@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import io
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 import numpy as np
@@ -1022,7 +1022,3 @@ def render_chart(
         img = Image.open(buf).convert("RGB")
     return img
 
-
-def with_overrides(style: ChartStyle, **changes) -> ChartStyle:
-    """A copy of `style` with some fields changed (handy in tests and for debugging)."""
-    return replace(style, **changes)

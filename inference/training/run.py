@@ -22,6 +22,13 @@ from inference.golden import (
     dump_text_golden,
     parse_golden,
 )
+from inference.model_names import (
+    CHART_MODEL,
+    FUSION_MODEL,
+    PROMOTE_MIN_ACCURACY,
+    TEXT_MODEL,
+    passes,
+)
 from inference.models.base import ServedModel
 from inference.models.encoder import SentenceEncoder
 from inference.models.fusion import FusionClassifier
@@ -41,13 +48,6 @@ from inference.training.text import (
 )
 from inference.training.vit import ChartTrainingConfig, renderer_hash, train_chart_vit
 from runbooks.classes import RUNBOOK_CLASSES
-
-TEXT_MODEL = "incident-text"
-CHART_MODEL = "chart-vit"
-FUSION_MODEL = "fusion"
-# In training order: fusion is built on the other two.
-TRAINABLE = (TEXT_MODEL, CHART_MODEL, FUSION_MODEL)
-PROMOTE_MIN_ACCURACY = 0.90
 
 
 def _fingerprint(data_hash: str, config: dict[str, Any]) -> str:
@@ -192,11 +192,6 @@ def _golden_files(model: ServedModel, golden: bytes) -> dict[str, bytes]:
     """The golden set, and the baseline from ``model``'s predictions on it as the worker will read it."""
     instances = [instance for instance, _ in parse_golden(golden)]
     return {GOLDEN_FILE: golden, BASELINE_FILE: baseline(model, instances).to_json().encode()}
-
-
-def passes(manifest: Manifest, min_accuracy: float) -> bool:
-    accuracy = manifest.metrics.get("accuracy")
-    return isinstance(accuracy, int | float) and accuracy >= min_accuracy
 
 
 def promote_if_fit(registry: Registry, manifest: Manifest) -> bool:

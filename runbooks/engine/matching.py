@@ -36,16 +36,6 @@ class RuleMatch:
     specificity: int
 
 
-@dataclass(frozen=True)
-class Prediction:
-    """The text model's reading of the incident: its best class, how sure, and the runner-up."""
-
-    label: str
-    confidence: float
-    model: str
-    version: str = ""
-
-
 def _literal_length(pattern: str) -> int:
     return sum(1 for ch in pattern if ch not in "*?[]")
 

@@ -34,7 +34,7 @@ from sandbox.web import MESSAGE_SHORTCUTS, BotLink, Scenario
 
 SECRET = "test-signing-secret"
 ROOT = Path(__file__).resolve().parents[2]
-UI = ROOT / "bot" / "sandbox" / "ui"
+UI = ROOT / "sandbox" / "ui"
 SCRIPTS = sorted(p.name for p in UI.glob("*.js"))
 ALICE, BOB = "U0ALICE", "U0BOB"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.app import SLACK_MAX_BODY_BYTES
+from handlers.slack.route import SLACK_MAX_BODY_BYTES
 from handlers.webhooks.errors import MAX_BODY_BYTES
 from tests.scenarios.harness import sign
 from tests.security.support import (

@@ -31,7 +31,7 @@ from bot.core.actions.kinds import ActionKind, ActionState, Permission
 from bot.core.actions.plans import Planner
 from bot.core.actions.rbac import Authorizer
 from bot.core.actions.requests import ActionRequest
-from bot.core.audit import Outcome, audit_entry
+from bot.core.audit import Outcome, record_entry
 from bot.core.background import BackgroundTasks
 from bot.core.checklists import StepRef
 from bot.core.errors import CoreError
@@ -289,11 +289,11 @@ class ActionPipeline:
 
     async def _conflict(self, session: AsyncSession, action: ResponseAction, *, actor: str,
                         holder: ResponseAction | None, now: datetime) -> None:
-        session.add(audit_entry(
-            actor=actor, action=f"action.{action.kind}", outcome=Outcome.CONFLICT, now=now,
+        record_entry(
+            session, actor=actor, action=f"action.{action.kind}", outcome=Outcome.CONFLICT, now=now,
             incident_id=action.incident_id,
             detail={"action_id": action.id, "summary": action.summary, "running": holder.id if holder else None},
-        ))
+        )
 
     async def _run(self, action_id: int) -> None:
         action = await self._load(action_id)
@@ -401,8 +401,8 @@ class ActionPipeline:
         now = self._core.clock()
         detail = {**detail, "reason": reason}
         async with self._core.sessions() as session, session.begin():
-            session.add(audit_entry(actor=actor, action=f"action.{action}", outcome=outcome, now=now,
-                                    incident_id=incident_id, detail=detail))
+            record_entry(session, actor=actor, action=f"action.{action}", outcome=outcome, now=now,
+                         incident_id=incident_id, detail=detail)
             if outcome == Outcome.DENIED:
                 await store.record_refusal(session, incident_id=incident_id, actor=actor, now=now,
                                            text=f"was refused {what}: {reason}", data=detail)

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.core import checklists
 from bot.core.actions.errors import ActionNotFound
 from bot.core.actions.kinds import ActionState
-from bot.core.audit import Outcome, audit_entry
+from bot.core.audit import Outcome, record_entry
 from bot.core.outbox import OutboxKind, enqueue, incident_ordering_key
 from bot.core.timeline import EventKind, record_event
 from storage.models import ResponseAction
@@ -29,6 +29,11 @@ async def get_action(session: AsyncSession, *, action_id: int) -> ResponseAction
     if action is None:
         raise ActionNotFound(f"There is no action #{action_id}.")
     return action
+
+
+async def find_action(session: AsyncSession, *, action_id: int) -> ResponseAction | None:
+    """The action row, or None when there is none (a writer's row for an action that is gone)."""
+    return await session.get(ResponseAction, action_id)
 
 
 async def running_on(session: AsyncSession, *, target: str) -> ResponseAction | None:
@@ -73,13 +78,14 @@ async def move(
 def audit(session: AsyncSession, *, action: ResponseAction, actor: str, outcome: Outcome, now: datetime,
           note: str = "") -> None:
     """One audit row per step: who, what, before, after, and the result so far."""
-    session.add(audit_entry(
-        actor=actor, action=f"action.{action.kind}", outcome=outcome, now=now, incident_id=action.incident_id,
+    record_entry(
+        session, actor=actor, action=f"action.{action.kind}", outcome=outcome, now=now,
+        incident_id=action.incident_id,
         detail={"action_id": action.id, "summary": action.summary, "service": action.service,
                 "requested_by": action.requested_by, "decided_by": action.decided_by,
                 "before": action.before, "after": action.after, "state": action.state,
                 "result": action.result, **({"note": note} if note else {})},
-    ))
+    )
 
 
 async def record(session: AsyncSession, *, action: ResponseAction, actor: str, now: datetime, text: str,
@@ -110,6 +116,15 @@ async def refresh_message(session: AsyncSession, *, action: ResponseAction, now:
     )
 
 
+async def record_message(session: AsyncSession, *, action_id: int, channel_id: str, message_ts: str) -> None:
+    """Keep where the action's message was posted; only the first post counts, so a retried
+    post can never point the row at a second message."""
+    await session.execute(
+        update(ResponseAction).where(ResponseAction.id == action_id, ResponseAction.message_ts.is_(None))
+        .values(message_ts=message_ts, channel_id=channel_id)
+    )
+
+
 async def due_for_expiry(session: AsyncSession, *, now: datetime) -> list[ResponseAction]:
     return list((await session.scalars(
         select(ResponseAction).where(ResponseAction.state == ActionState.AWAITING_APPROVAL.value,
@@ -123,5 +138,5 @@ async def left_running(session: AsyncSession) -> list[ResponseAction]:
     )).all())
 
 
-__all__ = ["IntegrityError", "audit", "due_for_expiry", "get_action", "left_running", "move", "record",
-           "record_refusal", "refresh_message", "running_on"]
+__all__ = ["IntegrityError", "audit", "due_for_expiry", "find_action", "get_action", "left_running", "move",
+           "record", "record_message", "record_refusal", "refresh_message", "running_on"]

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.config import IncidentBotConfig
 from bot.config.durations import format_duration
 from bot.core import followups, postmortems
+from bot.core.alerts import alerts_of
 from bot.core.incidents import current_roles, get_incident
 from bot.core.postmortem.durations import Durations, alert_started_at, measure
 from bot.core.postmortem.people import mention
@@ -185,8 +186,7 @@ async def gather(
 ) -> PostmortemFacts:
     incident = await get_incident(session, incident_id=incident_id)
     events = list(await list_events(session, incident_id=incident_id))
-    alerts = list((await session.scalars(
-        select(Alert).where(Alert.incident_id == incident_id).order_by(Alert.first_seen_at, Alert.id))).all())
+    alerts = await alerts_of(session, incident_id=incident_id)
     durations = measure(incident, alerts=alerts, events=events)
     diagnostics, runs = _diagnostics(events)
     actions = await _actions(session, incident_id=incident_id)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from bot.core.text import escape_mrkdwn
 from bot.slack.blocks import context, section
 from handlers.slack.commands.base import COMMAND, Invocation, Subcommand
@@ -21,17 +23,15 @@ def help_blocks(subcommands: tuple[Subcommand, ...], *, unknown: str | None) -> 
     ]
 
 
-async def show_help(invocation: Invocation, *, unknown: str | None = None) -> None:
-    from handlers.slack.commands.router import (
-        SUBCOMMANDS,  # the router imports this module
-    )
-
-    text, blocks = help_blocks(SUBCOMMANDS, unknown=unknown)
+async def show_help(invocation: Invocation, *, subcommands: tuple[Subcommand, ...], unknown: str | None = None) -> None:
+    text, blocks = help_blocks(subcommands, unknown=unknown)
     await invocation.ack(**Reply(text=text, blocks=blocks).ack_kwargs())
 
 
-async def run(invocation: Invocation) -> None:
-    await show_help(invocation)
+def help_subcommand(subcommands: Callable[[], tuple[Subcommand, ...]]) -> Subcommand:
+    """The `help` subcommand, listing `subcommands()`: the router's table, which holds this one too."""
 
+    async def run(invocation: Invocation) -> None:
+        await show_help(invocation, subcommands=subcommands())
 
-SUBCOMMAND = Subcommand(name="help", usage="help", summary="Show this help.", run=run)
+    return Subcommand(name="help", usage="help", summary="Show this help.", run=run)

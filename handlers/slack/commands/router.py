@@ -63,7 +63,7 @@ SUBCOMMANDS: tuple[Subcommand, ...] = (
     diagnose.SUBCOMMAND,
     timeline.SUBCOMMAND,
     incident_list.SUBCOMMAND,
-    help_command.SUBCOMMAND,
+    help_command.help_subcommand(lambda: SUBCOMMANDS),
 )
 
 _BY_NAME: dict[str, Subcommand] = {
@@ -90,7 +90,7 @@ async def handle_incident_command(ack: Ack, command: dict[str, Any], context: As
     services.metrics.slack_requests.labels(kind="command", name=subcommand.name if subcommand else "help").inc()
     invocation = Invocation(args=args, request=request, services=services, ack=_timed(ack, services, started))
     if subcommand is None:
-        await help_command.show_help(invocation, unknown=name or None)
+        await help_command.show_help(invocation, subcommands=SUBCOMMANDS, unknown=name or None)
         return
     try:
         await subcommand.run(invocation)

@@ -8,7 +8,7 @@ from typing import Any
 
 from bot.config.severity import Severity
 from bot.core import incidents
-from bot.core.audit import Outcome, audit_entry
+from bot.core.audit import Outcome, record_entry
 from bot.core.timeline import EventKind, record_event
 from bot.core.unit_of_work import Core
 from storage.models import Alert, ResponseAction
@@ -79,11 +79,11 @@ class Record:
             session.add(row)
             await session.flush()
             for outcome in (Outcome.REQUESTED, Outcome.OK):
-                session.add(audit_entry(actor="U0BOB", action="action.rollback_model", outcome=outcome, now=now,
-                                        incident_id=incident_id,
-                                        detail={"action_id": row.id, "summary": summary, "requested_by": "U0BOB",
-                                                "decided_by": approved_by, "state": state,
-                                                "result": {"verified": "v4 answered"}}))
+                record_entry(session, actor="U0BOB", action="action.rollback_model", outcome=outcome, now=now,
+                             incident_id=incident_id,
+                             detail={"action_id": row.id, "summary": summary, "requested_by": "U0BOB",
+                                     "decided_by": approved_by, "state": state,
+                                     "result": {"verified": "v4 answered"}})
             await record_event(session, incident_id=incident_id, kind=EventKind.ACTION, actor="U0BOB", now=now,
                                text=f"{summary}: {state}", announce=False,
                                data={"action_id": row.id, "state": state, "summary": summary})
