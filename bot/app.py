@@ -9,6 +9,7 @@ import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from fastapi import FastAPI
@@ -69,6 +70,10 @@ from runbooks.engine.matching import ActionSteps
 from storage.db import async_url, create_engine_for, is_sqlite, session_factory
 from storage.migrate import upgrade_to_head_async
 
+if TYPE_CHECKING:
+    from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+    from slack_bolt.async_app import AsyncApp
+
 log = logging.getLogger(__name__)
 security_log = logging.getLogger("incident_bot.security")
 
@@ -96,7 +101,9 @@ def runbook_library(settings: Settings) -> Library:
     try:
         return load_library(settings.runbooks_dir or None)
     except RunbookError as exc:
-        raise SettingsError(f"RUNBOOKS_DIR has broken runbooks (check with `incident-bot runbooks lint`):\n{exc}") from exc
+        raise SettingsError(
+            f"RUNBOOKS_DIR has broken runbooks (check with `incident-bot runbooks lint`):\n{exc}"
+        ) from exc
 
 
 def ingest_slots(settings: Settings) -> int:
@@ -267,7 +274,7 @@ def _origin(url: str) -> str | None:
     return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else None
 
 
-async def _start_socket_mode(bolt, settings: Settings):  # type: ignore[no-untyped-def]
+async def _start_socket_mode(bolt: AsyncApp, settings: Settings) -> AsyncSocketModeHandler:
     from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
     handler = AsyncSocketModeHandler(bolt, settings.slack_app_token)

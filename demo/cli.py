@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 
 
-def add_parsers(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add `demo` to the `incident-bot` parser."""
     demo = commands.add_parser(
         "demo", help="the whole product locally: a Slack sandbox in the browser, local AWS, the worker and the bot"

@@ -45,7 +45,8 @@ def show_diagnostics(incident_text: str, say: Callable[[str], None], *, registry
         say(f"\n(No trained models in {registry}: `make models` trains them, then the demo shows the worker too.)")
         return
     port = free_port()
-    command = [str(Path(sys.executable).with_name("incident-bot")), "worker", "--host", "127.0.0.1", "--port", str(port)]
+    command = [str(Path(sys.executable).with_name("incident-bot")), "worker",
+               "--host", "127.0.0.1", "--port", str(port)]
     with tempfile.TemporaryFile() as log:
         worker = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
                                   env={**os.environ, "MODEL_REGISTRY": registry})

@@ -59,7 +59,8 @@ class Narrator:
         if answer.status_code != 200:
             self.say(f"      (the bot answered HTTP {answer.status_code})")
             return
-        text = answer.json().get("text", "") if answer.headers.get("content-type", "").startswith("application/json") else ""
+        answered_json = answer.headers.get("content-type", "").startswith("application/json")
+        text = answer.json().get("text", "") if answered_json else ""
         for line in render_mrkdwn(text, user_name=self.user_name, channel_name=self.channel_name).splitlines():
             self.say(f"      only visible to {who}: {line}")
 
@@ -117,7 +118,10 @@ def _play(bot_url: str, secret: str, slack: LocalSlackServer, http: httpx.Client
     probe.wait_drained()
     channel = _incident_channel(slack)
     headline = slack.pins(channel)[0].ts
-    name = slack.channel_by_name(channel).name  # type: ignore[union-attr]
+    incident_channel = slack.channel_by_name(channel)
+    if incident_channel is None:
+        raise RuntimeError(f"the incident channel {channel} is not in the local Slack workspace")
+    name = incident_channel.name
 
     say(f"\nIn #{name}:")
     steps: list[tuple[str, SignedSlackClient, str, Callable[[], httpx.Response]]] = [

@@ -9,6 +9,7 @@ model it started with, and the next batch uses the new one.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
@@ -63,10 +64,8 @@ class Batcher(Generic[Model, Item, Result]):
     async def stop(self) -> None:
         if self._task is not None:
             self._task.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-            except asyncio.CancelledError:
-                pass
             self._task = None
         while not self._queue.empty():
             pending = self._queue.get_nowait()
@@ -113,7 +112,7 @@ class Batcher(Generic[Model, Item, Result]):
         except InferenceError as exc:
             _fail_all(live, exc)
             return
-        except Exception as exc:  # noqa: BLE001 - a model bug fails its batch, not the worker
+        except Exception as exc:  # a model bug fails its batch, not the worker
             _fail_all(live, BatchFailed(f"inference failed: {exc.__class__.__name__}: {exc}"))
             return
         finally:
@@ -124,7 +123,7 @@ class Batcher(Generic[Model, Item, Result]):
                 pending.future.set_result(result)
 
 
-def _fail_all(batch: Sequence[_Pending[object, object]], exc: InferenceError) -> None:
+def _fail_all(batch: Sequence[_Pending[Item, Result]], exc: InferenceError) -> None:
     for pending in batch:
         if not pending.future.done():
             pending.future.set_exception(exc)

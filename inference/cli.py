@@ -19,11 +19,11 @@ from inference.model_names import (
     TRAINABLE,
     passes,
 )
-from inference.registry import DEFAULT_REGISTRY, RegistryError, open_registry
+from inference.registry import DEFAULT_REGISTRY, Registry, RegistryError, open_registry
 from inference.settings import WorkerSettings
 
 
-def add_parsers(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add `worker` and `models` to the `incident-bot` parser."""
     worker = commands.add_parser("worker", help="serve the models (KServe V1 HTTP API) from the model registry")
     worker.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
@@ -48,15 +48,17 @@ def _serve_worker(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_models_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def _add_models_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     models = commands.add_parser("models", help="train, list, validate, promote and roll back models")
-    models.add_argument("--registry", default=None, help=f"registry folder or s3://bucket/prefix (default {DEFAULT_REGISTRY}, or MODEL_REGISTRY)")
+    models.add_argument("--registry", default=None,
+                        help=f"registry folder or s3://bucket/prefix (default {DEFAULT_REGISTRY}, or MODEL_REGISTRY)")
     actions = models.add_subparsers(dest="models_command", required=True, metavar="ACTION")
     train = actions.add_parser("train", help="train models from the project's data and publish them")
     train.add_argument("--model", choices=TRAINABLE, action="append", help="only this model (repeatable)")
     train.add_argument("--quick", action="store_true", help="small, fast models for tests and CI")
     train.add_argument("--seed", type=int, default=7)
-    train.add_argument("--retrain", action="store_true", help="train even if this data and settings were trained before")
+    train.add_argument("--retrain", action="store_true",
+                       help="train even if this data and settings were trained before")
     train.add_argument("--train-fraction", type=float, default=1.0,
                        help="incident-text only: train on this share of the texts, for a deliberately weaker version")
     train.add_argument("--no-promote", action="store_true", help="publish the versions without serving them")
@@ -86,7 +88,7 @@ def _models(args: argparse.Namespace) -> int:
         return 2
 
 
-def _train(args: argparse.Namespace, registry) -> int:  # type: ignore[no-untyped-def]
+def _train(args: argparse.Namespace, registry: Registry) -> int:
     if not 0 < args.train_fraction <= 1:
         print("incident-bot models: --train-fraction must be in (0, 1]", file=sys.stderr)
         return 2
@@ -119,7 +121,7 @@ def _train(args: argparse.Namespace, registry) -> int:  # type: ignore[no-untype
     return 0
 
 
-def _list(_args: argparse.Namespace, registry) -> int:  # type: ignore[no-untyped-def]
+def _list(_args: argparse.Namespace, registry: Registry) -> int:
     names = registry.models()
     if not names:
         print("no models yet: run `incident-bot models train`")
@@ -129,12 +131,13 @@ def _list(_args: argparse.Namespace, registry) -> int:  # type: ignore[no-untype
         for manifest in registry.versions(name):
             m = manifest.metrics
             marker = "*" if manifest.version == current else " "
-            print(f"  {marker} {manifest.version:<5} accuracy {m.get('accuracy', '-'):<7} macro-F1 {m.get('macro_f1', '-'):<7} "
-                  f"on {m.get('examples', '?')} held-out  created {manifest.created_at:%Y-%m-%d %H:%M}  {manifest.notes}")
+            print(f"  {marker} {manifest.version:<5} accuracy {m.get('accuracy', '-'):<7} "
+                  f"macro-F1 {m.get('macro_f1', '-'):<7} on {m.get('examples', '?')} held-out  "
+                  f"created {manifest.created_at:%Y-%m-%d %H:%M}  {manifest.notes}")
     return 0
 
 
-def _validate(args: argparse.Namespace, registry) -> int:  # type: ignore[no-untyped-def]
+def _validate(args: argparse.Namespace, registry: Registry) -> int:
     manifest = registry.manifest(args.name, args.version)
     ok = passes(manifest, args.min_accuracy)
     print(f"{args.name} {args.version}: accuracy {manifest.metrics.get('accuracy')} "
@@ -142,7 +145,7 @@ def _validate(args: argparse.Namespace, registry) -> int:  # type: ignore[no-unt
     return 0 if ok else 1
 
 
-def _promote(args: argparse.Namespace, registry) -> int:  # type: ignore[no-untyped-def]
+def _promote(args: argparse.Namespace, registry: Registry) -> int:
     manifest = registry.manifest(args.name, args.version)
     if not passes(manifest, args.min_accuracy) and not args.force:
         print(f"incident-bot models: {args.name} {args.version} fails validation (accuracy "
@@ -155,7 +158,7 @@ def _promote(args: argparse.Namespace, registry) -> int:  # type: ignore[no-unty
     return 0
 
 
-def _rollback(args: argparse.Namespace, registry) -> int:  # type: ignore[no-untyped-def]
+def _rollback(args: argparse.Namespace, registry: Registry) -> int:
     version = registry.rollback(args.name, args.steps, actor="cli")
     print(f"{args.name} rolled back {args.steps} deploy(s): {version} is now the serving version")
     return 0

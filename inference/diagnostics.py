@@ -12,7 +12,8 @@ from inference.metrics import WorkerMetrics
 DEFAULT_DRIFT_WINDOW = 500
 
 
-async def evaluate_version(host: ModelHost, name: str, version: str, *, golden_from: str | None = None) -> dict[str, Any]:
+async def evaluate_version(host: ModelHost, name: str, version: str, *,
+                           golden_from: str | None = None) -> dict[str, Any]:
     """Score ``version`` on its own golden set, or on ``golden_from``'s, so two versions meet the same data."""
     golden_version = golden_from or version
     raw = await host.version_file(name, golden_version, golden.GOLDEN_FILE)

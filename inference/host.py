@@ -106,8 +106,8 @@ class ModelHost:
         if slot is None:
             slot = ModelSlot(name=name)
             slot.batcher = Batcher(
-                current_model=lambda s=slot: s.model, run=_run_batch, executor=self._executor, policy=self._policy,
-                on_batch=lambda size, _seconds, n=name: self._metrics.batch_size.labels(model=n).observe(size),
+                current_model=lambda: slot.model, run=_run_batch, executor=self._executor, policy=self._policy,
+                on_batch=lambda size, _seconds: self._metrics.batch_size.labels(model=name).observe(size),
             )
             slot.batcher.start()
             self._slots[name] = slot
@@ -219,7 +219,7 @@ class ModelHost:
             vectors = await self._call(embed, list(texts))
         except InferenceError:
             raise
-        except Exception as exc:  # noqa: BLE001 - a model bug fails its request, not the worker
+        except Exception as exc:  # a model bug fails its request, not the worker
             raise BatchFailed(f"embedding failed: {exc.__class__.__name__}: {exc}") from exc
         return model.version, vectors
 
@@ -234,7 +234,8 @@ class ModelHost:
         for version, prediction in results:
             metrics.confidence.labels(model=slot.name).observe(prediction.confidence)
             metrics.predictions.labels(model=slot.name, label=prediction.label).inc()
-            slot.log.append(LoggedPrediction(now, version, prediction.label, prediction.confidence, prediction.embedding))
+            slot.log.append(LoggedPrediction(now, version, prediction.label, prediction.confidence,
+                                             prediction.embedding))
 
     def prediction_log(self, name: str, limit: int) -> list[LoggedPrediction]:
         log = self._require(name).log

@@ -41,7 +41,8 @@ def parse_instances(body: Any, *, wants_text: bool, wants_image: bool) -> list[I
         raise BadRequest("instances is empty")
     if len(instances) > MAX_INSTANCES:
         raise BadRequest(f"at most {MAX_INSTANCES} instances per request")
-    return [_instance(raw, index, wants_text=wants_text, wants_image=wants_image) for index, raw in enumerate(instances)]
+    return [_instance(raw, index, wants_text=wants_text, wants_image=wants_image)
+            for index, raw in enumerate(instances)]
 
 
 def _instance(raw: Any, index: int, *, wants_text: bool, wants_image: bool) -> Instance:

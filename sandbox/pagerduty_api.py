@@ -39,7 +39,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
 from urllib.parse import unquote
@@ -49,7 +49,7 @@ import uvicorn
 from fastapi import FastAPI
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from sandbox.faults import FaultInjector, FaultRule
 from sandbox.runner import ThreadedServer
@@ -70,7 +70,7 @@ HTML_ROOT = "https://local.pagerduty.test"
 
 
 def _now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def pd_error(status: int, message: str, code: int, *errors: str) -> JSONResponse:
@@ -232,7 +232,7 @@ class PagerDutySandbox:
         self._target: WebhookTarget | None = None
         self.app = FastAPI(routes=self._routes(), docs_url=None, redoc_url=None, openapi_url=None)
 
-    def _routes(self) -> list[Route]:
+    def _routes(self) -> list[BaseRoute]:
         return [
             Route("/incidents/{rest:path}", self._incidents_api, methods=["GET", "PUT", "POST"]),
             Route("/v2/enqueue", self._enqueue, methods=["POST"]),

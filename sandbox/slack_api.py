@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -75,9 +76,9 @@ def _multipart_fields(body: bytes, content_type: str) -> dict[str, Any]:
     fields: dict[str, Any] = {}
     for part in message.iter_parts():
         name = part.get_param("name", header="content-disposition")
-        payload = part.get_payload(decode=True) or b""
+        payload = part.get_payload(decode=True)
         if name and part.get_filename() is None:  # file parts (files.upload v1) are ignored
-            fields[str(name)] = payload.decode("utf-8", errors="replace")
+            fields[str(name)] = payload.decode("utf-8", errors="replace") if isinstance(payload, bytes) else ""
     return fields
 
 
@@ -107,10 +108,8 @@ def normalize_params(params: dict[str, Any]) -> dict[str, Any]:
     out = dict(params)
     for name in JSON_PARAMS & out.keys():
         if isinstance(out[name], str) and out[name].strip():
-            try:
+            with contextlib.suppress(ValueError):
                 out[name] = json.loads(out[name])
-            except ValueError:
-                pass
     for name in LIST_PARAMS & out.keys():
         if isinstance(out[name], str):
             out[name] = [v.strip() for v in out[name].split(",") if v.strip()]
@@ -180,6 +179,7 @@ class SlackSandbox:
 
     async def _api(self, request: Request) -> Response:
         method = request.path_params["method"]
+        headers: dict[str, str]
         try:
             params, token = await read_call(request)
         except BadRequest as exc:
@@ -208,7 +208,8 @@ class SlackSandbox:
             message = BytesParser(policy=HTTP).parsebytes(
                 b"Content-Type: " + content_type.encode("latin-1") + b"\r\n\r\n" + body)
             parts = list(message.iter_parts())
-            body = (parts[0].get_payload(decode=True) or b"") if parts else b""
+            payload = parts[0].get_payload(decode=True) if parts else None
+            body = payload if isinstance(payload, bytes) else b""
         if not self.workspace.store_upload(request.path_params["file_id"], body):
             return Response("file not found", status_code=404)
         return Response(f"OK - {len(body)}", media_type="text/plain")
@@ -454,10 +455,8 @@ def main(argv: list[str] | None = None) -> None:
                            web=BotLink(args.bot_url, secret) if args.bot_url else None)
     root = f"http://{_url_host(args.host)}:{args.port}/"
     print(f"Slack sandbox: SLACK_API_URL={root}api/ ; web UI at {root}ui/", flush=True)
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(serve(sandbox, host=args.host, port=args.port))
-    except KeyboardInterrupt:
-        pass
 
 
 if __name__ == "__main__":

@@ -356,7 +356,8 @@ class SandboxWeb:
                 raise WebError(404, f"no message {message_ts} in #{place.name}")
             response_url = self._new_response_url(ReplyTarget(person.id, place.id, thread_ts=message.thread_ts))
             payload = interaction("message_action", person, trigger_id, callback_id=callback_id,
-                                   action_ts=f"{time.time():.6f}", channel={"id": place.id, "name": channel_name(place)},
+                                   action_ts=f"{time.time():.6f}",
+                                   channel={"id": place.id, "name": channel_name(place)},
                                    message_ts=message.ts, message=place.message_api(message),
                                    response_url=response_url)
             ws.remember_trigger(trigger_id, person.id)

@@ -107,12 +107,13 @@ class ScenarioRunner:
 
     def _run(self, scenario: Scenario, run: ScenarioRun) -> None:
         note = None
+        error: str | None = None
         try:
             note = asyncio.run(_scenario_main(scenario))
         except Exception as exc:  # whatever went wrong is shown to the person
             logger.warning("scenario %s failed", scenario.name, exc_info=True)
             outcome, error = "failed", f"{type(exc).__name__}: {exc}"
         else:
-            outcome, error = "done", None
+            outcome = "done"
         with self._lock:
             run.state, run.error, run.finished, run.note = outcome, error, time.time(), note

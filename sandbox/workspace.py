@@ -167,7 +167,7 @@ class Workspace:
         Only files this process wrote itself (``save``) are meant here: pickle trusts its input.
         """
         try:
-            saved = pickle.loads(path.read_bytes())  # noqa: S301 - our own state folder
+            saved = pickle.loads(path.read_bytes())  # our own state folder
         except (OSError, EOFError, pickle.UnpicklingError, AttributeError, ImportError, TypeError):
             return False
         if not isinstance(saved, dict) or set(saved) != set(_SAVED_FIELDS):

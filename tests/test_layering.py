@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-EDGE_LIBRARIES = {"slack_sdk", "slack_bolt", "boto3", "botocore", "torch", "transformers", "fastapi", "httpx", "aiohttp"}
+EDGE_LIBRARIES = {"slack_sdk", "slack_bolt", "boto3", "botocore", "torch", "transformers", "fastapi", "httpx",
+                  "aiohttp"}
 
 
 def imported_modules(path: Path) -> set[str]:

@@ -7,6 +7,7 @@ after a key path (`oncall.users[0]: invalid Slack user id ...`), so `errors.py` 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Annotated, Any
 
@@ -17,9 +18,9 @@ from bot.config.durations import ACCEPTED_DURATIONS, parse_duration
 from bot.config.severity import Severity
 
 __all__ = [
+    "KNOWN_ACTIONS",
     "ChannelRef",
     "Duration",
-    "KNOWN_ACTIONS",
     "Name",
     "NonNegativeInt",
     "PositiveDuration",
@@ -88,7 +89,7 @@ def _positive(value: timedelta) -> timedelta:
     return value
 
 
-def _slack_id(pattern: re.Pattern[str], what: str, example: str):
+def _slack_id(pattern: re.Pattern[str], what: str, example: str) -> Callable[[Any], str]:
     def validate(value: Any) -> str:
         text = _require_str(value, f"a Slack {what} id")
         if not pattern.fullmatch(text):

@@ -45,7 +45,7 @@ def _read(source: str) -> bytes:
 
 def _parse_yaml(content: bytes, source: str) -> Any:
     try:
-        return yaml.load(content, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+        return yaml.load(content, Loader=_UniqueKeyLoader)  # a SafeLoader subclass
     except yaml.MarkedYAMLError as exc:
         raise _error(source, _describe_yaml_error(exc)) from None
     except yaml.YAMLError as exc:

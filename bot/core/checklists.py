@@ -57,10 +57,12 @@ class StepRef:
         """The step a form's metadata names, or None when it names none (or is not ours)."""
         if not isinstance(data, dict):
             return None
-        parts = [data.get("runbook"), data.get("step"), data.get("title")]
-        if not all(isinstance(p, str) and 0 < len(p) <= 150 for p in parts):
+        runbook, step_id, title = data.get("runbook"), data.get("step"), data.get("title")
+        if not (isinstance(runbook, str) and isinstance(step_id, str) and isinstance(title, str)):
             return None
-        return cls(runbook=parts[0], step_id=parts[1], title=parts[2])  # type: ignore[arg-type]
+        if not all(0 < len(part) <= 150 for part in (runbook, step_id, title)):
+            return None
+        return cls(runbook=runbook, step_id=step_id, title=title)
 
 
 async def current(session: AsyncSession, *, incident_id: int) -> IncidentRunbook | None:
@@ -83,7 +85,12 @@ async def choose_first(
             session.add(row)
             await session.flush()
     except IntegrityError:
-        return await current(session, incident_id=incident_id)  # type: ignore[return-value]
+        # Another choice was stored first: that one stands. With none there, the insert failed
+        # for another reason, and that error is the answer.
+        chosen = await current(session, incident_id=incident_id)
+        if chosen is None:
+            raise
+        return chosen
     if runbook is not None:
         await _follow(session, incident_id=incident_id, runbook=runbook, actor="incident-bot", now=now,
                       text=_chosen_text(runbook, chosen_by, reason, confidence), announce=False)

@@ -24,7 +24,7 @@ def parse_due(token: str, *, today: date) -> date | None:
         return today
     if word == "tomorrow":
         return today + timedelta(days=1)
-    if word in _WEEKDAYS or word[:3] in {d[:3] for d in _WEEKDAYS} and len(word) == 3:
+    if word in _WEEKDAYS or (word[:3] in {d[:3] for d in _WEEKDAYS} and len(word) == 3):
         wanted = next(i for i, d in enumerate(_WEEKDAYS) if d.startswith(word[:3]))
         ahead = (wanted - today.weekday()) % 7 or 7
         return today + timedelta(days=ahead)

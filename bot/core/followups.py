@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date, datetime
 from enum import StrEnum
+from typing import Any, cast
 
 from sqlalchemy import select, update
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.errors import InvalidInput
@@ -70,11 +72,11 @@ async def set_state(
     if item.state == state.value:
         return item
     done = state == FollowUpState.DONE
-    result = await session.execute(
+    result = cast(CursorResult[Any], await session.execute(
         update(FollowUp).where(FollowUp.id == follow_up_id, FollowUp.state == item.state)
         .values(state=state.value, done_by=actor if done else None, done_at=now if done else None)
         .execution_options(synchronize_session=False)
-    )
+    ))
     await session.refresh(item)
     if result.rowcount == 1:
         await record_event(session, incident_id=item.incident_id, kind=EventKind.FOLLOW_UP, actor=actor, now=now,

@@ -9,14 +9,16 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from enum import Enum
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import delete, func, select, update
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config.severity import Severity
-from bot.core import checklists, postmortems, timers
+from bot.core import postmortems, timers
+from bot.core.checklist_refresh import request_checklist
 from bot.core.errors import (
     ConcurrentChange,
     IncidentNotFound,
@@ -92,7 +94,7 @@ async def declare(
         ordering_key=incident_ordering_key(incident.id), payload={"incident_id": incident.id}, now=now,
     )
     await timers.request_plan(session, incident_id=incident.id, now=now, reason="declared")
-    await checklists.request_checklist(session, incident_id=incident.id, now=now)
+    await request_checklist(session, incident_id=incident.id, now=now)
     return incident
 
 
@@ -116,7 +118,7 @@ async def _claim_group_if_free(session: AsyncSession, *, key: str, incident_id: 
 async def _insert_with_next_number(session: AsyncSession, build: Callable[[int], Incident]) -> Incident:
     """Numbers are max+1; concurrent declarations collide on the unique index and retry."""
     for _ in range(_NUMBER_ATTEMPTS):
-        number = (await session.scalar(select(func.coalesce(func.max(Incident.number), 0)))) + 1
+        number = (await session.execute(select(func.coalesce(func.max(Incident.number), 0)))).scalar_one() + 1
         incident = build(number)
         try:
             async with session.begin_nested():
@@ -172,12 +174,12 @@ async def _compare_and_set(
     for _ in range(_CAS_ATTEMPTS):
         incident = await get_incident(session, incident_id=incident_id)
         values = decide(incident)
-        result = await session.execute(
+        result = cast(CursorResult[Any], await session.execute(
             update(Incident)
             .where(Incident.id == incident_id, Incident.version == incident.version)
             .values(**values, version=incident.version + 1, updated_at=now)
             .execution_options(synchronize_session=False)
-        )
+        ))
         if result.rowcount == 1:
             return await get_incident(session, incident_id=incident_id), values
     raise ConcurrentChange("The incident kept changing while this was being applied; please try again.")
@@ -239,7 +241,8 @@ async def _follow_status_with_timers(session: AsyncSession, *, incident_id: int,
 async def release_groups(session: AsyncSession, *, incident_id: int) -> None:
     """A closed chapter: new alerts for its service open a new incident, not this one."""
     await session.execute(
-        delete(IncidentGroup).where(IncidentGroup.incident_id == incident_id).execution_options(synchronize_session=False)
+        delete(IncidentGroup).where(IncidentGroup.incident_id == incident_id)
+        .execution_options(synchronize_session=False)
     )
 
 
@@ -285,7 +288,9 @@ async def resolve(
 
 def _require_open(incident: Incident, *, doing: str) -> None:
     if Status(incident.status) not in OPEN_STATUSES:
-        raise InvalidTransition(f"Incident #{incident.number} is {incident.status}; {doing} is only for open incidents.")
+        raise InvalidTransition(
+            f"Incident #{incident.number} is {incident.status}; {doing} is only for open incidents."
+        )
 
 
 async def set_severity(
@@ -321,7 +326,7 @@ ANY_COMMANDER = _Unchecked.COMMANDER
 
 async def assign_role(
     session: AsyncSession, *, incident_id: int, role: Role, user_id: str, actor: str, now: datetime,
-    commander_was: str | None | _Unchecked = ANY_COMMANDER,
+    commander_was: str | _Unchecked | None = ANY_COMMANDER,
 ) -> Incident:
     """``commander_was``: who led the incident when ``actor`` was allowed to do this. Who may
     give roles depends on who leads, so if command changed hands since, nothing changes."""
@@ -343,7 +348,8 @@ async def assign_role(
         .values(ended_at=now)
         .execution_options(synchronize_session=False)
     )
-    session.add(RoleAssignment(incident_id=incident_id, role=role.value, user_id=user_id, assigned_by=actor, assigned_at=now))
+    session.add(RoleAssignment(incident_id=incident_id, role=role.value, user_id=user_id, assigned_by=actor,
+                               assigned_at=now))
     await record_event(
         session, incident_id=incident_id, kind=EventKind.ROLE_ASSIGNED, actor=actor, now=now,
         data={"role": role.value, "user": user_id},

@@ -7,12 +7,14 @@ retries. The delivery's unique keys make a retry, or a replay however re-labelle
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import func, select, update
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -102,7 +104,8 @@ def _check_replay_window(signal: AlertSignal, *, now: datetime) -> None:
         raise OutsideReplayWindow("the delivery is dated in the future")
 
 
-async def _apply(session: AsyncSession, *, signal: AlertSignal, config: IncidentBotConfig, now: datetime) -> IngestResult:
+async def _apply(session: AsyncSession, *, signal: AlertSignal, config: IncidentBotConfig,
+                 now: datetime) -> IngestResult:
     match signal.kind:
         case SignalKind.TRIGGER:
             return await _trigger(session, signal=signal, config=config, now=now)
@@ -131,7 +134,8 @@ async def open_alert(session: AsyncSession, *, dedup_key: str) -> Alert | None:
 async def incident_for_pagerduty(session: AsyncSession, *, pagerduty_incident_id: str) -> Incident | None:
     """The newest local incident linked to a PagerDuty incident, whatever its status."""
     direct = await session.scalar(
-        select(Incident).where(Incident.pagerduty_incident_id == pagerduty_incident_id).order_by(Incident.id.desc()).limit(1)
+        select(Incident).where(Incident.pagerduty_incident_id == pagerduty_incident_id)
+        .order_by(Incident.id.desc()).limit(1)
     )
     if direct is not None:
         return direct
@@ -160,7 +164,8 @@ async def _grouped_incident(
 # --- trigger ------------------------------------------------------------------------------------
 
 
-async def _trigger(session: AsyncSession, *, signal: AlertSignal, config: IncidentBotConfig, now: datetime) -> IngestResult:
+async def _trigger(session: AsyncSession, *, signal: AlertSignal, config: IncidentBotConfig,
+                   now: datetime) -> IngestResult:
     dedup_key = (signal.dedup_key or f"{signal.source.value}:{signal.title}")[:300]
     existing = await open_alert(session, dedup_key=dedup_key)
     if existing is not None:
@@ -173,11 +178,11 @@ async def _trigger(session: AsyncSession, *, signal: AlertSignal, config: Incide
     key = group_key(routed.service)
     window = config.alerts.group_window
     for _ in range(3):
-        group, incident = await _grouped_incident(session, key=key, window=window, now=now)
-        if incident is not None:
-            alert = await _attach(session, incident=incident, dedup_key=dedup_key, signal=signal, now=now)
-            await _note_alert(session, incident=incident, alert=alert, signal=signal, config=config, now=now)
-            return _result(Outcome.ATTACHED, incident)
+        group, grouped = await _grouped_incident(session, key=key, window=window, now=now)
+        if grouped is not None:
+            alert = await _attach(session, incident=grouped, dedup_key=dedup_key, signal=signal, now=now)
+            await _note_alert(session, incident=grouped, alert=alert, signal=signal, config=config, now=now)
+            return _result(Outcome.ATTACHED, grouped)
         opened = await _open_incident(session, signal=signal, routed=routed, key=key, stale_group=group,
                                       dedup_key=dedup_key, now=now)
         if opened is not None:
@@ -202,12 +207,12 @@ async def _open_incident(
                 session.add(IncidentGroup(group_key=key, incident_id=incident.id, last_alert_at=now))
                 await session.flush()
             else:
-                claimed = await session.execute(
+                claimed = cast(CursorResult[Any], await session.execute(
                     update(IncidentGroup)
                     .where(IncidentGroup.group_key == key, IncidentGroup.incident_id == stale_group.incident_id)
                     .values(incident_id=incident.id, last_alert_at=now)
                     .execution_options(synchronize_session=False)
-                )
+                ))
                 if claimed.rowcount != 1:
                     raise _GroupTaken
             alert = await _add_alert(session, incident=incident, dedup_key=dedup_key, signal=signal, now=now)
@@ -284,7 +289,7 @@ def _details(signal: AlertSignal) -> dict[str, Any]:
 
 
 async def _alert_event(session: AsyncSession, *, incident: Incident, alert: Alert, signal: AlertSignal,
-                       now: datetime):  # type: ignore[no-untyped-def]
+                       now: datetime) -> TimelineEvent:
     return await record_event(
         session, incident_id=incident.id, kind=EventKind.ALERT, actor=signal.source.value, now=now,
         text=alert.title, data={"alert_id": alert.id, "dedup_key": alert.dedup_key, "event_type": signal.event_type},
@@ -369,7 +374,8 @@ def _pagerduty_actor(signal: AlertSignal) -> str:
 async def _resolve_from_pagerduty(session: AsyncSession, *, incident: Incident, signal: AlertSignal,
                                   now: datetime) -> IngestResult:
     await session.execute(
-        update(Alert).where(Alert.incident_id == incident.id, Alert.pagerduty_incident_id == signal.pagerduty_incident_id)
+        update(Alert)
+        .where(Alert.incident_id == incident.id, Alert.pagerduty_incident_id == signal.pagerduty_incident_id)
         .values(state=CLEARED, cleared_at=now).execution_options(synchronize_session=False)
     )
     if Status(incident.status) not in OPEN_STATUSES:
@@ -439,10 +445,11 @@ def _describe_pagerduty(signal: AlertSignal) -> str:
         SignalKind.REASSIGN: "reassigned the incident",
         SignalKind.UNACKNOWLEDGE: "reports the acknowledgement timed out",
     }.get(signal.kind, signal.event_type)
-    return f"PagerDuty {verb}" + (f" to {signal.note}" if signal.note and signal.kind != SignalKind.UNACKNOWLEDGE else "")
+    to_whom = f" to {signal.note}" if signal.note and signal.kind != SignalKind.UNACKNOWLEDGE else ""
+    return f"PagerDuty {verb}{to_whom}"
 
 
-async def unsummarized_alert_events(session: AsyncSession, *, incident_id: int):  # type: ignore[no-untyped-def]
+async def unsummarized_alert_events(session: AsyncSession, *, incident_id: int) -> Sequence[TimelineEvent]:
     """Alert timeline events that no storm summary has counted yet, oldest first."""
     return (
         await session.scalars(

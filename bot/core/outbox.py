@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import select, update
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -96,10 +97,10 @@ async def _join_waiting(session: AsyncSession, coalesce_key: str) -> bool:
     nothing matches here and a new write is queued. SQLite serialises writers, so there the
     claim cannot fall in between either.
     """
-    result = await session.execute(
+    result = cast(CursorResult[Any], await session.execute(
         update(OutboxMessage).where(OutboxMessage.coalesce_key == coalesce_key)
         .values(coalesce_key=coalesce_key).execution_options(synchronize_session=False)
-    )
+    ))
     return bool(result.rowcount)
 
 

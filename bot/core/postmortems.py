@@ -12,9 +12,10 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import func, select, update
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -112,12 +113,12 @@ async def store_draft(
         fresh = await get(session, postmortem_id=postmortem.id)
         number = fresh.current_draft + 1
         # Back to draft: what reviewers see is the new text, and their old verdicts were on the old one.
-        moved = await session.execute(
+        moved = cast(CursorResult[Any], await session.execute(
             update(Postmortem).where(Postmortem.id == fresh.id, Postmortem.version == fresh.version)
             .values(current_draft=number, state=PostmortemState.DRAFT.value, approved_at=None,
                     updated_at=now, version=fresh.version + 1)
             .execution_options(synchronize_session=False)
-        )
+        ))
         if moved.rowcount == 1:
             break
     else:

@@ -26,8 +26,15 @@ from bot.core.text import clean_text, truncate
 from bot.core.timeline import EventKind
 from storage.models import ResponseAction, TimelineEvent
 
-__all__ = ["ActionTaken", "StatusContext", "UPDATE_TEXT_MAX", "render_resolution", "render_status_update",
-           "unfilled_prompts", "update_context"]
+__all__ = [
+    "UPDATE_TEXT_MAX",
+    "ActionTaken",
+    "StatusContext",
+    "render_resolution",
+    "render_status_update",
+    "unfilled_prompts",
+    "update_context",
+]
 
 # Slack's plain_text_input holds at most 3,000 characters; the draft must fit in it.
 UPDATE_TEXT_MAX = 3000

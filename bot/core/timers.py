@@ -12,9 +12,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import select, update
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Timer
@@ -70,9 +71,9 @@ async def cancel(
     """Cancel the incident's pending timers (of ``kinds``, by default all the incident's own)."""
     query = update(Timer).where(Timer.incident_id == incident_id, Timer.state == TimerState.PENDING.value)
     query = query.where(Timer.kind.in_([kind.value for kind in kinds]))
-    result = await session.execute(
+    result = cast(CursorResult[Any], await session.execute(
         query.values(state=TimerState.CANCELLED.value).execution_options(synchronize_session=False)
-    )
+    ))
     return int(result.rowcount or 0)
 
 
@@ -99,12 +100,12 @@ async def due(session: AsyncSession, *, now: datetime, limit: int) -> Sequence[T
 
 async def claim(session: AsyncSession, *, timer_id: int, now: datetime, fired_by: str) -> bool:
     """Mark one due timer fired; False when another transaction already did (or cancelled it)."""
-    result = await session.execute(
+    result = cast(CursorResult[Any], await session.execute(
         update(Timer)
         .where(Timer.id == timer_id, Timer.state == TimerState.PENDING.value)
         .values(state=TimerState.FIRED.value, fired_at=now, fired_by=fired_by)
         .execution_options(synchronize_session=False)
-    )
+    ))
     return result.rowcount == 1
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import email.utils
 import math
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
 from urllib.parse import quote
@@ -49,8 +49,8 @@ def _seconds_until_http_date(text: str, now: float | None) -> float | None:
     except (TypeError, ValueError, IndexError):
         return None
     if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    reference = datetime.fromtimestamp(time.time() if now is None else now, tz=timezone.utc)
+        when = when.replace(tzinfo=UTC)
+    reference = datetime.fromtimestamp(time.time() if now is None else now, tz=UTC)
     return max(0.0, (when - reference).total_seconds())
 
 

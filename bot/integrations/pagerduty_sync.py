@@ -16,10 +16,13 @@ from bot.core import incidents
 from bot.core.clock import Clock
 from bot.core.delivery import GiveUp, RetryLater
 from bot.core.ports.errors import ProviderRejected, ProviderUnavailable
-from bot.core.ports.pagerduty import PagerDutyClient
+from bot.core.ports.pagerduty import IncidentStatus, PagerDutyClient
 from bot.core.timeline import EventKind, record_event
 
 log = logging.getLogger(__name__)
+
+# The statuses a sync carries: incidents.transition queues one only for these two.
+_PAGERDUTY_STATUSES: dict[str, IncidentStatus] = {"acknowledged": "acknowledged", "resolved": "resolved"}
 
 
 class PagerDutySync:
@@ -35,12 +38,15 @@ class PagerDutySync:
             log.info("PagerDuty sync is off (no PAGERDUTY_API_TOKEN); incident %s stays %s locally only",
                      incident_id, status)
             return
+        pagerduty_status = _PAGERDUTY_STATUSES.get(status)
+        if pagerduty_status is None:
+            raise GiveUp(f"PagerDuty has no incident status {status!r}")
         async with self._sessions() as session:
             incident = await incidents.get_incident(session, incident_id=incident_id)
             linked = await incidents.pagerduty_links(session, incident=incident)
         try:
             for pagerduty_id in linked:
-                await self._client.set_status(pagerduty_id, status)  # type: ignore[arg-type]
+                await self._client.set_status(pagerduty_id, pagerduty_status)
         except ProviderUnavailable as exc:
             if attempt == 1:
                 await self._tell_channel(incident_id, f"⚠️ Couldn't mark PagerDuty {status} yet ({exc}); retrying.")

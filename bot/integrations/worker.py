@@ -80,7 +80,8 @@ class HttpWorkerClient:
             return False
         return True
 
-    async def predict(self, name: str, instances: list[dict[str, Any]], *, probe: bool = True) -> list[WorkerPrediction]:
+    async def predict(self, name: str, instances: list[dict[str, Any]], *,
+                      probe: bool = True) -> list[WorkerPrediction]:
         """Predictions; as ``probe`` (the default: this client is the bot's) they stay out of the
         worker's prediction log, which is meant for production traffic."""
         headers = {"x-incident-bot-probe": "1"} if probe else {}

@@ -9,14 +9,16 @@ that runs out and lets the row be tried again.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import or_, select, update
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -69,12 +71,10 @@ class OutboxDispatcher:
                 # The database is away (an outage, a failover): one line per pass, not a traceback.
                 log.warning("outbox pass skipped, the database is unavailable (%s); trying again shortly",
                             exc.__class__.__name__)
-            except Exception:  # noqa: BLE001 - the dispatcher must outlive a bad pass
+            except Exception:  # the dispatcher must outlive a bad pass
                 log.exception("outbox pass failed; trying again shortly")
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wakeup.wait(), timeout=self._policy.poll_interval)
-            except TimeoutError:
-                pass
             self._wakeup.clear()
 
     def stop(self) -> None:
@@ -131,7 +131,7 @@ class OutboxDispatcher:
     async def _claim(self, row_id: int) -> bool:
         now = self._clock()
         async with self._sessions() as session, session.begin():
-            result = await session.execute(
+            result = cast(CursorResult[Any], await session.execute(
                 update(OutboxMessage)
                 .where(
                     OutboxMessage.id == row_id,
@@ -146,7 +146,7 @@ class OutboxDispatcher:
                     attempts=OutboxMessage.attempts + 1,
                 )
                 .execution_options(synchronize_session=False)
-            )
+            ))
             return result.rowcount == 1
 
     async def _deliver(self, row: OutboxMessage) -> bool:
@@ -166,7 +166,7 @@ class OutboxDispatcher:
             await self._fail(row, str(exc))
             # A refused write is final; later writes in the lane can still go.
             return True
-        except Exception as exc:  # noqa: BLE001 - an unexpected bug must not wedge the lane forever
+        except Exception as exc:  # an unexpected bug must not wedge the lane forever
             log.exception("outbox row %s (%s) raised", row.id, row.kind)
             await self._retry_later(row, attempts, f"{exc.__class__.__name__}: {exc}", None)
             return False

@@ -45,8 +45,10 @@ def _button(action_id: ActionId, label: str, value: str, *, style: str | None = 
 
 
 def _dialog(title: str, text: str, yes: str, no: str = "Cancel", *, danger: bool = False) -> dict[str, Any]:
-    dialog = {"title": {"type": "plain_text", "text": title[:100]}, "text": {"type": "mrkdwn", "text": text[:300]},
-              "confirm": {"type": "plain_text", "text": yes[:30]}, "deny": {"type": "plain_text", "text": no[:30]}}
+    dialog: dict[str, Any] = {
+        "title": {"type": "plain_text", "text": title[:100]}, "text": {"type": "mrkdwn", "text": text[:300]},
+        "confirm": {"type": "plain_text", "text": yes[:30]}, "deny": {"type": "plain_text", "text": no[:30]},
+    }
     if danger:
         dialog["style"] = "danger"
     return dialog

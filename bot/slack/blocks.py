@@ -119,7 +119,7 @@ def headline(
         {"type": "section", "fields": [_mrkdwn(f) for f in fields]},
     ]
     other_roles = [f"{role.value}: {person(user)}" for role, user in roles.items() if role != Role.COMMANDER]
-    footer = [f"Declared by {person(incident.declared_by)}"] + other_roles
+    footer = [f"Declared by {person(incident.declared_by)}", *other_roles]
     if incident.summary:
         blocks.append(section(f"*Resolution summary*\n{user_text(incident.summary)}"))
     blocks.append(context(" · ".join(footer)))
@@ -308,7 +308,8 @@ def timeline_listing(incident: Incident, events: Sequence[TimelineEvent], *, tot
     return blocks[:50]
 
 
-def open_incidents_listing(incidents: Sequence[Incident], *, now: datetime, severity_names: Mapping[str, str]) -> list[Block]:
+def open_incidents_listing(incidents: Sequence[Incident], *, now: datetime,
+                           severity_names: Mapping[str, str]) -> list[Block]:
     if not incidents:
         return [section("No open incidents. 🎉")]
     blocks: list[Block] = [section(f"*{len(incidents)} open incident{'s' if len(incidents) != 1 else ''}*")]

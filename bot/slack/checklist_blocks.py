@@ -68,7 +68,8 @@ def _step_line(step: Step, row: RunbookStep | None, proof: Sequence[Proof] = ())
     if row is not None and row.state == StepState.ACTING.value and row.action_id:
         return f"⏳ *{title}*\n_Action #{row.action_id} is under way; the step ticks when it succeeds._"
     if step.done_when:
-        why += f"\n_Ticks itself once the record shows: {', '.join(f.value.replace('_', ' ') for f in step.done_when)}._"
+        shown_fields = ", ".join(f.value.replace("_", " ") for f in step.done_when)
+        why += f"\n_Ticks itself once the record shows: {shown_fields}._"
     return f"⬜ *{title}*\n{why}"
 
 

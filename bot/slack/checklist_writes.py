@@ -17,7 +17,6 @@ from bot.core import checklists
 from bot.core.clock import Clock
 from bot.core.delivery import NotReady
 from bot.core.incidents import get_incident
-from bot.core.outbox import OutboxKind
 from bot.slack import checklist_blocks
 from bot.slack.errors import SlackRejected
 from bot.slack.gateway import SlackGateway
@@ -27,7 +26,6 @@ from storage.models import Incident, IncidentRunbook
 
 log = logging.getLogger(__name__)
 
-KINDS = frozenset({OutboxKind.RUNBOOK_CHECKLIST})
 # Edits to a message that is gone (deleted by someone) post a fresh checklist instead.
 _GONE = {"message_not_found", "cant_update_message", "channel_not_found"}
 

@@ -29,10 +29,6 @@ from storage.models import Incident, TimelineEvent
 
 log = logging.getLogger(__name__)
 
-KINDS = frozenset({OutboxKind.ESCALATION_PAGE, OutboxKind.MANAGER_THREAD, OutboxKind.UPDATE_REMINDER,
-                   OutboxKind.ANNOUNCE_UPDATE})
-
-
 class EscalationWrites:
     def __init__(self, *, sessions: async_sessionmaker[AsyncSession], gateway: SlackGateway, clock: Clock,
                  escalations_channel: str, severity_names: Mapping[str, str],

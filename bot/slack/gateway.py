@@ -294,7 +294,8 @@ def _map_api_error(method: str, exc: SlackApiError) -> Exception:
         except ValueError:
             retry_after = None
         return SlackUnavailable(f"{method}: HTTP {status}", retry_after=retry_after)
-    code = str((response.data or {}).get("error", "unknown_error")) if isinstance(response.data, dict) else "unknown_error"
+    code = (str((response.data or {}).get("error", "unknown_error")) if isinstance(response.data, dict)
+            else "unknown_error")
     if code in {"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"}:
         return SlackUnavailable(f"{method}: {code}")
     return SlackRejected(method, code)

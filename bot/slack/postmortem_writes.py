@@ -30,9 +30,6 @@ from storage.models import PostmortemDraft
 
 log = logging.getLogger(__name__)
 
-KINDS = frozenset({OutboxKind.POSTMORTEM_DRAFT, OutboxKind.POSTMORTEM_MESSAGE})
-
-
 class PostmortemWrites:
     def __init__(self, *, sessions: async_sessionmaker[AsyncSession], gateway: SlackGateway, clock: Clock,
                  config: IncidentBotConfig, embedder: TextEmbedder | None) -> None:
@@ -71,7 +68,7 @@ class PostmortemWrites:
         try:
             markdown, facts = await compose(self._sessions, incident_id=incident_id, config=self._config,
                                             embedder=self._embedder, now=now, people=self._gateway)
-        except Exception as exc:  # noqa: BLE001 - a draft that cannot be written is told, never fatal
+        except Exception as exc:  # a draft that cannot be written is told, never fatal
             log.exception("could not compose the postmortem of incident %s", incident_id)
             await self._report(incident_id, None, f"the draft could not be written ({exc.__class__.__name__}: {exc})")
             raise GiveUp(f"postmortem draft: {exc}") from exc

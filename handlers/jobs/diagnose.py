@@ -11,7 +11,7 @@ import logging
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from bot.config import IncidentBotConfig
 from bot.core import checklists
@@ -27,11 +27,15 @@ from bot.slack.errors import SlackError
 from bot.slack.gateway import SlackGateway
 from runbooks.diagnostics.model_names import ModelNames
 from runbooks.diagnostics.results import StepResult, Verdict
-from runbooks.diagnostics.steps import Subject, Tools
+from runbooks.diagnostics.steps import MetricPublisher, Subject, Tools
 from runbooks.diagnostics.suite import STEP_TIMEOUTS, chosen_steps, run_suite
 from storage.models import Alert, Incident
 
 log = logging.getLogger(__name__)
+
+
+class CloudWatchMetrics(MetricSource, MetricPublisher, Protocol):
+    """The checks read the alarm's metric and publish the drift score to the same CloudWatch."""
 
 
 @dataclass
@@ -40,7 +44,7 @@ class Diagnoser:
     config: IncidentBotConfig
     gateway: SlackGateway
     worker: WorkerClient
-    cloudwatch: MetricSource | None
+    cloudwatch: CloudWatchMetrics | None
     timeouts: dict[str, float] = field(default_factory=dict)
     _runs: BackgroundTasks = field(default_factory=BackgroundTasks)
 
@@ -84,7 +88,7 @@ class Diagnoser:
             # A check that could not run (worker down, no metric) leaves its step open to try again.
             if runbook_step is not None and any(r.verdict != Verdict.UNAVAILABLE for r in ran):
                 await self._tick(incident.id, actor=actor, step=runbook_step)
-        except Exception:  # noqa: BLE001 - a background run logs what it cannot report
+        except Exception:  # a background run logs what it cannot report
             log.exception("diagnostics for incident %s failed", incident.id)
 
     async def _tick(self, incident_id: int, *, actor: str, step: StepRef) -> None:

@@ -23,7 +23,8 @@ class TimerScheduler:
         self._job = job
         self._interval = interval
         self._scheduler: AsyncIOScheduler | None = None
-        self._running: asyncio.Task[int] | None = None
+        # The task APScheduler runs a tick in (its result is APScheduler's, not ours).
+        self._running: asyncio.Task[object] | None = None
 
     def start(self) -> None:
         scheduler = AsyncIOScheduler(timezone="UTC")
@@ -35,7 +36,7 @@ class TimerScheduler:
         self._scheduler = scheduler
 
     async def _tick(self) -> None:
-        self._running = asyncio.current_task()  # type: ignore[assignment]
+        self._running = asyncio.current_task()
         try:
             await self._job.run()
         finally:

@@ -91,7 +91,7 @@ async def open_action_modal(action_id: ActionId, services: Services, request: Re
         incident = await incident_here(services, request)
         service = service_for(services, incident)
         await services.actions.check(actor=request.user_id, incident_id=incident.id, permission=permission)
-    except Exception as exc:  # noqa: BLE001 - every failure becomes a message for the person
+    except Exception as exc:  # every failure becomes a message for the person
         await tell(services, request, exc)
         return
     metadata: dict[str, Any] = {"incident_id": incident.id, "service": service, "channel_id": request.channel_id}
@@ -123,7 +123,7 @@ async def propose_into_modal(services: Services, request: Request, make: Callabl
         incident = await incident_here(services, request)
         action = await services.actions.propose(actor=request.user_id, incident_id=incident.id,
                                                 request=make(incident), runbook_step=runbook_step)
-    except Exception as exc:  # noqa: BLE001 - every failure becomes a message for the person
+    except Exception as exc:  # every failure becomes a message for the person
         await tell(services, request, exc)
         return
     view = action_views.confirm_modal(action)
@@ -153,7 +153,7 @@ async def on_diagnose(services: Services, request: Request) -> None:
     try:
         incident = await incident_here(services, request)
         reply = start_diagnostics(services, incident, actor=request.user_id)
-    except Exception as exc:  # noqa: BLE001 - every failure becomes a message for the person
+    except Exception as exc:  # every failure becomes a message for the person
         await tell(services, request, exc)
         return
     await respond_later(services, request, reply)
@@ -168,7 +168,7 @@ async def on_decision(action_id: ActionId, services: Services, request: Request,
              ActionId.APPROVE: pipeline.approve, ActionId.DENY: pipeline.deny}
     try:
         action = await steps[action_id](actor=request.user_id, action_id=_action_id(body))
-    except Exception as exc:  # noqa: BLE001 - every failure becomes a message for the person
+    except Exception as exc:  # every failure becomes a message for the person
         await tell(services, request, exc)
         return
     if action_id in (ActionId.CONFIRM, ActionId.CANCEL) and request.response_url:
@@ -206,6 +206,6 @@ def _listener(action_id: ActionId) -> Callable[..., Awaitable[None]]:
 
 
 def register(app: AsyncApp) -> None:
-    for action_id in (*_MODALS, ActionId.DISABLE_AUTO_APPLY, ActionId.EMERGENCY_STOP, ActionId.DIAGNOSE, ActionId.CONFIRM,
-                      ActionId.CANCEL, ActionId.APPROVE, ActionId.DENY):
+    for action_id in (*_MODALS, ActionId.DISABLE_AUTO_APPLY, ActionId.EMERGENCY_STOP, ActionId.DIAGNOSE,
+                      ActionId.CONFIRM, ActionId.CANCEL, ActionId.APPROVE, ActionId.DENY):
         app.action(action_id.value)(_listener(action_id))

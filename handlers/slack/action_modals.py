@@ -130,8 +130,9 @@ async def on_action_form(callback: CallbackId, ack: Ack, body: dict[str, Any], v
         else:
             await ack(response_action="update", view=_message_view("Not possible", f"⚠️ {exc}"))
         return
-    except Exception as exc:  # noqa: BLE001 - every failure becomes a message for the person
-        await ack(response_action="update", view=_message_view("Not possible", message_for(exc, metrics=services.metrics)))
+    except Exception as exc:  # every failure becomes a message for the person
+        await ack(response_action="update",
+                  view=_message_view("Not possible", message_for(exc, metrics=services.metrics)))
         return
     await ack(response_action="update", view=action_views.confirm_modal(action))
 
@@ -139,7 +140,7 @@ async def on_action_form(callback: CallbackId, ack: Ack, body: dict[str, Any], v
 async def _confirm_by_message(services: Services, request: Request, work: asyncio.Future[ResponseAction]) -> None:
     try:
         action = await work
-    except Exception as exc:  # noqa: BLE001 - every failure becomes a message for the person
+    except Exception as exc:  # every failure becomes a message for the person
         await respond_later(services, request, Reply(text=message_for(exc, metrics=services.metrics)))
         return
     text, blocks = proposal(action)
@@ -157,7 +158,7 @@ async def on_confirm_submitted(ack: Ack, body: dict[str, Any], view: dict[str, A
     except CoreError as exc:
         await ack(response_action="update", view=_message_view("Not done", f"⚠️ {exc}"))
         return
-    except Exception as exc:  # noqa: BLE001 - every failure becomes a message for the person
+    except Exception as exc:  # every failure becomes a message for the person
         await ack(response_action="update", view=_message_view("Not done", message_for(exc, metrics=services.metrics)))
         return
     await ack(response_action="update", view=_message_view("Confirmed", decision_reply(action)))

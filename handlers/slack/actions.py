@@ -58,7 +58,7 @@ async def run_button(action_id: ActionId, services: Services, request: Request) 
             actor=actor, action=action, incident_id=incident.id, detail={"via": "button"},
             apply=lambda session, now: change(session, incident_id=incident.id, actor=actor, now=now),
         )
-    except Exception as exc:  # noqa: BLE001 - every failure becomes a message for the person
+    except Exception as exc:  # every failure becomes a message for the person
         return Reply(text=message_for(exc, metrics=services.metrics))
     return None
 

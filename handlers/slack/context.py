@@ -57,7 +57,7 @@ def services_of(context: AsyncBoltContext) -> Services:
 
 
 def install_services(app: AsyncApp, services: Services) -> None:
-    async def inject(context: AsyncBoltContext, next: Callable[[], Awaitable[None]]) -> None:  # noqa: A002
+    async def inject(context: AsyncBoltContext, next: Callable[[], Awaitable[None]]) -> None:
         context[SERVICES_KEY] = services
         await next()
 
@@ -104,7 +104,7 @@ async def ack_after(ack: Ack, work: Coroutine[Any, Any, T]) -> T:
 async def _reply_or_error(services: Services, work: Coroutine[Any, Any, Reply]) -> Reply:
     try:
         return await work
-    except Exception as exc:  # noqa: BLE001 - every failure becomes a message for the person
+    except Exception as exc:  # every failure becomes a message for the person
         return Reply(text=message_for(exc, metrics=services.metrics))
 
 

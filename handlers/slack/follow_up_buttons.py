@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Coroutine
+from datetime import datetime
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.async_context import AsyncBoltContext
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core import followups, incidents
 from bot.core.errors import InvalidInput
@@ -24,6 +27,7 @@ from handlers.slack.context import (
     services_of,
 )
 from handlers.slack.errors import message_for
+from storage.models import FollowUp, Incident
 
 _STATES = {ActionId.FOLLOW_UP_DONE: FollowUpState.DONE, ActionId.FOLLOW_UP_REOPEN: FollowUpState.OPEN}
 
@@ -41,7 +45,7 @@ async def _set(services: Services, request: Request, body: dict[str, Any], state
         follow_up_id = _follow_up_id(body)
         incident_id = await services.core.read(lambda s: followups.incident_of(s, follow_up_id=follow_up_id))
 
-        async def apply(session, now):  # type: ignore[no-untyped-def]
+        async def apply(session: AsyncSession, now: datetime) -> tuple[Incident, list[FollowUp]]:
             await followups.set_state(session, follow_up_id=follow_up_id, state=state, actor=actor, now=now)
             incident = await incidents.get_incident(session, incident_id=incident_id)
             return incident, list(await followups.list_for(session, incident_id=incident_id))
@@ -49,7 +53,7 @@ async def _set(services: Services, request: Request, body: dict[str, Any], state
         incident, items = await services.core.change(actor=actor, action=f"followup.{state.value}",
                                                      incident_id=incident_id, apply=apply,
                                                      detail={"follow_up_id": follow_up_id})
-    except Exception as exc:  # noqa: BLE001 - every failure becomes a message for the person
+    except Exception as exc:  # every failure becomes a message for the person
         await respond_later(services, request, Reply(text=message_for(exc, metrics=services.metrics)))
         return
     blocks = follow_up_list(incident, items, today=services.core.clock().date())
@@ -61,7 +65,7 @@ async def _set(services: Services, request: Request, body: dict[str, Any], state
             return  # the change is made; the list shows it next time
 
 
-def _listener(action_id: ActionId):  # type: ignore[no-untyped-def]
+def _listener(action_id: ActionId) -> Callable[[Ack, dict[str, Any], AsyncBoltContext], Coroutine[Any, Any, None]]:
     async def on_click(ack: Ack, body: dict[str, Any], context: AsyncBoltContext) -> None:
         services = services_of(context)
         services.metrics.slack_requests.labels(kind="action", name=action_id.value).inc()

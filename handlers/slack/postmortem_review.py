@@ -6,11 +6,12 @@ reviewer saw; the core refuses a decision on a draft that has since been replace
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.async_context import AsyncBoltContext
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config.models import UnfilledPrompts
 from bot.core import incidents, postmortems
@@ -47,7 +48,7 @@ async def _may_approve(services: Services, user: str, postmortem_id: int) -> Non
     if not roles:
         return
 
-    async def commander(session):  # type: ignore[no-untyped-def]
+    async def commander(session: AsyncSession) -> str | None:
         postmortem = await postmortems.get(session, postmortem_id=postmortem_id)
         return (await incidents.get_incident(session, incident_id=postmortem.incident_id)).commander
 
@@ -66,7 +67,7 @@ async def _may_approve(services: Services, user: str, postmortem_id: int) -> Non
 async def _prompts_left(services: Services, postmortem_id: int, draft: int) -> tuple[Prompt, ...]:
     """The draft's unfilled prompts. A draft's text never changes once written, so what is read
     here is what the approval approves (the core refuses it if a newer draft came meanwhile)."""
-    async def markdown(session):  # type: ignore[no-untyped-def]
+    async def markdown(session: AsyncSession) -> str:
         found = await postmortems.draft_number(session, postmortem_id=postmortem_id, number=draft)
         return found.markdown if found is not None else ""
 
@@ -88,7 +89,7 @@ async def decide(services: Services, *, user: str, postmortem_id: int, draft: in
             raise InvalidInput(_unfilled_refusal(prompts))
         detail["prompts_left"] = len(prompts)
 
-    async def incident_id(session):  # type: ignore[no-untyped-def]
+    async def incident_id(session: AsyncSession) -> int:
         return (await postmortems.get(session, postmortem_id=postmortem_id)).incident_id
 
     await services.core.change(
@@ -104,7 +105,7 @@ async def _approve(services: Services, request: Request, body: dict[str, Any]) -
         postmortem_id, draft = _target(body)
         await decide(services, user=request.user_id, postmortem_id=postmortem_id, draft=draft,
                      decision=Decision.APPROVED)
-    except Exception as exc:  # noqa: BLE001 - every failure becomes a message for the person
+    except Exception as exc:  # every failure becomes a message for the person
         await respond_later(services, request, Reply(text=message_for(exc, metrics=services.metrics)))
 
 
@@ -116,7 +117,7 @@ async def on_request_changes(ack: Ack, body: dict[str, Any], context: AsyncBoltC
     try:
         postmortem_id, draft = _target(body)
 
-        async def number(session):  # type: ignore[no-untyped-def]
+        async def number(session: AsyncSession) -> int:
             postmortem = await postmortems.get(session, postmortem_id=postmortem_id)
             return (await incidents.get_incident(session, incident_id=postmortem.incident_id)).number
 
@@ -125,7 +126,7 @@ async def on_request_changes(ack: Ack, body: dict[str, Any], context: AsyncBoltC
         await services.gateway.open_view(request.trigger_id or "", view)
     except SlackError as exc:
         await respond_later(services, request, Reply(text=f"⚠️ Slack would not open the form ({exc}). Try again."))
-    except Exception as exc:  # noqa: BLE001 - every failure becomes a message for the person
+    except Exception as exc:  # every failure becomes a message for the person
         await respond_later(services, request, Reply(text=message_for(exc, metrics=services.metrics)))
 
 
@@ -148,7 +149,7 @@ async def on_changes_submitted(ack: Ack, body: dict[str, Any], view: dict[str, A
     try:
         await decide(services, user=user, postmortem_id=postmortem_id, draft=draft,
                      decision=Decision.CHANGES_REQUESTED, comment=comment)
-    except Exception as exc:  # noqa: BLE001 - the form stays open with the comment in it
+    except Exception as exc:  # the form stays open with the comment in it
         await ack(response_action="errors",
                   errors={BlockId.POSTMORTEM_COMMENT.value: message_for(exc, metrics=services.metrics)[:500]})
         return
@@ -159,7 +160,7 @@ async def _regenerate(services: Services, request: Request, body: dict[str, Any]
     try:
         postmortem_id, _ = _target(body)
 
-        async def incident_id(session):  # type: ignore[no-untyped-def]
+        async def incident_id(session: AsyncSession) -> int:
             return (await postmortems.get(session, postmortem_id=postmortem_id)).incident_id
 
         target = await services.core.read(incident_id)
@@ -169,11 +170,11 @@ async def _regenerate(services: Services, request: Request, body: dict[str, Any]
             apply=lambda session, now: postmortems.request_draft(
                 session, incident_id=target, reason=f"regenerated by <@{actor}>", actor=actor, now=now))
         await respond_later(services, request, Reply(text="📝 Writing a new draft from the timeline as it is now."))
-    except Exception as exc:  # noqa: BLE001 - every failure becomes a message for the person
+    except Exception as exc:  # every failure becomes a message for the person
         await respond_later(services, request, Reply(text=message_for(exc, metrics=services.metrics)))
 
 
-Work = Callable[[Services, Request, dict[str, Any]], Awaitable[None]]
+Work = Callable[[Services, Request, dict[str, Any]], Coroutine[Any, Any, None]]
 
 
 def _applied_before_ack(action_id: ActionId, work: Work) -> Callable[..., Awaitable[None]]:

@@ -99,7 +99,7 @@ async def on_step_button(services: Services, request: Request, body: dict[str, A
     step_id = str(_first_action(body).get("value") or "")
     try:
         incident, runbook, step = await _step_here(services, request, step_id)
-    except Exception as exc:  # noqa: BLE001 - every failure becomes a message for the person
+    except Exception as exc:  # every failure becomes a message for the person
         await tell(services, request, exc)
         return
     ref = StepRef(runbook=runbook.name, step_id=step.id, title=step.title)
@@ -153,7 +153,7 @@ async def on_step_checkbox(services: Services, request: Request, body: dict[str,
             apply=lambda session, now: checklists.set_done(
                 session, incident_id=incident.id, runbook=runbook.name, step_id=step.id, title=step.title,
                 done=done, actor=actor, now=now))
-    except Exception as exc:  # noqa: BLE001 - every failure becomes a message for the person
+    except Exception as exc:  # every failure becomes a message for the person
         await tell(services, request, exc)
 
 
@@ -171,7 +171,7 @@ async def on_pick(services: Services, request: Request, body: dict[str, Any]) ->
             actor=actor, action="runbook.choose", incident_id=incident.id, detail={"runbook": name, "via": "picker"},
             apply=lambda session, now: checklists.choose_by_person(
                 session, incident_id=incident.id, runbook=name, actor=actor, now=now))
-    except Exception as exc:  # noqa: BLE001 - every failure becomes a message for the person
+    except Exception as exc:  # every failure becomes a message for the person
         await tell(services, request, exc)
         return
     await respond_later(services, request, Reply(text=f"📘 Following the {services.runbooks.runbooks[name].title} "

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.async_context import AsyncBoltContext
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core import captures, incidents
 from bot.core.errors import CoreError
@@ -21,7 +23,7 @@ from bot.slack.ids import CallbackId
 from handlers.payloads import object_or_empty
 from handlers.services import Services
 from handlers.slack.context import Ack, Reply, Request, respond_later, services_of
-from storage.models import Incident
+from storage.models import Incident, TimelineEvent
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +71,7 @@ async def _capture(services: Services, *, incident: Incident, channel_id: str, m
     if not captured.ts:
         return False
 
-    async def apply(session, now):  # type: ignore[no-untyped-def]
+    async def apply(session: AsyncSession, now: datetime) -> bool:
         _, new = await captures.capture(session, incident_id=incident.id, message=captured, by=by, how=how, now=now)
         return new
 
@@ -121,10 +123,10 @@ async def on_message(event: dict[str, Any], context: AsyncBoltContext) -> None:
         return
     edited = captured_from(message)
 
-    async def apply(session, now):  # type: ignore[no-untyped-def]
+    async def apply(session: AsyncSession, now: datetime) -> TimelineEvent | None:
         return await captures.edit(session, incident_id=incident.id, message=edited, now=now)
 
-    async def is_captured(session):  # type: ignore[no-untyped-def]
+    async def is_captured(session: AsyncSession) -> TimelineEvent | None:
         return await captures.find_capture(session, incident_id=incident.id, message_ts=edited.ts)
 
     # Most edits are of messages nobody pinned: look before writing an audit row for each.

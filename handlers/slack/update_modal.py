@@ -87,7 +87,7 @@ async def show_modal(services: Services, request: Request, view: dict[str, Any])
 async def open_update_modal(services: Services, request: Request, *, incident_id: int | None = None) -> None:
     try:
         view = await prepare_modal(services, request, incident_id=incident_id)
-    except Exception as exc:  # noqa: BLE001 - every failure becomes a message for the person
+    except Exception as exc:  # every failure becomes a message for the person
         await respond_later(services, request, Reply(text=message_for(exc, metrics=services.metrics)))
         return
     await show_modal(services, request, view)
@@ -132,9 +132,9 @@ async def on_update_submitted(ack: Ack, body: dict[str, Any], view: dict[str, An
     channel = metadata.get("channel_id")
     text = submitted_text(view)
     problem = problem_with(text)
-    if problem is None and not isinstance(incident_id, int):
-        problem = "This form lost its incident. Close it and use `/incident status <text>` in the incident channel."
-    if problem is not None:
+    if problem is not None or not isinstance(incident_id, int):
+        problem = problem or (
+            "This form lost its incident. Close it and use `/incident status <text>` in the incident channel.")
         await ack(response_action="errors", errors={BlockId.UPDATE_TEXT.value: problem})
         return
     work = asyncio.ensure_future(services.core.change(
@@ -155,7 +155,7 @@ async def on_update_submitted(ack: Ack, body: dict[str, Any], view: dict[str, An
     await ack()
     try:
         await work
-    except Exception as exc:  # noqa: BLE001 - every failure becomes a message for the person
+    except Exception as exc:  # every failure becomes a message for the person
         request = Request(user_id=user, channel_id=channel if isinstance(channel, str) else None)
         await respond_later(services, request, Reply(
             text=f"{message_for(exc, metrics=services.metrics)}\nYour update was not posted. What you wrote:\n"

@@ -53,7 +53,7 @@ async def on_declare_submitted(ack: Ack, body: dict[str, Any], view: dict[str, A
     request = Request(user_id=(body.get("user") or {}).get("id", ""), channel_id=origin)
     try:
         reply = await declare_incident(services, request, title=title, severity=severity, service=service)
-    except Exception as exc:  # noqa: BLE001 - every failure becomes a message for the person
+    except Exception as exc:  # every failure becomes a message for the person
         reply = Reply(text=message_for(exc, metrics=services.metrics))
     if origin:
         await respond_later(services, request, reply)

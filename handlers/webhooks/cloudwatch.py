@@ -188,7 +188,8 @@ def _metric_from_queries(queries: list[Any], keys: _MetricKeys, *, threshold: fl
     entries = [entry for entry in queries if isinstance(entry, dict)]
     returned = next((entry for entry in entries if entry.get(keys.return_data) is True),
                     entries[0] if entries else {})
-    first_stat = next((object_or_empty(e.get(keys.metric_stat)) for e in entries if isinstance(e.get(keys.metric_stat), dict)), {})
+    first_stat = next((object_or_empty(e.get(keys.metric_stat)) for e in entries
+                       if isinstance(e.get(keys.metric_stat), dict)), {})
     own_stat = returned.get(keys.metric_stat)
     stat = own_stat if isinstance(own_stat, dict) else first_stat
     metric = object_or_empty(stat.get(keys.metric))

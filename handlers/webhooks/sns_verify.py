@@ -94,12 +94,14 @@ class HttpxCertFetcher:
 
     async def fetch(self, url: str) -> bytes:
         try:
-            async with asyncio.timeout(self._timeout):
-                async with httpx.AsyncClient(timeout=self._timeout, follow_redirects=False,
-                                             transport=self._transport) as client:
-                    async with client.stream("GET", url) as response:
-                        _check_fetch_status(response.status_code)
-                        return await _read_capped(response, self._max_bytes)
+            async with (
+                asyncio.timeout(self._timeout),
+                httpx.AsyncClient(timeout=self._timeout, follow_redirects=False,
+                                  transport=self._transport) as client,
+                client.stream("GET", url) as response,
+            ):
+                _check_fetch_status(response.status_code)
+                return await _read_capped(response, self._max_bytes)
         except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
             raise BadSignature("untrusted URL") from exc
         except (httpx.HTTPError, TimeoutError) as exc:

@@ -51,7 +51,7 @@ def sample_size(rng: np.random.Generator) -> tuple[int, int]:
     w = float(np.exp(rng.uniform(np.log(MIN_SIZE[0]), np.log(MAX_SIZE[0]))))
     aspect = rng.uniform(1.0, 1.6) if rng.random() < 0.2 else rng.uniform(1.6, 3.2)
     h = float(np.clip(w / aspect, MIN_SIZE[1], MAX_SIZE[1]))
-    return int(round(w)), int(round(h))
+    return round(w), round(h)
 
 
 def make_example(
@@ -110,7 +110,7 @@ def preprocess(image: Image.Image, size: int | tuple[int, int], *, letterbox: bo
     if letterbox:
         w, h = img.size
         s = min(tw / w, th / h)
-        nw, nh = max(1, int(round(w * s))), max(1, int(round(h * s)))
+        nw, nh = max(1, round(w * s)), max(1, round(h * s))
         resized = img.resize((nw, nh), Image.Resampling.BILINEAR, reducing_gap=3.0)
         canvas = Image.new("RGB", (tw, th), img.getpixel((0, 0)))
         canvas.paste(resized, ((tw - nw) // 2, (th - nh) // 2))

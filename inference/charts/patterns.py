@@ -231,7 +231,7 @@ def generate_series(
     elif pattern == "spike":
         height = max(sigma * rng.uniform(10.0, 30.0), base * _loguniform(rng, 0.4, 4.0))
         sigma = min(sigma, height / 10.0)
-        width = int(rng.integers(1, max(2, int(round(n * rng.uniform(0.008, 0.04)))) + 1))
+        width = int(rng.integers(1, max(2, round(n * rng.uniform(0.008, 0.04))) + 1))
         start = int(rng.uniform(0.08, 0.92) * n)
         start = min(start, n - width - 1)
         shape_kind = rng.integers(3)

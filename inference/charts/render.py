@@ -132,15 +132,16 @@ def _font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
 def _blend(a: RGB, b: RGB, t: float) -> RGB:
     """a*(1-t) + b*t."""
     return (
-        int(round(a[0] * (1 - t) + b[0] * t)),
-        int(round(a[1] * (1 - t) + b[1] * t)),
-        int(round(a[2] * (1 - t) + b[2] * t)),
+        round(a[0] * (1 - t) + b[0] * t),
+        round(a[1] * (1 - t) + b[1] * t),
+        round(a[2] * (1 - t) + b[2] * t),
     )
 
 
 def _jitter(rng: np.random.Generator, c: RGB, amount: int = 10) -> RGB:
     d = rng.integers(-amount, amount + 1, size=3)
-    return tuple(int(np.clip(v + dv, 0, 255)) for v, dv in zip(c, d))  # type: ignore[return-value]
+    red, green, blue = (int(np.clip(v + dv, 0, 255)) for v, dv in zip(c, d, strict=True))
+    return red, green, blue
 
 
 def _pick(rng: np.random.Generator, items):
@@ -210,7 +211,7 @@ def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
     d = np.diff(m)
     starts = np.nonzero(d == 1)[0]
     stops = np.nonzero(d == -1)[0]
-    return list(zip(starts.tolist(), stops.tolist()))
+    return list(zip(starts.tolist(), stops.tolist(), strict=True))
 
 
 # --------------------------------------------------------------------------- style families
@@ -630,17 +631,14 @@ def _time_ticks(n: int, start_min: float, step_min: float, max_ticks: int) -> tu
 
 def _fmt_time(minutes: float, fmt: str, spacing: float, start_min: float) -> str:
     if fmt == "-rel":
-        return f"-{int(round(minutes))}m"
-    total = int(round(minutes * 60))
+        return f"-{round(minutes)}m"
+    total = round(minutes * 60)
     day, rem = divmod(total, 86400)
     hh, rem = divmod(rem, 3600)
     mm, ss = divmod(rem, 60)
     if spacing >= 1440:
         return f"03/{14 + day:02d}"
-    if spacing < 1:
-        base = f"{hh:02d}:{mm:02d}:{ss:02d}"
-    else:
-        base = f"{hh:02d}:{mm:02d}"
+    base = f"{hh:02d}:{mm:02d}:{ss:02d}" if spacing < 1 else f"{hh:02d}:{mm:02d}"
     if fmt == "%m/%d %H:%M":
         return f"03/{14 + day:02d} {base}"
     return base
@@ -672,11 +670,11 @@ def render_chart(
     # larger (its edges cropped off).
     left_f, top_f, right_f, bottom_f = style.frame_amount
     if style.frame == "pad":
-        pw = max(48, int(round(out_w * (1 - left_f - right_f))))
-        ph = max(48, int(round(out_h * (1 - top_f - bottom_f))))
+        pw = max(48, round(out_w * (1 - left_f - right_f)))
+        ph = max(48, round(out_h * (1 - top_f - bottom_f)))
     elif style.frame == "crop":
-        pw = int(round(out_w * (1 + left_f + right_f)))
-        ph = int(round(out_h * (1 + top_f + bottom_f)))
+        pw = round(out_w * (1 + left_f + right_f))
+        ph = round(out_h * (1 + top_f + bottom_f))
     else:
         pw, ph = out_w, out_h
 
@@ -688,8 +686,8 @@ def render_chart(
     img = Image.new("RGB", (W, H), style.panel_bg)
     draw = ImageDraw.Draw(img)
 
-    font = _font(max(6, int(round(style.font_size * u))))
-    small = _font(max(6, int(round(style.font_size * 0.9 * u))))
+    font = _font(max(6, round(style.font_size * u)))
+    small = _font(max(6, round(style.font_size * 0.9 * u)))
     th = _text_h(font)
     sh = _text_h(small)
     pad = 6 * u
@@ -766,9 +764,7 @@ def render_chart(
     if legend_pos == "bottom" and ph >= 120:
         legend_y = bottom - sh
         bottom -= sh + 5 * u
-    elif legend_pos == "bottom":
-        legend_pos = "none"
-    elif legend_pos == "top" and ph < 120:
+    elif legend_pos == "bottom" or (legend_pos == "top" and ph < 120):
         legend_pos = "none"
     xlabel_y = bottom - th
     bottom -= th + 4 * u
@@ -821,19 +817,18 @@ def render_chart(
                 draw.polygon([(pts[0][0], base_y), *pts, (pts[-1][0], base_y)], fill=fill)
 
     # ---- grid
-    lw_grid = max(1, int(round(u * 0.8)))
+    lw_grid = max(1, round(u * 0.8))
     dash = None
     if style.grid_dash is not None:
         dash = (max(1, int(style.grid_dash[0] * u)), max(1, int(style.grid_dash[1] * u)))
-    if style.grid is not None:
-        if style.grid_axes in ("both", "y"):
-            for v in yticks:
-                py = float(ypix(v))
-                if y0 - 1 <= py <= y1 + 1:
-                    if dash:
-                        _dashed_hline(draw, x0, x1, py, style.grid, lw_grid, dash)
-                    else:
-                        draw.line([(x0, py), (x1, py)], fill=style.grid, width=lw_grid)
+    if style.grid is not None and style.grid_axes in ("both", "y"):
+        for v in yticks:
+            py = float(ypix(v))
+            if y0 - 1 <= py <= y1 + 1:
+                if dash:
+                    _dashed_hline(draw, x0, x1, py, style.grid, lw_grid, dash)
+                else:
+                    draw.line([(x0, py), (x1, py)], fill=style.grid, width=lw_grid)
 
     # x ticks (times)
     step_min = _pick(rng, (0.25, 0.5, 1.0, 1.0, 5.0, 10.0, 60.0))
@@ -851,7 +846,7 @@ def render_chart(
                 draw.line([(px, y0), (px, y1)], fill=style.grid, width=lw_grid)
 
     # ---- spines
-    lw_spine = max(1, int(round(u)))
+    lw_spine = max(1, round(u))
     if style.spines in ("lb", "box"):
         draw.line([(x0, y0), (x0, y1)], fill=style.spine_color, width=lw_spine)
     if style.spines in ("lb", "b", "box"):
@@ -861,7 +856,7 @@ def render_chart(
         draw.line([(x1, y0), (x1, y1)], fill=style.spine_color, width=lw_spine)
 
     # ---- tick labels
-    for v, text in zip(yticks, ylabels):
+    for v, text in zip(yticks, ylabels, strict=True):
         py = float(ypix(v))
         if y0 - 1 <= py <= y1 + 1:
             draw.text((x0 - 5 * u, py), text, font=font, fill=style.muted_text, anchor="rm")
@@ -875,7 +870,7 @@ def render_chart(
     if style.annotation == "vline":
         ax = x0 + rng.uniform(0.1, 0.9) * (x1 - x0)
         dash3 = (max(1, int(3 * u)), max(1, int(3 * u)))
-        _dashed_vline(draw, ax, y0, y1, style.annotation_color, max(1, int(round(u))), dash3)
+        _dashed_vline(draw, ax, y0, y1, style.annotation_color, max(1, round(u)), dash3)
         tw = _text_w(small, style.annotation_text)
         tx = ax + 3 * u if ax + 3 * u + tw < x1 else ax - 3 * u - tw
         draw.text((tx, y0 + 1 * u), style.annotation_text, font=small, fill=style.annotation_color)
@@ -883,13 +878,13 @@ def render_chart(
     # ---- secondary series (faint, thin)
     if secondary is not None:
         colour = _blend(style.secondary_color, style.plot_bg, style.secondary_fade)
-        pts = list(zip(xs.tolist(), ypix(secondary).tolist()))
-        draw.line(pts, fill=colour, width=max(1, int(round(style.secondary_width * u))))
+        pts = list(zip(xs.tolist(), ypix(secondary).tolist(), strict=True))
+        draw.line(pts, fill=colour, width=max(1, round(style.secondary_width * u)))
 
     # ---- threshold line
     if threshold_value is not None:
         ty = float(ypix(threshold_value))
-        tw_ = max(1, int(round(1.2 * u)))
+        tw_ = max(1, round(1.2 * u))
         if style.threshold_dash:
             _dashed_hline(draw, x0, x1, ty, style.threshold_color, tw_, (max(2, int(6 * u)), max(2, int(4 * u))))
         else:
@@ -900,9 +895,9 @@ def render_chart(
             )
 
     # ---- main series (most prominent: drawn last, thickest, full colour)
-    lw_main = max(1, int(round(style.line_width * u)))
+    lw_main = max(1, round(style.line_width * u))
     if style.secondary:
-        lw_main = max(lw_main, int(round(style.secondary_width * u)) + max(1, ss))
+        lw_main = max(lw_main, round(style.secondary_width * u) + max(1, ss))
     colour = style.line_color
     mode = style.draw_mode
     if mode == "bars":
@@ -915,19 +910,19 @@ def render_chart(
     for a, b in _runs(finite):
         if mode == "bars":
             break
-        px = xs[a:b]
-        py = ys[a:b]
+        run_xs = xs[a:b]
+        run_ys = ys[a:b]
         if mode == "steps" and b - a >= 2:
-            sx = np.repeat(px, 2)[1:]
-            sy = np.repeat(py, 2)[:-1]
-            pts = list(zip(sx.tolist(), sy.tolist()))
+            sx = np.repeat(run_xs, 2)[1:]
+            sy = np.repeat(run_ys, 2)[:-1]
+            pts = list(zip(sx.tolist(), sy.tolist(), strict=True))
         else:
-            pts = list(zip(px.tolist(), py.tolist()))
+            pts = list(zip(run_xs.tolist(), run_ys.tolist(), strict=True))
         if mode != "points":
             if len(pts) >= 2:
                 draw.line(pts, fill=colour, width=lw_main, joint="curve" if lw_main > 2 else None)
             else:
-                r = lw_main
+                r = float(lw_main)
                 draw.ellipse([pts[0][0] - r, pts[0][1] - r, pts[0][0] + r, pts[0][1] + r], fill=colour)
         if mode in ("points", "line+points"):
             r = max(1.0, style.marker_size * u * (1.0 if mode == "points" else 0.9))
@@ -961,10 +956,10 @@ def render_chart(
         draw.text((pad, ylabel_top_y), style.ylabel, font=small, fill=style.muted_text)
     if style.ylabel and style.ylabel_rotated and (y1 - y0) > _text_w(small, style.ylabel):
         tw = int(_text_w(small, style.ylabel)) + 2
-        label = Image.new("L", (tw, sh + 2), 0)
-        ImageDraw.Draw(label).text((1, 1), style.ylabel, font=small, fill=255)
-        label = label.rotate(90, expand=True)
-        img.paste(style.muted_text, (int(pad), int((y0 + y1 - tw) / 2)), label)
+        ylabel_mask = Image.new("L", (tw, sh + 2), 0)
+        ImageDraw.Draw(ylabel_mask).text((1, 1), style.ylabel, font=small, fill=255)
+        ylabel_mask = ylabel_mask.rotate(90, expand=True)
+        img.paste(style.muted_text, (int(pad), int((y0 + y1 - tw) / 2)), ylabel_mask)
     if legend_pos in ("bottom", "top"):
         lx = x0 if style.legend_marker == "square" or style.family != "grafana_dark" else pad
         ly = legend_y
@@ -975,7 +970,7 @@ def render_chart(
                 lx += s + 4 * u
             else:
                 swatch = [(lx, ly + sh / 2), (lx + 14 * u, ly + sh / 2)]
-                draw.line(swatch, fill=c, width=max(1, int(round(w_ * u)) + 1))
+                draw.line(swatch, fill=c, width=max(1, round(w_ * u) + 1))
                 lx += 18 * u
             draw.text((lx, ly), text, font=small, fill=style.text)
             lx += _text_w(small, text) + 12 * u
@@ -987,7 +982,7 @@ def render_chart(
                 draw.rectangle([legend_x, ly + sh / 2 - s / 2, legend_x + s, ly + sh / 2 + s / 2], fill=c)
             else:
                 swatch = [(legend_x, ly + sh / 2), (legend_x + 10 * u, ly + sh / 2)]
-                draw.line(swatch, fill=c, width=max(1, int(round(w_ * u)) + 1))
+                draw.line(swatch, fill=c, width=max(1, round(w_ * u) + 1))
             draw.text((legend_x + 14 * u, ly), text, font=small, fill=style.text)
             ly += sh + 4 * u
 
@@ -1003,13 +998,13 @@ def render_chart(
         img = img.reduce(ss)
     if style.frame == "pad":
         page = Image.new("RGB", (out_w, out_h), style.page_bg)
-        ox = min(out_w - pw, int(round(out_w * left_f)))
-        oy = min(out_h - ph, int(round(out_h * top_f)))
+        ox = min(out_w - pw, round(out_w * left_f))
+        oy = min(out_h - ph, round(out_h * top_f))
         page.paste(img, (max(0, ox), max(0, oy)))
         img = page
     elif style.frame == "crop":
-        ox = int(round(out_w * left_f))
-        oy = int(round(out_h * top_f))
+        ox = round(out_w * left_f)
+        oy = round(out_h * top_f)
         img = img.crop((ox, oy, ox + out_w, oy + out_h))
     if img.size != (out_w, out_h):
         img = img.resize((out_w, out_h), Image.Resampling.BILINEAR)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from transformers import AutoModel, AutoTokenizer, PreTrainedTokenizerBase
+from transformers import AutoModel, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
 MAX_TOKENS = 64
 
@@ -25,7 +25,7 @@ def encoder_path() -> Path:
 @dataclass
 class SentenceEncoder:
     tokenizer: PreTrainedTokenizerBase
-    model: torch.nn.Module
+    model: PreTrainedModel
     max_tokens: int = MAX_TOKENS
 
     @classmethod

@@ -93,7 +93,8 @@ class FusionClassifier:
             raise ValueError("the version's config has no 'head' section")
         mechanisms = tuple(config.get("mechanisms", ()))
         if mechanisms != MECHANISMS:
-            raise ValueError(f"the version predicts mechanisms {list(mechanisms)}, this worker knows {list(MECHANISMS)}")
+            raise ValueError(f"the version predicts mechanisms {list(mechanisms)}, "
+                             f"this worker knows {list(MECHANISMS)}")
         if int(shape["classes"]) != len(labels):
             raise ValueError(f"the head has {shape['classes']} classes, the manifest lists {len(labels)}")
         head = FusionHead(text_dims=int(shape["text_dims"]), chart_dims=int(shape["chart_dims"]),

@@ -77,7 +77,7 @@ def chart_features(pixels: torch.Tensor) -> torch.Tensor:
     background = pixels.flatten(2).median(dim=2).values[:, :, None, None]
     distance = (pixels - background).abs()
     strongest = distance.amax(dim=1).flatten(1)
-    k = max(1, int(round(_INK_QUANTILE * strongest.shape[1])))
+    k = max(1, round(_INK_QUANTILE * strongest.shape[1]))
     ink = strongest.kthvalue(k, dim=1).values.clamp_min(_MIN_INK)[:, None, None, None]
     relative = ((distance / ink - _FLOOR) / (1.0 - _FLOOR)).clamp(0.0, 1.5)
     return relative * 2.0 - 0.5

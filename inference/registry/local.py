@@ -92,7 +92,7 @@ class LocalRegistry:
             dest_dir.mkdir(parents=True, exist_ok=True)
             for file_name in manifest.files:
                 try:
-                    handle = open(source / file_name, "rb")
+                    handle = open(source / file_name, "rb")  # noqa: SIM115  opened apart so only a missing source is CorruptVersion
                 except FileNotFoundError as exc:
                     raise CorruptVersion(name, version, f"{file_name} is missing") from exc
                 with handle:

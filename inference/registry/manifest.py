@@ -15,7 +15,7 @@ import re
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field, fields
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final, Literal, get_args
 
@@ -39,7 +39,7 @@ MODEL_KINDS: Final[tuple[str, ...]] = get_args(ModelKind)
 
 
 def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def validate_model_name(name: object) -> str:
@@ -127,7 +127,7 @@ class Manifest:
         if not all(isinstance(d, str) and re.fullmatch(r"[0-9a-f]{64}", d) for d in self.files.values()):
             raise InvalidManifest("files must map each file name to a hex sha256 digest")
         object.__setattr__(self, "labels", labels)
-        object.__setattr__(self, "created_at", self.created_at.astimezone(timezone.utc))
+        object.__setattr__(self, "created_at", self.created_at.astimezone(UTC))
         object.__setattr__(self, "metrics", dict(self.metrics))
         object.__setattr__(self, "config", dict(self.config))
         object.__setattr__(self, "files", dict(self.files))

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 from inference.charts.patterns import CHART_PATTERNS
 from inference.datasets.text import corpus_hash, load_split
@@ -50,6 +51,16 @@ from inference.training.vit import ChartTrainingConfig, renderer_hash, train_cha
 from runbooks.classes import RUNBOOK_CLASSES
 
 
+class _TextSplits(TypedDict):
+    """The text data both ways of training take, as keyword arguments."""
+
+    train_texts: list[str]
+    train_labels: list[int]
+    eval_texts: list[str]
+    eval_labels: list[int]
+    labels: Sequence[str]
+
+
 def _fingerprint(data_hash: str, config: dict[str, Any]) -> str:
     return hashlib.sha256((data_hash + json.dumps(config, sort_keys=True)).encode()).hexdigest()[:16]
 
@@ -57,7 +68,7 @@ def _fingerprint(data_hash: str, config: dict[str, Any]) -> str:
 def existing_version(registry: Registry, name: str, fingerprint: str) -> Manifest | None:
     try:
         versions = registry.versions(name)
-    except Exception:  # noqa: BLE001 - an unknown model simply has no versions yet
+    except Exception:  # an unknown model simply has no versions yet
         return None
     return next((m for m in versions if m.config.get("fingerprint") == fingerprint), None)
 
@@ -84,7 +95,7 @@ def train_text(registry: Registry, *, quick: bool, seed: int, retrain: bool = Fa
     if train_fraction < 1:
         train = train[::round(1 / train_fraction)]
     index = {label: i for i, label in enumerate(RUNBOOK_CLASSES)}
-    data = dict(
+    data = _TextSplits(
         train_texts=[e.text for e in train], train_labels=[index[e.label] for e in train],
         eval_texts=[e.text for e in heldout], eval_labels=[index[e.label] for e in heldout],
         labels=RUNBOOK_CLASSES,
@@ -183,7 +194,8 @@ def train_fusion_model(registry: Registry, *, quick: bool, seed: int, cache_dir:
                 "evaluation": "held-out texts paired with charts in the held-out rendering style"},
         notes=("quick model for tests" if quick else
                f"joint {comparison['fusion']['joint_accuracy']} vs text alone "
-               f"{comparison['text_only']['joint_accuracy']}, chart alone {comparison['chart_only']['joint_accuracy']}"),
+               f"{comparison['text_only']['joint_accuracy']}, "
+               f"chart alone {comparison['chart_only']['joint_accuracy']}"),
     )
     return manifest, True
 

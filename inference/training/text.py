@@ -46,7 +46,8 @@ class TrainedText:
 def embed_all(encoder: SentenceEncoder, texts: Sequence[str], *, what: str, batch_size: int = 32) -> torch.Tensor:
     chunks = []
     with torch.inference_mode():
-        for start in tqdm(range(0, len(texts), batch_size), desc=f"embedding {what}", unit="batch", leave=False, disable=None):
+        for start in tqdm(range(0, len(texts), batch_size), desc=f"embedding {what}", unit="batch", leave=False,
+                          disable=None):
             chunks.append(encoder.forward(encoder.tokenize(texts[start:start + batch_size])))
     return torch.cat(chunks)
 

@@ -33,7 +33,7 @@ import torch
 import torch.nn.functional as F
 from safetensors.torch import save
 from tqdm import tqdm
-from transformers import ViTConfig
+from transformers import ViTConfig, ViTForImageClassification
 
 from inference.charts.dataset import (
     EVAL_STYLES,
@@ -96,13 +96,15 @@ class ChartTrainingConfig:
         return cls(seed=seed)
 
     def vit_config(self, labels: Sequence[str]) -> ViTConfig:
-        return ViTConfig(
+        vit = ViTConfig(
             image_size=(self.image_height, self.image_width), patch_size=(self.image_height, self.column_width),
             num_channels=3, hidden_size=self.hidden_size,
             num_hidden_layers=self.num_layers, num_attention_heads=self.num_heads,
             intermediate_size=self.intermediate_size, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0,
-            num_labels=len(labels),
         )
+        # Set, not passed: transformers' typed ViTConfig(...) does not list num_labels (its setter does it).
+        vit.num_labels = len(labels)
+        return vit
 
     @property
     def input_size(self) -> tuple[int, int]:
@@ -120,7 +122,7 @@ class ChartTrainingConfig:
 
 @dataclass(frozen=True)
 class TrainedChart:
-    model: torch.nn.Module
+    model: ViTForImageClassification
     metrics: dict
     config: dict
     files: dict[str, bytes]
@@ -186,9 +188,9 @@ def render_charts(styles: Sequence[str], per_class: int, *, seed: int, size: int
             bar.update(len(labels))
     finally:
         bar.close()
-    images = torch.from_numpy(np.concatenate([r[0] for r in results]))
-    labels = torch.from_numpy(np.concatenate([r[1] for r in results]))
-    return images, labels
+    all_images = torch.from_numpy(np.concatenate([r[0] for r in results]))
+    all_labels = torch.from_numpy(np.concatenate([r[1] for r in results]))
+    return all_images, all_labels
 
 
 # --------------------------------------------------------------------------- augmentation
@@ -258,7 +260,8 @@ def _lr_factor(step: int, total: int, warmup: int) -> float:
 
 
 @torch.inference_mode()
-def predict_probabilities(model: torch.nn.Module, images: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
+def predict_probabilities(model: ViTForImageClassification, images: torch.Tensor,
+                          batch_size: int = 256) -> torch.Tensor:
     model.eval()
     chunks = [torch.softmax(forward(model, images[i:i + batch_size].float() / 255.0)[0], dim=-1)
               for i in range(0, len(images), batch_size)]

@@ -11,7 +11,6 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
-from typing import Any
 
 from bot.core.ports.errors import ProviderError
 from bot.core.ports.worker import WorkerError, WorkerRejected
@@ -25,9 +24,10 @@ STEP_TIMEOUTS = {"worker": 3.0, "golden": 15.0, "drift": 5.0, "latency": 8.0, "l
                  "chart": 8.0, "triage": 6.0}
 
 Progress = Callable[[int, int, StepResult], Awaitable[None]]
+Step = Callable[[Subject, Findings, Tools], Awaitable[StepResult]]
 
 
-def chosen_steps(only: tuple[str, ...] = ()) -> list[tuple[str, Any]]:
+def chosen_steps(only: tuple[str, ...] = ()) -> list[tuple[str, Step]]:
     """The suite's steps in their order; ``only`` (a runbook step's list) keeps just those."""
     return [(name, step) for name, step in STEPS if not only or name in only]
 
@@ -47,7 +47,7 @@ async def run_suite(subject: Subject, tools: Tools, progress: Progress, *,
     return results
 
 
-async def _run_step(name: str, step, subject: Subject, findings: Findings, tools: Tools,  # type: ignore[no-untyped-def]
+async def _run_step(name: str, step: Step, subject: Subject, findings: Findings, tools: Tools,
                     limit: float) -> StepResult:
     try:
         return await asyncio.wait_for(step(subject, findings, tools), timeout=limit)
@@ -59,6 +59,6 @@ async def _run_step(name: str, step, subject: Subject, findings: Findings, tools
         return StepResult(name, Verdict.UNAVAILABLE, f"{name}: the model worker could not answer ({exc})")
     except ProviderError as exc:
         return StepResult(name, Verdict.UNAVAILABLE, f"{name}: {exc.message}")
-    except Exception as exc:  # noqa: BLE001 - one broken step must not stop the others
+    except Exception as exc:  # one broken step must not stop the others
         log.exception("diagnostic step %s failed", name)
         return StepResult(name, Verdict.UNAVAILABLE, f"{name}: failed unexpectedly ({exc.__class__.__name__})")

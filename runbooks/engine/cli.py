@@ -11,7 +11,7 @@ from runbooks.engine.loader import load_library
 from runbooks.engine.markdown import render
 
 
-def add_runbooks_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_runbooks_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     runbooks = commands.add_parser(
         "runbooks", help="the runbook library: lint it, list it, show one as Markdown",
         description="The bundled runbooks, with the folder RUNBOOKS_DIR (or --dir) laid over them.")
@@ -40,11 +40,11 @@ def run_runbooks(args: argparse.Namespace, *, default_dir: str, out: TextIO = sy
         return 0
     if args.runbooks_command == "list":
         for name in library.names():
-            runbook = library.runbooks[name]
-            steps = runbook.steps()
+            listed = library.runbooks[name]
+            steps = listed.steps()
             bound = sum(1 for _, step in steps if step.action)
-            print(f"{name:20} {runbook.severity.value}  {len(steps):2} steps ({bound} with actions)  "
-                  f"{runbook.title}", file=out)
+            print(f"{name:20} {listed.severity.value}  {len(steps):2} steps ({bound} with actions)  "
+                  f"{listed.title}", file=out)
         return 0
     runbook = library.get(args.name)
     if runbook is None:

@@ -112,7 +112,8 @@ class Step(Strict):
     @classmethod
     def _known_facts(cls, value: Any) -> Any:
         if not isinstance(value, list | tuple):
-            raise ValueError("done_when is a list of facts, e.g. [acknowledged, joined]")  # noqa: TRY004 - pydantic reports ValueErrors
+            # A ValueError, not a TypeError: pydantic reports ValueErrors.
+            raise ValueError("done_when is a list of facts, e.g. [acknowledged, joined]")
         unknown = [v for v in value if not isinstance(v, str) or v not in RecordFact.__members__.values()]
         if unknown:
             raise ValueError(f"unknown fact {unknown[0]!r} (known: {', '.join(RecordFact)})")

@@ -42,7 +42,7 @@ def checked_view_payload(view: Any, *, kinds: tuple[str, ...] = ("modal",)) -> d
     if problem:
         raise SlackError("invalid_arguments",
                          response_metadata={"messages": [f"[ERROR] {problem}"]})
-    return copy.deepcopy(view)  # type: ignore[arg-type]
+    return copy.deepcopy(view)
 
 
 def _store_view(ws: Workspace, payload: dict[str, Any], *, root: str | None = None,

@@ -124,14 +124,20 @@ def markdown(result: dict[str, Any]) -> str:
         "| | p50 | p95 | max | n |",
         "|---|---|---|---|---|",
         f"| webhook ack (baseline) | {a['p50_ms']} ms | {a['p95_ms']} ms | {a['max_ms']} ms | {a['count']} |",
-        f"| bare chat.postMessage round trip (baseline) | {p['p50_ms']} ms | {p['p95_ms']} ms | {p['max_ms']} ms | {p['count']} |",
-        f"| **webhook → headline in channel** | **{h['p50_ms']} ms** | **{h['p95_ms']} ms** | {h['max_ms']} ms | {h['count']} |",
-        (f"| … PagerDuty only | {src['pagerduty']['headline']['p50_ms']} ms | {src['pagerduty']['headline']['p95_ms']} ms | "
+        (f"| bare chat.postMessage round trip (baseline) | {p['p50_ms']} ms | {p['p95_ms']} ms | "
+        f"{p['max_ms']} ms | {p['count']} |"),
+        (f"| **webhook → headline in channel** | **{h['p50_ms']} ms** | **{h['p95_ms']} ms** | "
+        f"{h['max_ms']} ms | {h['count']} |"),
+        (f"| … PagerDuty only | {src['pagerduty']['headline']['p50_ms']} ms | "
+        f"{src['pagerduty']['headline']['p95_ms']} ms | "
         f"{src['pagerduty']['headline']['max_ms']} ms | {src['pagerduty']['headline']['count']} |"),
-        (f"| … CloudWatch/SNS only | {src['cloudwatch']['headline']['p50_ms']} ms | {src['cloudwatch']['headline']['p95_ms']} ms | "
+        (f"| … CloudWatch/SNS only | {src['cloudwatch']['headline']['p50_ms']} ms | "
+        f"{src['cloudwatch']['headline']['p95_ms']} ms | "
         f"{src['cloudwatch']['headline']['max_ms']} ms | {src['cloudwatch']['headline']['count']} |"),
-        f"| ratio headline / webhook ack | {r['headline_p50_over_ack_p50']}x | {r['headline_p95_over_ack_p95']}x | | |",
-        f"| ratio headline / bare postMessage | {r['headline_p50_over_post_p50']}x | {r['headline_p95_over_post_p95']}x | | |",
+        (f"| ratio headline / webhook ack | {r['headline_p50_over_ack_p50']}x | "
+        f"{r['headline_p95_over_ack_p95']}x | | |"),
+        (f"| ratio headline / bare postMessage | {r['headline_p50_over_post_p50']}x | "
+        f"{r['headline_p95_over_post_p95']}x | | |"),
         "",
         f"Alerts that failed (non-2xx, or no headline within 30 s): {result['failed']}.",
         "",

@@ -88,7 +88,8 @@ def run(registry: str, runs: int) -> dict[str, Any]:
             (work / "config.yaml").write_text(CONFIG)
             database_url = f"sqlite:///{work}/bot.db"
             with LocalSlackServer() as slack, httpx.Client(timeout=60) as http:
-                bot = BotServer(bot_settings(slack=slack, database_url=database_url, config_path=str(work / "config.yaml"),
+                bot = BotServer(bot_settings(slack=slack, database_url=database_url,
+                                             config_path=str(work / "config.yaml"),
                                              aws_endpoint_url=aws, worker_url=worker_url)).start()
                 try:
                     return _measure(slack, bot, http, worker_url, database_url, runs)
@@ -116,7 +117,8 @@ def _measure(slack: LocalSlackServer, bot: ThreadedServer, http: httpx.Client, w
     per_run: list[dict[str, float]] = []
     for run_index in range(1, runs + 1):
         user.command("diagnose", channel=channel)
-        steps = _wait(lambda: (s := _timeline_steps(database_url, 1)) and len(s) >= run_index * len(STEPS) and s,
+        steps = _wait(lambda: ((s := _timeline_steps(database_url, 1))
+                               and len(s) >= run_index * len(STEPS) and s),  # noqa: B023  _wait calls it within this iteration
                       240, "the suite to finish")
         latest = steps[-len(STEPS):]
         per_run.append({str(s["step"]): float(s.get("seconds") or 0.0) for s in latest})
@@ -142,7 +144,8 @@ def markdown(result: dict[str, Any], registry: str) -> str:
     verdict = "met" if result["total_seconds"] < result["target_seconds"] else "NOT met"
     return (f"## Diagnose suite (`make bench-diagnose`, registry `{registry}`, {result['runs']} runs, "
             f"{result['cores']} cores)\n\n| step | median s | verdict |\n|---|---|---|\n{rows}\n"
-            f"| **total** | **{result['total_seconds']:.2f}** | target < {result['target_seconds']:.0f} s: {verdict} |\n\n"
+            f"| **total** | **{result['total_seconds']:.2f}** | "
+            f"target < {result['target_seconds']:.0f} s: {verdict} |\n\n"
             f"Baseline in the same run: the worker's bare `/readyz` round trip, median "
             f"{result['baseline_readyz_ms']} ms.\n")
 

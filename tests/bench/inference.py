@@ -452,7 +452,8 @@ def summarize(name: str, version: str, kind: str, bare: list[Timing], worker: li
         "p95_c1": {"target": f"< {P95_TARGET_MS:g} ms", "value": c1.p95_ms if c1 else None,
                       "met": (c1.p95_ms < P95_TARGET_MS) if c1 and not math.isnan(c1.p95_ms) else None},
         f"throughput_c{c_hi.concurrency}": {
-            "target": f">= {THROUGHPUT_TARGET}x bare batch-{BATCH} ({round(THROUGHPUT_TARGET * bare16.throughput_per_s, 1)}/s)",
+            "target": (f">= {THROUGHPUT_TARGET}x bare batch-{BATCH} "
+                       f"({round(THROUGHPUT_TARGET * bare16.throughput_per_s, 1)}/s)"),
             "value": c_hi.throughput_per_s,
             "met": c_hi.throughput_per_s >= THROUGHPUT_TARGET * bare16.throughput_per_s},
     }

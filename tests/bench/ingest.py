@@ -252,7 +252,8 @@ def markdown(result: dict) -> str:
         "",
         "| | ack p50 | ack p99 | throughput | retries |",
         "|---|---|---|---|---|",
-        f"| {base['name']} | {base['ack_p50_ms']} ms | {base['ack_p99_ms']} ms | {base['throughput_per_s']}/s | {base['retries']} |",
+        (f"| {base['name']} | {base['ack_p50_ms']} ms | {base['ack_p99_ms']} ms | {base['throughput_per_s']}/s | "
+        f"{base['retries']} |"),
         f"| {b['name']} | {b['ack_p50_ms']} ms | {b['ack_p99_ms']} ms | {b['throughput_per_s']}/s | {b['retries']} |",
         f"| ratio (bot / baseline) | {r['ack_p50']}x | {r['ack_p99']}x | {r['throughput']}x | |",
         "",

@@ -218,7 +218,7 @@ def _measure(stack: Stack, http: httpx.Client, worker_url: str, database_url: st
     def loaded() -> bool:
         if "at" not in suite_done and _diagnostic_steps(database_url, incident.id) >= len(STEPS):
             suite_done["at"] = time.monotonic() - started
-        return storm.poll() is None or "at" not in suite_done and time.monotonic() - started < 240
+        return storm.poll() is None or ("at" not in suite_done and time.monotonic() - started < 240)
 
     under_load = mix.phase(requests, until=loaded)
     storm.wait(600)
@@ -248,8 +248,9 @@ def markdown(result: dict[str, Any]) -> str:
         "|---|---|---|---|---|---|---|---|",
         (f"| no load (baseline) | {b['all']['count']} | {b['all']['p50_ms']} ms | {b['all']['p95_ms']} ms | "
         f"{b['all']['p99_ms']} ms | {b['all']['max_ms']} ms | {b['working_on_it']} | {b['failed']} |"),
-        (f"| **storm + Diagnose suite** | {u['all']['count']} | **{u['all']['p50_ms']} ms** | {u['all']['p95_ms']} ms | "
-        f"**{u['all']['p99_ms']} ms** | {u['all']['max_ms']} ms | {u['working_on_it']} | {u['failed']} |"),
+        (f"| **storm + Diagnose suite** | {u['all']['count']} | **{u['all']['p50_ms']} ms** | "
+        f"{u['all']['p95_ms']} ms | **{u['all']['p99_ms']} ms** | {u['all']['max_ms']} ms | "
+        f"{u['working_on_it']} | {u['failed']} |"),
         f"| ratio (load / baseline) | | {r['p50']}x | | {r['p99']}x | | | |",
     ]
     kinds = ["| request | baseline p50 | baseline p99 | under load p50 | under load p99 | p99 ratio |",
@@ -273,7 +274,8 @@ def markdown(result: dict[str, Any]) -> str:
         f"a {storm.get('deliveries', '?')}-delivery signed PagerDuty + SNS storm from 32 clients (its own "
         f"process; {storm.get('throughput_per_s', '?')}/s, ack p99 {storm.get('ack_p99_ms', '?')} ms, "
         f"{storm.get('failed', '?')} failed) runs throughout, and Diagnose is started on the incident "
-        f"(`/incident diagnose`) as the phase starts: the {result['diagnose_steps']}-step suite against the model worker ({models}) {suite}."),
+        f"(`/incident diagnose`) as the phase starts: the {result['diagnose_steps']}-step suite against the "
+        f"model worker ({models}) {suite}."),
         (f"Machine: {result['machine']}; the bot, the worker, the storm's 32 clients and moto all share its "
         "CPUs, so the loaded column includes that contention."),
         "",

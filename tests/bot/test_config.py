@@ -536,7 +536,7 @@ def test_yaml_syntax_error_names_the_line(tmp_path: Path) -> None:
 
 def test_duplicate_keys_are_rejected(tmp_path: Path) -> None:
     path = write(tmp_path, "time_scale: 1\nchannels: {}\ntime_scale: 60\n")
-    with pytest.raises(ConfigError, match="line 3, column 1: .*duplicate key 'time_scale'"):
+    with pytest.raises(ConfigError, match=r"line 3, column 1: .*duplicate key 'time_scale'"):
         load_config(path)
 
 

@@ -21,5 +21,5 @@ def test_ingest_slots(database_url: str, configured: int | None, expected: int) 
 
 
 def test_zero_slots_are_refused() -> None:
-    with pytest.raises(ValueError, match="ingest_concurrency|INGEST_CONCURRENCY|greater than or equal"):
+    with pytest.raises(ValueError, match=r"ingest_concurrency|INGEST_CONCURRENCY|greater than or equal"):
         Settings(slack_bot_token="xoxb-x", slack_signing_secret="s", ingest_concurrency=0)

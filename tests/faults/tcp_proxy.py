@@ -8,6 +8,7 @@ two-replica deployment: each new connection goes to the next backend.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import socket
 import threading
@@ -107,8 +108,6 @@ class TcpProxy:
 
 
 def _close(sock: socket.socket) -> None:
-    try:
+    with contextlib.suppress(OSError):
         sock.shutdown(socket.SHUT_RDWR)
-    except OSError:
-        pass
     sock.close()

@@ -81,7 +81,8 @@ def test_a_database_outage_answers_503_tells_readyz_and_recovers_by_itself(
             cut_at = time.monotonic()
             proxy.cut()
             time.sleep(SETTLE)
-            person = SlackUser(bot=bot, slack=slack, user_id="U0ALICE", http=http).command("declare P2 During the outage")
+            person = SlackUser(bot=bot, slack=slack, user_id="U0ALICE", http=http).command(
+                "declare P2 During the outage")
             time.sleep(DOWN_FOR - SETTLE)
             restored_at = time.monotonic()
             proxy.restore()

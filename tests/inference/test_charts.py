@@ -240,7 +240,7 @@ def test_same_seed_gives_byte_identical_pngs_and_other_seeds_differ() -> None:
     again = [to_png_bytes(e.image) for e in generate_examples(2, styles=TRAIN_STYLES, seed=3)]
     other = [to_png_bytes(e.image) for e in generate_examples(2, styles=TRAIN_STYLES, seed=4)]
     assert first == again
-    assert all(a != b for a, b in zip(first, other))
+    assert all(a != b for a, b in zip(first, other, strict=True))
     # a longer run starts with the same examples
     longer = [to_png_bytes(e.image) for e in generate_examples(3, styles=TRAIN_STYLES, seed=3)]
     assert longer[: len(first)] == first
@@ -279,7 +279,7 @@ def test_preprocess_gives_chw_float32_in_unit_range(letterbox: bool) -> None:
     example = next(generate_examples(1, styles=TRAIN_STYLES, seed=2, size=(600, 250)))
     arr = preprocess(example.image, 64, letterbox=letterbox)
     assert arr.shape == (3, 64, 64) and arr.dtype == np.float32
-    assert 0.0 <= arr.min() and arr.max() <= 1.0 and arr.std() > 0.01
+    assert arr.min() >= 0.0 and arr.max() <= 1.0 and arr.std() > 0.01
     wide = preprocess(example.image, (96, 48), letterbox=letterbox)
     assert wide.shape == (3, 48, 96)
     gray = preprocess(example.image.convert("L"), 32)

@@ -57,7 +57,8 @@ def test_a_worse_version_scores_clearly_lower_on_the_same_golden_set(worker) -> 
         good = http.post(f"{worker.url}/v1/models/incident-text/versions/v1:evaluate")
         assert good.status_code == 200, good.text
         good = good.json()
-        worse = http.post(f"{worker.url}/v1/models/incident-text/versions/v3:evaluate", json={"golden_from": "v1"}).json()
+        worse = http.post(f"{worker.url}/v1/models/incident-text/versions/v3:evaluate",
+                          json={"golden_from": "v1"}).json()
         assert good["name"] == "incident-text" and good["version"] == "v1" and good["golden_version"] == "v1"
         assert worse["version"] == "v3" and worse["golden_version"] == "v1"
         assert good["examples"] == worse["examples"] == len(load_split("heldout"))
@@ -76,7 +77,8 @@ def test_a_version_without_a_golden_set_is_no_golden_set(worker) -> None:
         # ...but it can be scored on another version's.
         borrowed = http.post(f"{worker.url}/v1/models/incident-text/versions/v4:evaluate", json={"golden_from": "v1"})
         assert borrowed.status_code == 200 and borrowed.json()["golden_version"] == "v1"
-        for body, status, code in [({"golden_from": "latest"}, 400, "REQ_001"), ({"golden_from": "v99"}, 404, "MODEL_404")]:
+        for body, status, code in [({"golden_from": "latest"}, 400, "REQ_001"),
+                                   ({"golden_from": "v99"}, 404, "MODEL_404")]:
             refused = http.post(f"{worker.url}/v1/models/incident-text/versions/v1:evaluate", json=body)
             assert (refused.status_code, refused.json()["code"]) == (status, code)
         assert http.post(f"{worker.url}/v1/models/incident-text/versions/v99:evaluate").status_code == 404

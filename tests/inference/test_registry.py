@@ -8,7 +8,7 @@ import socket
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -129,13 +129,13 @@ def test_a_tampered_or_missing_file_is_a_corrupt_version(backend: Backend, tmp_p
     publish(backend.registry, tmp_path, seed=1)
     backend.write_stored(f"{NAME}/v1/model.safetensors", save(weights(99)))
 
-    with pytest.raises(CorruptVersion, match="model.safetensors does not match"):
+    with pytest.raises(CorruptVersion, match=r"model\.safetensors does not match"):
         backend.registry.materialize(NAME, "v1", tmp_path / "out")
     assert not (tmp_path / "out" / "model.safetensors").exists()
 
     backend.delete_stored(f"{NAME}/v1/head.safetensors")
     backend.write_stored(f"{NAME}/v1/model.safetensors", save(weights(1)))
-    with pytest.raises(CorruptVersion, match="head.safetensors is missing"):
+    with pytest.raises(CorruptVersion, match=r"head\.safetensors is missing"):
         backend.registry.materialize(NAME, "v1", tmp_path / "out")
 
 
@@ -281,7 +281,7 @@ def test_models_are_kept_apart(backend: Backend, tmp_path: Path) -> None:
 
 def a_manifest(**changes: object) -> Manifest:
     base = Manifest(name="fusion", version="v3", kind="fusion", labels=["scale", "rollback"],
-                    created_at=datetime(2025, 5, 1, 12, 30, tzinfo=timezone.utc), parent="v2",
+                    created_at=datetime(2025, 5, 1, 12, 30, tzinfo=UTC), parent="v2",
                     data_hash="abc", metrics={"accuracy": 0.95, "per_class_f1": {"scale": 1, "rollback": 0.9}},
                     config={"layers": [4, 4], "dropout": 0.1}, files={"w.safetensors": "0" * 64}, notes="n")
     return replace(base, **changes)
@@ -326,7 +326,7 @@ def test_manifest_json_is_validated() -> None:
 # --- open_registry -----------------------------------------------------------------------------
 
 
-def test_open_registry_picks_the_storage_from_the_uri(aws_env: str) -> None:  # noqa: F811
+def test_open_registry_picks_the_storage_from_the_uri(aws_env: str) -> None:
     registry = open_registry("s3://my-bucket/some/prefix/")
     assert isinstance(registry, S3Registry)
     assert (registry.bucket, registry.prefix) == ("my-bucket", "some/prefix")
@@ -340,7 +340,7 @@ def test_open_registry_picks_the_storage_from_the_uri(aws_env: str) -> None:  # 
     assert open_registry().root == Path(DEFAULT_REGISTRY)  # type: ignore[attr-defined]
 
 
-def test_open_registry_reaches_s3_through_aws_endpoint_url(aws_env: str, tmp_path: Path) -> None:  # noqa: F811
+def test_open_registry_reaches_s3_through_aws_endpoint_url(aws_env: str, tmp_path: Path) -> None:
     moto_client(aws_env, "s3").create_bucket(Bucket="fleet")
     registry = open_registry("s3://fleet/models")
     publish(registry, tmp_path, seed=1)
@@ -369,7 +369,7 @@ def test_s3_that_cannot_be_reached_is_unavailable() -> None:
         registry.manifest(NAME, "v1")
 
 
-def test_a_missing_bucket_is_a_clear_registry_error(moto_endpoint: str) -> None:  # noqa: F811
+def test_a_missing_bucket_is_a_clear_registry_error(moto_endpoint: str) -> None:
     registry = S3Registry("no-such-bucket", "", moto_client(moto_endpoint, "s3"))
     with pytest.raises(RegistryError, match="bucket s3://no-such-bucket does not exist") as caught:
         registry.models()
@@ -395,7 +395,7 @@ def test_concurrent_promotes_leave_a_valid_pointer(tmp_path: Path) -> None:
             for _ in range(rounds):
                 registry.promote(NAME, version, actor=version)
                 assert registry.current(NAME) in versions
-        except BaseException as exc:  # noqa: BLE001 - reported below
+        except BaseException as exc:  # reported below
             errors.append(exc)
 
     threads = [threading.Thread(target=promote_many, args=(v,)) for v in versions]

@@ -55,7 +55,8 @@ def test_protocol_lists_serves_and_predicts(worker, http) -> None:
     info = http.get(f"{worker.url}/v1/models/incident-text").json()
     assert [v["version"] for v in info["versions"]] == ["v2", "v1"]
     assert "macro_f1" in info["versions"][0]["metrics"]
-    answer = predict(http, worker.url, "P95 latency is 2.4s on the scoring API, requests timing out", "stolen API key used from an unknown IP").json()
+    answer = predict(http, worker.url, "P95 latency is 2.4s on the scoring API, requests timing out",
+                     "stolen API key used from an unknown IP").json()
     assert answer["model_name"] == "incident-text" and answer["model_version"] == "v1"
     first, second = answer["predictions"]
     assert first["label"] == "high_latency" and second["label"] == "security"
@@ -92,7 +93,8 @@ def test_bad_input_gets_a_4xx_with_its_code(worker, http, path, body, status, co
 
 
 def test_malformed_json_is_req_001(worker, http) -> None:
-    answer = http.post(f"{worker.url}/v1/models/incident-text:predict", content=b"{nope", headers={"Content-Type": "application/json"})
+    answer = http.post(f"{worker.url}/v1/models/incident-text:predict", content=b"{nope",
+                       headers={"Content-Type": "application/json"})
     assert answer.status_code == 400 and answer.json()["code"] == "REQ_001"
 
 
@@ -186,7 +188,8 @@ def predict_chart(http: httpx.Client, url: str, *images_b64: str) -> httpx.Respo
 
 
 def test_both_models_are_listed_and_ready(both_worker, http) -> None:
-    assert http.get(f"{both_worker.url}/readyz").json() == {"ready": True, "models": {"chart-vit": "v1", "incident-text": "v1"}}
+    assert http.get(f"{both_worker.url}/readyz").json() == {"ready": True,
+                                                            "models": {"chart-vit": "v1", "incident-text": "v1"}}
     listed = http.get(f"{both_worker.url}/v1/models").json()["models"]
     assert listed == [
         {"name": "chart-vit", "version": "v1", "ready": True, "kind": "image", "labels": list(CHART_PATTERNS)},
@@ -198,7 +201,8 @@ def test_both_models_are_listed_and_ready(both_worker, http) -> None:
 
 def test_chart_vit_predicts_held_out_style_charts(both_worker, http) -> None:
     chart = _held_out_chart()
-    answer = predict_chart(http, both_worker.url, _b64(_encoded(chart)), _b64(_encoded(chart.resize((480, 240)), "JPEG")))
+    answer = predict_chart(http, both_worker.url, _b64(_encoded(chart)),
+                           _b64(_encoded(chart.resize((480, 240)), "JPEG")))
     assert answer.status_code == 200, answer.text
     body = answer.json()
     assert body["model_name"] == "chart-vit" and body["model_version"] == "v1"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import socket
@@ -231,7 +232,7 @@ async def test_resolve_and_notes_are_echoed_but_unchanged_status_is_not(
         note = await client.post("/incidents/PINC001/notes", json={"note": {"content": "done"}})
         assert note.status_code == 201
     await pd.wait_for_webhooks(count=2)
-    time.sleep(0.2)  # room for a wrongly sent third echo to show up
+    await asyncio.sleep(0.2)  # room for a wrongly sent third echo to show up
     assert sorted(w.event_type for w in pd.webhooks()) == ["incident.annotated",
                                                           "incident.resolved"]
     assert {s.kind for s in receiver.signals} == {SignalKind.CLEAR, SignalKind.ANNOTATE}

@@ -422,8 +422,7 @@ async def test_file_upload_v2_round_trip(slack: LocalSlackServer,
                                 filename="b.bin")["file"]["size"] == 2
 
 
-async def test_response_url_records_what_it_receives(slack: LocalSlackServer,
-                                                      http: httpx.Client) -> None:
+async def test_response_url_records_what_it_receives(slack: LocalSlackServer) -> None:
     url = slack.response_url("cmd-1")
     assert url.startswith(slack.root_url)
     webhook = AsyncWebhookClient(url)
@@ -434,7 +433,9 @@ async def test_response_url_records_what_it_receives(slack: LocalSlackServer,
     assert [p["text"] for p in posts] == ["Working on it", "Done"]
     assert posts[1]["replace_original"] is True and posts[1]["blocks"] == [SECTION]
     assert slack.responses("other") == []
-    assert http.get(url).json()["responses"] == posts
+    async with httpx.AsyncClient() as http:
+        recorded = await http.get(url)
+    assert recorded.json()["responses"] == posts
 
 
 # --- faults ----------------------------------------------------------------------------------

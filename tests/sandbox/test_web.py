@@ -637,7 +637,8 @@ ENDPOINTS = ["command", "message", "join", "action", "shortcut", "reaction", "di
              "view/close", "scenario"]
 KEYS = ["user", "channel", "text", "thread_ts", "action_id", "block_id", "message_ts", "view_id", "value",
         "selected", "values", "callback_id", "name"]
-JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=20),
+JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False)
+                    | st.text(max_size=20),
                     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
                     max_leaves=12)
 # Mostly the endpoints' own keys with wrong or unknown values, so validation goes past the types.

@@ -39,7 +39,7 @@ def bot_settings(*, slack: LocalSlackServer, database_url: str, **overrides: Any
 
 
 class BotServer(ThreadedServer):
-    def __init__(self, settings: Settings, options: AppOptions = AppOptions()) -> None:
+    def __init__(self, settings: Settings, options: AppOptions = AppOptions()) -> None:  # noqa: B008  AppOptions is a frozen dataclass
         super().__init__(create_app(settings, options))
         self.settings = settings
 

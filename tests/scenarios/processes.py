@@ -47,7 +47,8 @@ class BotProcess:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
-                raise RuntimeError(f"the bot exited with {self._process.returncode}: {self.log_path.read_text()[-2000:]}")
+                raise RuntimeError(f"the bot exited with {self._process.returncode}: "
+                                   f"{self.log_path.read_text()[-2000:]}")
             try:
                 if httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200:
                     return self

@@ -251,8 +251,8 @@ def test_two_people_scaling_at_once_run_one_change_and_the_other_sees_it(
         thread.start()
     for thread in threads:
         thread.join()
-    wait_for(lambda: action_row(db, first).state not in ("proposed", "running")
-             and action_row(db, second).state not in ("proposed", "running")
+    wait_for(lambda: (action_row(db, first).state not in ("proposed", "running")
+             and action_row(db, second).state not in ("proposed", "running"))
              or _one_refused(db, first, second), what="both to settle")
     states = sorted([action_row(db, first).state, action_row(db, second).state])
     assert states.count("succeeded") == 1, states

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import threading
 import time
@@ -52,7 +53,8 @@ def bot(bot_factory, tmp_path, aws_stand_in):
     write_pinned_cert(certs)
     config = tmp_path / "config.yaml"
     config.write_text("alerts:\n  summary_every: 1s\n")
-    return bot_factory(sns_certs_dir=str(certs), sns_topic_arns=DEFAULT_TOPIC_ARN, eventbridge_token=EVENTBRIDGE_TOKEN, config_path=str(config),
+    return bot_factory(sns_certs_dir=str(certs), sns_topic_arns=DEFAULT_TOPIC_ARN, eventbridge_token=EVENTBRIDGE_TOKEN,
+                       config_path=str(config),
                        aws_endpoint_url=aws_stand_in.url, slack_post_interval=1.0)
 
 
@@ -63,7 +65,8 @@ def post_sns(http: httpx.Client, bot, message: dict) -> httpx.Response:
 
 @pytest.mark.parametrize("version", ["1", "2"])
 def test_signed_alarm_opens_an_incident_named_after_the_alarm(bot, http, slack, db, version: str) -> None:
-    message = signed_sns_message(version=version, message=cloudwatch_alarm_message(alarm_name="multimodal-prod-p95-latency"))
+    message = signed_sns_message(version=version,
+                                 message=cloudwatch_alarm_message(alarm_name="multimodal-prod-p95-latency"))
     answer = post_sns(http, bot, message)
     assert answer.status_code == 200 and answer.json() == {"status": "opened", "incident": 1}
     db.wait_outbox_drained()
@@ -125,7 +128,8 @@ def test_eventbridge_alarm_with_the_token_opens_and_dedupes(bot, http, slack, db
     headers = {"X-Incident-Bot-Token": EVENTBRIDGE_TOKEN, "Content-Type": "application/json"}
     assert http.post(url, content=eventbridge_body(event), headers={"X-Incident-Bot-Token": "wrong"}).status_code == 401
     assert http.post(url, content=eventbridge_body(event)).status_code == 401
-    assert http.post(url, content=eventbridge_body(event), headers=headers).json() == {"status": "opened", "incident": 1}
+    opened = http.post(url, content=eventbridge_body(event), headers=headers)
+    assert opened.json() == {"status": "opened", "incident": 1}
     assert http.post(url, content=eventbridge_body(event), headers=headers).json()["status"] == "duplicate"
     db.wait_outbox_drained()
     assert db.incident(1).service == "scoring-engine"
@@ -163,7 +167,7 @@ def test_a_storm_of_1000_alerts_gives_one_channel_and_bounded_slack_traffic(bot,
     # Summaries, not one post per alert: the headline, then at most one post per second.
     assert len(posts) <= elapsed + 2, (len(posts), elapsed)
     summary_posts = [m for m in posts if " in the last " in all_text(m)]
-    gaps = [float(b.ts) - float(a.ts) for a, b in zip(summary_posts, summary_posts[1:])]
+    gaps = [float(b.ts) - float(a.ts) for a, b in itertools.pairwise(summary_posts)]
     # The pacer spaces the requests a second apart; Slack stamps them on arrival, so allow jitter.
     assert min(gaps, default=1.0) >= 0.8, gaps
     summaries = [all_text(m) for m in summary_posts]

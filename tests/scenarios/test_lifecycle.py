@@ -72,7 +72,8 @@ def test_whole_lifecycle_survives_rate_limits(bot_factory, slack, db: Database, 
     slack.faults.add("chat.*", status=429, retry_after=1, times=4)
 
     assert bob.click(ActionId.ACKNOWLEDGE, channel=channel.id, message_ts=headline_ts).status_code == 200
-    assert "Status update posted" in alice.command("status Rolled back to v4, watching p95", channel=channel.id).json()["text"]
+    assert "Status update posted" in alice.command("status Rolled back to v4, watching p95",
+                                                  channel=channel.id).json()["text"]
     assert "is now commander" in alice.command("role commander <@U0BOB|bob>", channel=channel.id).json()["text"]
     assert "mitigated" in bob.command("mitigate scaled to 10 tasks", channel=channel.id).json()["text"]
     assert "resolved" in bob.command("resolve Rolled back model v5 to v4", channel=channel.id).json()["text"]
@@ -99,7 +100,8 @@ def test_whole_lifecycle_survives_rate_limits(bot_factory, slack, db: Database, 
     assert "Resolved" in announcement
 
 
-def test_incident_exists_while_slack_is_down_and_appears_when_it_recovers(alice: SlackUser, slack, db: Database) -> None:
+def test_incident_exists_while_slack_is_down_and_appears_when_it_recovers(alice: SlackUser, slack,
+                                                                           db: Database) -> None:
     slack.faults.add("*", status=500, until=1.5)
     response = alice.command("declare P0 Complete outage of multimodal-api")
     assert response.status_code == 200 and "#1" in response.json()["text"]

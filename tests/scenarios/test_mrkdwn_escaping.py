@@ -1,8 +1,9 @@
 """A title full of mrkdwn marks, declared over HTTP: every place Slack shows it shows it as typed.
 
 The declare reply, the pinned headline, the announcement in #incidents, the page that calls
-people into the channel, the managers' thread in #incident-escalations and the channel topic are read through the model of Slack's renderer in
-tests/slack_mrkdwn.py: no broadcast, no bold or italics made of the title's own marks.
+people into the channel, the managers' thread in #incident-escalations and the channel topic are
+read through the model of Slack's renderer in tests/slack_mrkdwn.py: no broadcast, no bold or
+italics made of the title's own marks.
 """
 
 from __future__ import annotations

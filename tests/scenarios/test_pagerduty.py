@@ -47,7 +47,8 @@ def world(bot_factory, pagerduty, slack, db, http) -> World:
         pagerduty_api_token=PD_TOKEN, pagerduty_from_email="bot@example.com",
     )
     pagerduty.webhook_sender(f"{bot.url}/webhooks/pagerduty", [PD_SECRET])
-    return World(bot=bot, pd=pagerduty, slack=slack, db=db, alice=SlackUser(bot=bot, slack=slack, user_id="U0ALICE", http=http))
+    return World(bot=bot, pd=pagerduty, slack=slack, db=db,
+                 alice=SlackUser(bot=bot, slack=slack, user_id="U0ALICE", http=http))
 
 
 def wait_until(predicate, timeout: float = 10.0) -> None:

@@ -103,7 +103,8 @@ def test_the_draft_names_people_and_shows_each_action_and_how_it_ended(action_bo
     assert len(actions) == 2, actions
     scale, stop = actions
     assert "| Scale multimodal-api (ECS multimodal-prod): desired 4 → 10 | Alice Adams | — | succeeded" in scale
-    assert "| Emergency stop multimodal-api (ECS multimodal-prod): desired 10 → 0 | Alice Adams | — | denied by @Bob Brown |" in stop
+    assert ("| Emergency stop multimodal-api (ECS multimodal-prod): desired 10 → 0 | Alice Adams | — "
+            "| denied by @Bob Brown |") in stop
     assert "awaiting" not in section(markdown, "Actions Taken")
     refusals = section(markdown, "Actions Taken").split("Refused (each changed nothing)", 1)[1]
     assert "@U0CAROL" in refusals and "scale" in refusals.lower()
@@ -222,7 +223,8 @@ def test_a_team_that_blocks_on_prompts_cannot_approve_a_draft_with_prompts_left(
     approve(alice, channel, message, value)
     refusal = wait_for(lambda: alice.responses(), what="the refusal")[-1]["text"]
     assert f"Not approved: {prompts} prompts are still unfilled (" in refusal
-    assert "in Root Cause Analysis" in refusal and "in Lessons Learned" in refusal and "unfilled_prompts: block" in refusal
+    assert "in Root Cause Analysis" in refusal and "in Lessons Learned" in refusal
+    assert "unfilled_prompts: block" in refusal
     assert postmortem(db).state == "in_review" and reviews(db) == []
 
 

@@ -130,7 +130,8 @@ def test_saturation_alarms_get_the_saturation_checklist_and_latency_and_error_al
                      and b.get("accessory", {}).get("type") == "button"
                      and b["accessory"]["text"]["text"] != "Diagnose"]
     first = action_blocks[0]
-    assert first["block_id"] == f"{BlockId.RUNBOOK_STEP.value}-scale-out" and "Scale" in first["accessory"]["text"]["text"]
+    assert first["block_id"] == f"{BlockId.RUNBOOK_STEP.value}-scale-out"
+    assert "Scale" in first["accessory"]["text"]["text"]
     alice = SlackUser(bot=sns_bot, slack=slack, user_id=ALICE, http=http)
     alice.click(ActionId.RUNBOOK_STEP, channel=cpu_incident.channel_id, message_ts=pinned.ts, value="scale-out",
                 block_id=first["block_id"])

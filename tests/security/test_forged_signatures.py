@@ -53,7 +53,8 @@ def test_slack_requests_without_a_fresh_valid_signature_are_refused(bot, http, d
 
 def test_a_slack_signature_just_inside_the_window_is_accepted(bot, http, db) -> None:
     """The control for the stale cases: the same request 4 minutes old is acted on."""
-    answer = http.post(f"{bot.url}/slack/events", content=DECLARE, headers=sign(DECLARE, timestamp=int(time.time()) - 240))
+    answer = http.post(f"{bot.url}/slack/events", content=DECLARE,
+                       headers=sign(DECLARE, timestamp=int(time.time()) - 240))
     assert answer.status_code == 200
     db.wait_incident_ready(1)
 

@@ -102,7 +102,8 @@ def current_roles(db: Database) -> dict[str, str]:
 
 def task_definition(endpoint: str, seeded: SeededProduction) -> str:
     ecs = moto_client(endpoint, "ecs")
-    return str(ecs.describe_services(cluster=seeded.cluster, services=[seeded.service])["services"][0]["taskDefinition"])
+    services = ecs.describe_services(cluster=seeded.cluster, services=[seeded.service])["services"]
+    return str(services[0]["taskDefinition"])
 
 
 def test_no_role_user_cannot_make_themselves_commander_and_then_roll_back(

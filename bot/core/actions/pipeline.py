@@ -209,7 +209,8 @@ class ActionPipeline:
             count += await self._expire_if_due(action)
         cutoff = self._config.scaled(self._config.actions.verify_timeout) + RUN_GRACE
         for action in running:
-            if action.started_at is not None and now - action.started_at > cutoff and not self._runs.running(_run_name(action.id)):
+            if (action.started_at is not None and now - action.started_at > cutoff
+                    and not self._runs.running(_run_name(action.id))):
                 await self._finish(action, to=ActionState.INTERRUPTED, message=(
                     "The run was cut off before it finished (the bot stopped). Check the target's state "
                     "before trying again."), observed={})
@@ -306,7 +307,7 @@ class ActionPipeline:
             raise
         except _NoLongerRunning:
             log.info("action %s was superseded; its run stops", action_id)
-        except Exception as exc:  # noqa: BLE001 - a run must always end with a recorded outcome
+        except Exception as exc:  # a run must always end with a recorded outcome
             log.exception("action %s failed unexpectedly", action_id)
             await self._finish(action, to=ActionState.FAILED, observed={},
                                message=f"Failed unexpectedly ({exc.__class__.__name__}); check the target's state.")

@@ -160,7 +160,8 @@ class Planner:
             target = await provider.previous_task_definition(state.task_definition)
             if target is None:
                 raise ActionInputError(
-                    f"{ecs.service} runs {state.revision_label}, and there is no earlier active revision to roll back to."
+                    f"{ecs.service} runs {state.revision_label}, "
+                    "and there is no earlier active revision to roll back to."
                 )
         target_label = _revision_label(target)
         if target == state.task_definition:
@@ -193,7 +194,8 @@ class Planner:
         return Plan(
             kind=request.kind, service=name, target=model_target(model), target_label=model,
             before={"version": state.serving},
-            after={"model": model, "version": target, **({"steps": request.steps} if request.kind == ActionKind.ROLLBACK_MODEL else {})},
+            after={"model": model, "version": target,
+                   **({"steps": request.steps} if request.kind == ActionKind.ROLLBACK_MODEL else {})},
             change=change,
             notes=tuple(v.listing_line() for v in state.versions[:6]),
         )
@@ -274,13 +276,16 @@ class Planner:
             chosen = next((h for h in history if h.version == wanted), None)
             if chosen is None or wanted == current.version:
                 versions = ", ".join(str(h.version) for h in earlier) or "none"
-                raise ActionInputError(f"{parameter} has no earlier version {request.version}. Earlier versions: {versions}.")
+                raise ActionInputError(f"{parameter} has no earlier version {request.version}. "
+                                       f"Earlier versions: {versions}.")
         elif earlier:
             chosen = earlier[-1]
         else:
-            raise ActionInputError(f"{parameter} has only one version (`{_short(current.value)}`): nothing to roll back to.")
+            raise ActionInputError(f"{parameter} has only one version (`{_short(current.value)}`): "
+                                   "nothing to roll back to.")
         if chosen.value == current.value:
-            raise ActionInputError(f"{parameter} version {chosen.version} has the same value as now (`{_short(current.value)}`).")
+            raise ActionInputError(f"{parameter} version {chosen.version} has the same value as now "
+                                   f"(`{_short(current.value)}`).")
         return Plan(
             kind=request.kind, service=name, target=parameter_target(path), target_label=parameter,
             before={"value": current.value, "version": current.version},

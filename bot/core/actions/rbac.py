@@ -126,7 +126,7 @@ class Authorizer:
             return cached[1]
         try:
             members = frozenset(await self._directory.usergroup_members(group_id))
-        except Exception as exc:  # noqa: BLE001 - any failure to read membership fails closed
+        except Exception as exc:  # any failure to read membership fails closed
             raise LookupError(f"user group {group_id}: {exc}") from exc
         self._members[group_id] = (self._clock(), members)
         return members

@@ -9,9 +9,10 @@ model or parameter cannot run at once, even across bot replicas sharing PostgreS
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import select, update
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -62,9 +63,9 @@ async def move(
     )
     if claim:
         async with session.begin_nested():
-            result = await session.execute(statement)
+            result = cast(CursorResult[Any], await session.execute(statement))
     else:
-        result = await session.execute(statement)
+        result = cast(CursorResult[Any], await session.execute(statement))
     if result.rowcount != 1:
         return False
     await session.refresh(action)

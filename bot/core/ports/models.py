@@ -6,7 +6,7 @@ The core and the runbooks depend on these types; `bot.integrations.models` imple
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Protocol
 
 
@@ -23,7 +23,7 @@ class ModelVersionInfo:
     def listing_line(self) -> str:
         """The seeds' version listing: ``v3 · accuracy 94.1% · deployed 2026-11-20 14:02 UTC (serving)``."""
         accuracy = f"accuracy {self.accuracy:.1%}" if self.accuracy is not None else "accuracy unknown"
-        deployed = (f"deployed {self.deployed_at.astimezone(timezone.utc):%Y-%m-%d %H:%M} UTC"
+        deployed = (f"deployed {self.deployed_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
                     if self.deployed_at is not None else "never deployed")
         line = f"{self.version} · {accuracy} · {deployed}"
         return f"{line} (serving)" if self.serving else line

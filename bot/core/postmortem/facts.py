@@ -290,7 +290,7 @@ def _result_text(result: Any) -> str:
 
 
 def _captured_files(events: Sequence[TimelineEvent]) -> list[CapturedFileRow]:
-    files = []
+    files: list[CapturedFileRow] = []
     for event in events:
         if event.kind == "captured":
             files.extend(CapturedFileRow(str(f.get("name") or f.get("id")), str(f.get("permalink") or ""))

@@ -37,13 +37,14 @@ async def open_draft(invocation: Invocation) -> None:
         raise UsageError("Write the update after `status`: what is known, what is being done, what is next.")
     prepared = asyncio.ensure_future(prepare_modal(services, request))
     await asyncio.wait({prepared}, timeout=ACK_BUDGET_SECONDS)
-    if prepared.done() and prepared.exception() is not None:
-        await invocation.ack(**Reply(text=message_for(prepared.exception(), metrics=services.metrics)).ack_kwargs())
+    refusal = prepared.exception() if prepared.done() else None
+    if refusal is not None:
+        await invocation.ack(**Reply(text=message_for(refusal, metrics=services.metrics)).ack_kwargs())
         return
     await invocation.ack()
     try:
         view = await prepared
-    except Exception as exc:  # noqa: BLE001 - every failure becomes a message for the person
+    except Exception as exc:  # every failure becomes a message for the person
         await respond_later(services, request, Reply(text=message_for(exc, metrics=services.metrics)))
         return
     await show_modal(services, request, view)

@@ -1,5 +1,7 @@
 """`/incident timeline`: what has happened so far, shown to you."""
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from bot.core import timeline as core_timeline
 from bot.slack import blocks
 from handlers.slack.commands.base import (
@@ -9,6 +11,7 @@ from handlers.slack.commands.base import (
     channel_incident,
 )
 from handlers.slack.context import Reply, answer_within_budget
+from storage.models import TimelineEvent
 
 SHOWN = 40
 
@@ -20,7 +23,7 @@ async def run(invocation: Invocation) -> None:
     async def work() -> Reply:
         incident = await channel_incident(invocation)
 
-        async def load(session):  # type: ignore[no-untyped-def]
+        async def load(session: AsyncSession) -> list[TimelineEvent]:
             events = await core_timeline.list_events(session, incident_id=incident.id)
             return list(events)
 

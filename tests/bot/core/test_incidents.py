@@ -77,11 +77,14 @@ async def test_full_title_is_kept_exactly(core: Core) -> None:
 async def test_lifecycle_records_timestamps_events_and_refreshes(core: Core) -> None:
     incident = await declare(core)
     acked = await core.change(actor="U0BOB", action="incident.acknowledge", incident_id=incident.id,
-                              apply=lambda s, now: incidents.acknowledge(s, incident_id=incident.id, actor="U0BOB", now=now))
+                              apply=lambda s, now: incidents.acknowledge(s, incident_id=incident.id, actor="U0BOB",
+                                                                         now=now))
     mitigated = await core.change(actor="U0BOB", action="incident.mitigate", incident_id=incident.id,
-                                  apply=lambda s, now: incidents.mitigate(s, incident_id=incident.id, actor="U0BOB", now=now, note="scaled to 10"))
+                                  apply=lambda s, now: incidents.mitigate(s, incident_id=incident.id, actor="U0BOB",
+                                                                          now=now, note="scaled to 10"))
     resolved = await core.change(actor="U0BOB", action="incident.resolve", incident_id=incident.id,
-                                 apply=lambda s, now: incidents.resolve(s, incident_id=incident.id, actor="U0BOB", now=now, summary="rolled back v5"))
+                                 apply=lambda s, now: incidents.resolve(s, incident_id=incident.id, actor="U0BOB",
+                                                                        now=now, summary="rolled back v5"))
     assert acked.status == "acknowledged" and acked.acknowledged_at is not None
     assert mitigated.mitigated_at > acked.acknowledged_at
     assert resolved.status == "resolved" and resolved.summary == "rolled back v5"
@@ -103,7 +106,8 @@ async def test_invalid_transition_is_refused_and_audited(core: Core) -> None:
                       apply=lambda s, now: incidents.resolve(s, incident_id=incident.id, actor="U0BOB", now=now))
     with pytest.raises(InvalidTransition, match="is resolved, so it can't be acknowledged"):
         await core.change(actor="U0BOB", action="incident.acknowledge", incident_id=incident.id,
-                          apply=lambda s, now: incidents.acknowledge(s, incident_id=incident.id, actor="U0BOB", now=now))
+                          apply=lambda s, now: incidents.acknowledge(s, incident_id=incident.id, actor="U0BOB",
+                                                                     now=now))
     stored = await core.read(lambda s: incidents.get_incident(s, incident_id=incident.id))
     assert stored.status == "resolved" and stored.acknowledged_at is None
     audit = await core.read(lambda s: s.scalars(select(AuditEntry).order_by(AuditEntry.id)))
@@ -114,34 +118,44 @@ async def test_invalid_transition_is_refused_and_audited(core: Core) -> None:
 async def test_severity_and_roles(core: Core) -> None:
     incident = await declare(core, severity=Severity.P2)
     changed = await core.change(actor="U0BOB", action="incident.severity", incident_id=incident.id,
-                                apply=lambda s, now: incidents.set_severity(s, incident_id=incident.id, severity=Severity.P0, actor="U0BOB", now=now))
+                                apply=lambda s, now: incidents.set_severity(s, incident_id=incident.id,
+                                                                            severity=Severity.P0, actor="U0BOB",
+                                                                            now=now))
     assert changed.severity == "P0"
     with pytest.raises(InvalidInput, match="already P0"):
         await core.change(actor="U0BOB", action="incident.severity", incident_id=incident.id,
-                          apply=lambda s, now: incidents.set_severity(s, incident_id=incident.id, severity=Severity.P0, actor="U0BOB", now=now))
+                          apply=lambda s, now: incidents.set_severity(s, incident_id=incident.id, severity=Severity.P0,
+                                                                      actor="U0BOB", now=now))
     for user in ("U0ALICE", "U0BOB"):
         await core.change(actor="U0BOB", action="incident.role", incident_id=incident.id,
-                          apply=lambda s, now, u=user: incidents.assign_role(s, incident_id=incident.id, role=Role.COMMANDER, user_id=u, actor="U0BOB", now=now))
+                          apply=lambda s, now, u=user: incidents.assign_role(s, incident_id=incident.id,
+                                                                             role=Role.COMMANDER, user_id=u,
+                                                                             actor="U0BOB", now=now))
     await core.change(actor="U0BOB", action="incident.role", incident_id=incident.id,
-                      apply=lambda s, now: incidents.assign_role(s, incident_id=incident.id, role=Role.SCRIBE, user_id="U0CAROL", actor="U0BOB", now=now))
+                      apply=lambda s, now: incidents.assign_role(s, incident_id=incident.id, role=Role.SCRIBE,
+                                                                 user_id="U0CAROL", actor="U0BOB", now=now))
     roles = await core.read(lambda s: incidents.current_roles(s, incident_id=incident.id))
     assert roles == {Role.COMMANDER: "U0BOB", Role.SCRIBE: "U0CAROL"}
     stored = await core.read(lambda s: incidents.get_incident(s, incident_id=incident.id))
     assert stored.commander == "U0BOB"
     history = await core.read(lambda s: s.scalars(select(RoleAssignment).order_by(RoleAssignment.id)))
-    assert [(r.user_id, r.ended_at is None) for r in history] == [("U0ALICE", False), ("U0BOB", True), ("U0CAROL", True)]
+    assert [(r.user_id, r.ended_at is None) for r in history] == [
+        ("U0ALICE", False), ("U0BOB", True), ("U0CAROL", True),
+    ]
 
 
 async def test_status_updates_need_text_and_an_open_incident(core: Core) -> None:
     incident = await declare(core)
     with pytest.raises(InvalidInput, match="can't be empty"):
         await core.change(actor="U0BOB", action="incident.status_update", incident_id=incident.id,
-                          apply=lambda s, now: incidents.post_status_update(s, incident_id=incident.id, text="  ", actor="U0BOB", now=now))
+                          apply=lambda s, now: incidents.post_status_update(s, incident_id=incident.id, text="  ",
+                                                                            actor="U0BOB", now=now))
     await core.change(actor="U0BOB", action="incident.resolve", incident_id=incident.id,
                       apply=lambda s, now: incidents.resolve(s, incident_id=incident.id, actor="U0BOB", now=now))
     with pytest.raises(InvalidTransition, match="only for open incidents"):
         await core.change(actor="U0BOB", action="incident.status_update", incident_id=incident.id,
-                          apply=lambda s, now: incidents.post_status_update(s, incident_id=incident.id, text="ok", actor="U0BOB", now=now))
+                          apply=lambda s, now: incidents.post_status_update(s, incident_id=incident.id, text="ok",
+                                                                            actor="U0BOB", now=now))
 
 
 async def test_unknown_channel_is_a_clear_error(core: Core) -> None:

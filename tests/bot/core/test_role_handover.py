@@ -26,7 +26,8 @@ async def give(core: Core, incident_id: int, *, actor: str, role: Role, user_id:
 async def test_a_role_change_checked_under_a_commander_who_has_since_changed_does_nothing(core: Core) -> None:
     incident = await core.change(
         actor="U0CAROL", action="incident.declare", incident_id=None,
-        apply=lambda s, now: incidents.declare(s, title="Latency", severity=Severity.P1, declared_by="U0CAROL", now=now),
+        apply=lambda s, now: incidents.declare(s, title="Latency", severity=Severity.P1, declared_by="U0CAROL",
+                                               now=now),
     )
     await give(core, incident.id, actor="U0CMDR", role=Role.COMMANDER, user_id="U0ALICE", commander_was=None)
     # Bob was allowed while he led; Alice took command before his change landed.

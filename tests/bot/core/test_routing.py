@@ -18,7 +18,8 @@ SEEDS = IncidentBotConfig.from_mapping({
 })
 
 
-def alarm(name: str, *, threshold: float | None = None, metric: str = "latency", service: str | None = None) -> AlertSignal:
+def alarm(name: str, *, threshold: float | None = None, metric: str = "latency",
+          service: str | None = None) -> AlertSignal:
     return AlertSignal(source=Source.CLOUDWATCH, delivery_id="m", kind=SignalKind.TRIGGER, event_type="ALARM",
                        occurred_at=None, title=name, alarm_name=name, service_hint=service,
                        metric=MetricRef(name=metric, threshold=threshold))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import socket
 from collections.abc import AsyncIterator, Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -68,7 +68,7 @@ async def test_state_lists_versions_newest_first_with_their_records(control: Mod
     assert state.version("v2") == newer and state.version("v9") is None
     assert serving.listing_line() == (
         f"v1 · accuracy {serving.accuracy:.1%} · "
-        f"{serving.deployed_at.astimezone(timezone.utc):deployed %Y-%m-%d %H:%M UTC} (serving)")
+        f"{serving.deployed_at.astimezone(UTC):deployed %Y-%m-%d %H:%M UTC} (serving)")
     assert await control.answering_version(TEXT) == "v1"
 
 
@@ -137,7 +137,7 @@ async def test_a_worker_that_is_not_running_is_unavailable() -> None:
 
 
 def test_listing_lines_and_rollback_targets_from_plain_data() -> None:
-    deployed = datetime(2026, 11, 20, 14, 2, 59, tzinfo=timezone.utc)
+    deployed = datetime(2026, 11, 20, 14, 2, 59, tzinfo=UTC)
     serving = ModelVersionInfo(version="v3", created_at=None, deployed_at=deployed, accuracy=0.9412,
                                macro_f1=0.9, serving=True, notes="")
     fresh = ModelVersionInfo(version="v4", created_at=None, deployed_at=None, accuracy=None, macro_f1=None,

@@ -20,9 +20,11 @@ from storage.models import OutboxMessage
 class Nudges:
     def __init__(self) -> None:
         self.count = 0
+        self.nudged = asyncio.Event()
 
     def __call__(self) -> None:
         self.count += 1
+        self.nudged.set()
 
 
 @contextlib.asynccontextmanager
@@ -47,13 +49,15 @@ async def test_an_open_incident_with_a_headline_gets_a_refresh_and_the_outbox_a_
         await incidents.record_headline(session, incident_id=incident.id, headline_ts="1.0")
         await session.execute(delete(OutboxMessage))
     nudges.count = 0
+    nudges.nudged.clear()
 
     async with running(core, interval=0.05), asyncio.timeout(10):
-        while not nudges.count:
-            await asyncio.sleep(0.02)
+        await nudges.nudged.wait()
 
     async with sessions() as session:
-        kinds = (await session.scalars(select(OutboxMessage.kind).where(OutboxMessage.incident_id == incident.id))).all()
+        kinds = (await session.scalars(
+            select(OutboxMessage.kind).where(OutboxMessage.incident_id == incident.id)
+        )).all()
     assert kinds == [OutboxKind.REFRESH_HEADLINE.value]
 
 
@@ -65,7 +69,7 @@ async def test_a_database_error_is_logged_and_the_next_round_tries_again(tmp_pat
     try:
         with caplog.at_level(logging.WARNING, logger="bot.outbox.headline_refresh"):
             async with running(core, interval=0.02) as task, asyncio.timeout(10):
-                while len([r for r in caplog.records if "could not queue headline refreshes" in r.message]) < 2:
+                while len([r for r in caplog.records if "could not queue headline refreshes" in r.message]) < 2:  # noqa: ASYNC110  polls the captured log
                     await asyncio.sleep(0.02)
                 assert not task.done()
     finally:

@@ -69,7 +69,8 @@ def test_a_table_that_leaves_a_kind_without_a_writer_is_refused() -> None:
 
 async def test_an_unknown_kind_fails_its_row_and_reaches_no_writer(sessions) -> None:
     writer = RecordingWriter()
-    dispatcher = OutboxDispatcher(sessions=sessions, perform=OutboxWriters({kind: writer for kind in OutboxKind}).perform,
+    dispatcher = OutboxDispatcher(sessions=sessions,
+                                  perform=OutboxWriters({kind: writer for kind in OutboxKind}).perform,
                                   clock=lambda: NOW, metrics=Metrics())
     unknown = await add_row(sessions, UNKNOWN_KIND, key="incident:1")
     # The same lane goes on after it: a refused row is final, not a block on what follows.
@@ -92,7 +93,7 @@ async def test_the_apps_outbox_fails_an_unknown_kind_instead_of_posting_it(datab
         app = create_app(app_settings(database_url))
         async with app.router.lifespan_context(app):
             async with asyncio.timeout(10):
-                while (await row_state(sessions, row_id))[0] == OutboxState.PENDING.value:
+                while (await row_state(sessions, row_id))[0] == OutboxState.PENDING.value:  # noqa: ASYNC110  polls the database row
                     await asyncio.sleep(0.05)
         state, error = await row_state(sessions, row_id)
         assert state == OutboxState.FAILED.value

@@ -84,7 +84,7 @@ def test_the_header_says_how_the_runbook_was_chosen() -> None:
 def test_with_no_runbook_the_picker_offers_all_and_preselects_the_models_guess() -> None:
     names = [(n, LIBRARY.runbooks[n].title) for n in LIBRARY.names()]
     unsure = chosen(None, ChosenBy.NONE, suggestion={"runbook": "model_drift", "confidence": 0.41})
-    text, blocks = no_runbook(incident=INCIDENT, choice=unsure, names=names)
+    _, blocks = no_runbook(incident=INCIDENT, choice=unsure, names=names)
     picker = interactive(blocks)[0]
     assert picker["action_id"] == ActionId.RUNBOOK_PICK
     assert [o["value"] for o in picker["options"]] == LIBRARY.names()

@@ -34,7 +34,7 @@ async def test_a_database_error_is_logged_and_the_next_round_tries_again(tmp_pat
     try:
         with caplog.at_level(logging.WARNING, logger="handlers.jobs.action_sweep"):
             async with asyncio.timeout(10):
-                while len([r for r in caplog.records if "could not sweep actions" in r.message]) < 2:
+                while len([r for r in caplog.records if "could not sweep actions" in r.message]) < 2:  # noqa: ASYNC110  polls the captured log
                     await asyncio.sleep(0.02)
         assert not task.done()
     finally:

@@ -269,7 +269,8 @@ def cloudwatch_math_alarm_message(*, alarm_name: str = "ticket-classifier-error-
                "ComparisonOperator": comparison, "Threshold": threshold,
                "TreatMissingData": "missing", "EvaluateLowSampleCountPercentile": ""}
     trigger = _merged(trigger, alarm.pop("trigger_extra", None))
-    defaults = {"old_state": "OK", "reason": "Threshold Crossed: 1 datapoint [7.5] was greater than the threshold (5.0).",
+    defaults = {"old_state": "OK",
+                "reason": "Threshold Crossed: 1 datapoint [7.5] was greater than the threshold (5.0).",
                 "description": "Error rate above 5%", "region": DEFAULT_REGION,
                 "region_name": "US East (N. Virginia)", "account": DEFAULT_ACCOUNT, "arn": None,
                 "state_change_time": "2024-05-01T12:00:00.123+0000", "extra": None}

@@ -164,7 +164,8 @@ def test_a_notification_that_is_not_an_alarm_is_ignored_not_refused() -> None:
     assert signal.topic_arn == DEFAULT_TOPIC_ARN
 
 
-@pytest.mark.parametrize("message", ['{"some": "json"}', "[1]", '{"AlarmName": "x"}', '{"AlarmName": 3, "NewStateValue": "ALARM"}'])
+@pytest.mark.parametrize("message", ['{"some": "json"}', "[1]", '{"AlarmName": "x"}',
+                                     '{"AlarmName": 3, "NewStateValue": "ALARM"}'])
 def test_json_that_is_not_an_alarm_is_ignored(message: str) -> None:
     assert alarm_signal_from_sns(notification(message)).kind is SignalKind.IGNORED
 
@@ -361,7 +362,8 @@ def test_arbitrary_json_never_crashes_the_parsers(value: object) -> None:
 
 
 def mutated(base: dict[str, Any]) -> st.SearchStrategy[dict[str, Any]]:
-    return st.dictionaries(st.sampled_from(sorted(base)), json_values, max_size=3).map(lambda changes: {**base, **changes})
+    return st.dictionaries(st.sampled_from(sorted(base)), json_values, max_size=3).map(
+        lambda changes: {**base, **changes})
 
 
 def mutated_nested(base: dict[str, Any], key: str) -> st.SearchStrategy[dict[str, Any]]:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import hashlib
 import hmac
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -162,10 +163,8 @@ def test_signatures_are_compared_in_constant_time(monkeypatch: pytest.MonkeyPatc
        secrets=st.lists(st.text(max_size=40), max_size=3))
 def test_the_signature_check_raises_only_bad_signature(body: bytes, header: str | None,
                                                       secrets: list[str]) -> None:
-    try:
+    with contextlib.suppress(BadSignature):
         verify_pagerduty_signature(body, header, secrets)
-    except BadSignature:
-        pass
 
 
 # --- parsing: event types --------------------------------------------------------------------
@@ -198,7 +197,7 @@ def test_incident_events_map_to_their_kind_with_the_incident_fields(event_type: 
     assert signal.pagerduty_urgency == "high"
     assert signal.html_url == "https://acme.pagerduty.com/incidents/PGR0VU2"
     assert signal.actor == "Tenex Engineer"
-    assert signal.occurred_at == datetime(2020, 10, 2, 18, 45, 22, 169000, tzinfo=timezone.utc)
+    assert signal.occurred_at == datetime(2020, 10, 2, 18, 45, 22, 169000, tzinfo=UTC)
 
 
 @pytest.mark.parametrize("event_type", ["incident.escalated", "incident.reassigned"])
@@ -263,9 +262,9 @@ def test_wrongly_typed_fields_are_dropped_not_fatal() -> None:
 
 
 @pytest.mark.parametrize(("stamp", "expected"), [
-    ("2020-10-02T18:45:22Z", datetime(2020, 10, 2, 18, 45, 22, tzinfo=timezone.utc)),
-    ("2020-10-02T20:45:22+02:00", datetime(2020, 10, 2, 18, 45, 22, tzinfo=timezone.utc)),
-    ("2020-10-02T18:45:22", datetime(2020, 10, 2, 18, 45, 22, tzinfo=timezone.utc)),
+    ("2020-10-02T18:45:22Z", datetime(2020, 10, 2, 18, 45, 22, tzinfo=UTC)),
+    ("2020-10-02T20:45:22+02:00", datetime(2020, 10, 2, 18, 45, 22, tzinfo=UTC)),
+    ("2020-10-02T18:45:22", datetime(2020, 10, 2, 18, 45, 22, tzinfo=UTC)),
     ("yesterday", None), ("", None), ("0001-01-01T00:00:00+01:00", None), ("9" * 100, None),
 ])
 def test_occurred_at_is_read_as_aware_utc(stamp: str, expected: datetime | None) -> None:
@@ -296,7 +295,7 @@ def test_a_delivery_without_a_usable_webhook_id_is_malformed(webhook_id: str | N
 @pytest.mark.parametrize("event_id", [None, "", "   ", "\x00", 42, ["x"], "x" * 201])
 def test_an_event_without_a_usable_id_is_malformed(event_id: Any) -> None:
     """The signed id is what a replay under a fresh X-Webhook-Id is recognised by."""
-    with pytest.raises(MalformedPayload, match="event.id"):
+    with pytest.raises(MalformedPayload, match=r"event\.id"):
         parse(envelope(id=event_id))
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -321,7 +322,8 @@ async def test_a_fetcher_outage_is_retryable() -> None:
     assert caught.value.http_status == 503
 
 
-@pytest.mark.parametrize("document", [b"", b"not a certificate", b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"])
+@pytest.mark.parametrize("document", [b"", b"not a certificate",
+                                      b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"])
 async def test_an_unreadable_certificate_is_refused(document: bytes) -> None:
     fetcher = DictCertFetcher({signing_cert_url(): document})
     with pytest.raises(BadSignature, match="unreadable certificate"):
@@ -511,10 +513,8 @@ def verify_now(message: object, *, allowed_topics: frozenset[str] = frozenset({D
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(message=json_values | sns_like)
 def test_verify_raises_only_webhook_errors_on_any_json(message: object) -> None:
-    try:
+    with contextlib.suppress(WebhookError):
         verify_now(json.loads(json.dumps(message)))
-    except WebhookError:
-        pass
 
 
 SIGNED_NOTIFICATION = signed_sns_message(subject="subject")

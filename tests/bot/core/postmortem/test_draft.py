@@ -150,7 +150,7 @@ async def test_related_incidents_come_from_incident_text_embeddings(record: Reco
                                         embedder=WorkerEmbedder(worker), now=record.clock.now)
     related = facts.related
     assert related.unavailable is None and related.model and related.model.startswith("incident-text v")
-    assert [r.number for r in related.incidents][0] == 1  # the latency incident, nearest
+    assert next(r.number for r in related.incidents) == 1  # the latency incident, nearest
     scores = [r.score for r in related.incidents]
     assert scores == sorted(scores, reverse=True) and len(scores) == 3
     section = markdown.split("## Related Incidents", 1)[1]

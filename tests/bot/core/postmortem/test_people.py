@@ -28,7 +28,8 @@ def test_ids_are_found_as_person_fields_and_as_mentions_in_text() -> None:
 
 
 def test_mentions_read_as_names_and_unknown_people_as_what_slack_sent() -> None:
-    text = "paged <@U0BOB|bob>, <@U0ALICE>, <@U0CAROL1|carol>, <@U0DAVE1>, <#C0123|ops>, <!subteam^S1|@ml-oncall>, <!here>"
+    text = ("paged <@U0BOB|bob>, <@U0ALICE>, <@U0CAROL1|carol>, <@U0DAVE1>, <#C0123|ops>, "
+            "<!subteam^S1|@ml-oncall>, <!here>")
     assert plain_mentions(text, NAMES) == "paged @Bob Brown, @Alice Adams, @carol, @U0DAVE1, #ops, @ml-oncall, @here"
     assert person_name("U0ALICE", NAMES) == "Alice Adams" and person_name("U0DAVE1", NAMES) == "@U0DAVE1"
     assert person_name("cloudwatch", NAMES) == "cloudwatch" and mention("U0BOB") == "<@U0BOB>"
