@@ -15,16 +15,15 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import or_, select, update
-from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.core.clock import Clock
 from bot.core.delivery import GiveUp, NotReady, RetryLater
 from bot.core.outbox import OutboxState
+from bot.core.outbox_delivery import claim_row, finish_row, pending_rows, retry_row_at
 from bot.metrics import Metrics
 from storage.models import OutboxMessage
 
@@ -97,14 +96,7 @@ class OutboxDispatcher:
     async def _due_lanes(self) -> list[list[OutboxMessage]]:
         now = self._clock()
         async with self._sessions() as session:
-            rows = (
-                await session.scalars(
-                    select(OutboxMessage)
-                    .where(OutboxMessage.state == OutboxState.PENDING.value)
-                    .order_by(OutboxMessage.id)
-                    .limit(self._policy.batch)
-                )
-            ).all()
+            rows = await pending_rows(session, limit=self._policy.batch)
         lanes: OrderedDict[str, list[OutboxMessage]] = OrderedDict()
         blocked: set[str] = set()
         for row in rows:
@@ -131,23 +123,7 @@ class OutboxDispatcher:
     async def _claim(self, row_id: int) -> bool:
         now = self._clock()
         async with self._sessions() as session, session.begin():
-            result = cast(CursorResult[Any], await session.execute(
-                update(OutboxMessage)
-                .where(
-                    OutboxMessage.id == row_id,
-                    OutboxMessage.state == OutboxState.PENDING.value,
-                    or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < now),
-                )
-                # Dropping the coalesce key lets a change made during this write queue a fresh
-                # refresh, which will render the newer state.
-                .values(
-                    claimed_until=now + timedelta(seconds=self._policy.lease),
-                    coalesce_key=None,
-                    attempts=OutboxMessage.attempts + 1,
-                )
-                .execution_options(synchronize_session=False)
-            ))
-            return result.rowcount == 1
+            return await claim_row(session, row_id=row_id, now=now, lease=timedelta(seconds=self._policy.lease))
 
     async def _deliver(self, row: OutboxMessage) -> bool:
         attempts = row.attempts + 1
@@ -182,11 +158,7 @@ class OutboxDispatcher:
         self._metrics.outbox_retried.labels(kind=row.kind).inc()
         now = self._clock()
         async with self._sessions() as session, session.begin():
-            await session.execute(
-                update(OutboxMessage).where(OutboxMessage.id == row.id)
-                .values(claimed_until=None, next_attempt_at=now + timedelta(seconds=delay), last_error=error[:2000])
-                .execution_options(synchronize_session=False)
-            )
+            await retry_row_at(session, row_id=row.id, at=now + timedelta(seconds=delay), error=error)
 
     async def _fail(self, row: OutboxMessage, error: str) -> None:
         log.error("Outbox row %s (%s) was refused for good: %s", row.id, row.kind, error)
@@ -196,11 +168,7 @@ class OutboxDispatcher:
     async def _finish(self, row_id: int, *, state: OutboxState, error: str | None) -> None:
         now = self._clock()
         async with self._sessions() as session, session.begin():
-            await session.execute(
-                update(OutboxMessage).where(OutboxMessage.id == row_id)
-                .values(state=state.value, claimed_until=None, delivered_at=now, last_error=error)
-                .execution_options(synchronize_session=False)
-            )
+            await finish_row(session, row_id=row_id, state=state, now=now, error=error)
 
 
 def _is_available(row: OutboxMessage, now: datetime) -> bool:
