@@ -22,6 +22,7 @@ from bot.slack.errors import SlackRejected
 from bot.slack.gateway import SlackGateway
 from runbooks.engine.choosing import RunbookChooser
 from runbooks.engine.loader import Library
+from runbooks.engine.progress import progress
 from storage.models import Incident, IncidentRunbook
 
 log = logging.getLogger(__name__)
@@ -58,14 +59,10 @@ class ChecklistWrites:
                 choice.reason = f"The runbook {choice.runbook} is not in the library any more."
             text, blocks = checklist_blocks.no_runbook(incident=incident, choice=choice, names=names)
         else:
-            provable = [checklists.ProvableStep(step.id, step.title, step.done_when)
-                        for _, step in runbook.steps() if step.done_when]
             async with self._sessions() as session, session.begin():
-                proofs = await checklists.tick_proven(session, incident_id=incident.id, runbook=runbook.name,
-                                                      provable=provable, now=self._clock())
-                rows = await checklists.steps(session, incident_id=incident.id, runbook=runbook.name)
-            text, blocks = checklist_blocks.checklist(incident=incident, runbook=runbook, choice=choice, rows=rows,
-                                                      proofs=proofs)
+                state = await progress(session, incident_id=incident.id, runbook=runbook, now=self._clock())
+            text, blocks = checklist_blocks.checklist(incident=incident, runbook=runbook, choice=choice,
+                                                      rows=state.rows, proofs=state.proofs)
         channel_id = incident.channel_id or ""
         if choice.message_ts and choice.channel_id:
             try:
