@@ -40,3 +40,18 @@ def test_storage_depends_on_nothing_above_it(path: Path) -> None:
 def test_the_bot_process_never_imports_torch() -> None:
     for path in [*ROOT.glob("bot/**/*.py"), *ROOT.glob("handlers/**/*.py"), *ROOT.glob("runbooks/**/*.py")]:
         assert "torch" not in {m.split(".")[0] for m in imported_modules(path)}, path
+
+
+QUERY_BUILDERS = {"select", "update", "insert", "delete", "text", "func"}
+
+
+ABOVE_THE_CORE = sorted(path for package in ("bot", "handlers", "runbooks") for path in (ROOT / package).rglob("*.py")
+                        if not path.is_relative_to(ROOT / "bot/core"))
+
+
+@pytest.mark.parametrize("path", ABOVE_THE_CORE, ids=lambda p: str(p.relative_to(ROOT)))
+def test_only_the_core_and_storage_build_sql(path: Path) -> None:
+    tree = ast.parse(path.read_text(), filename=str(path))
+    builders = {alias.name for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.level == 0
+                and (node.module or "").startswith("sqlalchemy") for alias in node.names} & QUERY_BUILDERS
+    assert not builders, f"{path.relative_to(ROOT)} builds SQL with {sorted(builders)}: move the query into bot/core"
