@@ -29,9 +29,12 @@ from bot.core.background import BackgroundTasks
 from bot.core.clock import Clock, utc_now
 from bot.core.escalation import EscalationPolicy
 from bot.core.unit_of_work import Core
+from bot.integrations.aws import aws_region
 from bot.integrations.cloudwatch import Boto3CloudWatch
 from bot.integrations.ecs import Boto3Ecs
+from bot.integrations.elb import Boto3TargetHealth
 from bot.integrations.embedding import WorkerEmbedder
+from bot.integrations.logs import Boto3Logs
 from bot.integrations.models import WorkerModelControl
 from bot.integrations.pagerduty import PagerDutyEventsClient, PagerDutyRestClient
 from bot.integrations.pagerduty_sync import PagerDutySync
@@ -52,6 +55,7 @@ from handlers.http import health
 from handlers.jobs.action_sweep import sweep_actions
 from handlers.jobs.diagnose import Diagnoser
 from handlers.jobs.fire_timers import TimerJob
+from handlers.jobs.investigate import Investigator
 from handlers.jobs.scheduler import TimerScheduler
 from handlers.services import Services
 from handlers.slack.bolt_app import build_bolt_app
@@ -67,6 +71,7 @@ from runbooks.engine.choosing import RunbookChooser
 from runbooks.engine.errors import RunbookError
 from runbooks.engine.loader import Library, load_library
 from runbooks.engine.matching import ActionSteps
+from runbooks.investigations.table import investigations
 from storage.db import async_url, create_engine_for, is_sqlite, session_factory
 from storage.migrate import upgrade_to_head_async
 
@@ -143,7 +148,7 @@ def create_app(settings: Settings, options: AppOptions = AppOptions()) -> FastAP
     chooser = RunbookChooser(sessions=sessions, clock=options.clock, library=library, classifier=worker,
                              policy=config.runbooks, text_model=diagnose_models.text)
     checklist_writes = ChecklistWrites(sessions=sessions, gateway=gateway, clock=options.clock, library=library,
-                                       chooser=chooser)
+                                       chooser=chooser, config=config, region=aws_region())
     pagerduty = _pagerduty_client(settings)
     pagerduty_sync = PagerDutySync(sessions=sessions, client=pagerduty, clock=options.clock)
     pagerduty_events = PagerDutyEventsClient(settings.pagerduty_events_url)
@@ -176,9 +181,15 @@ def create_app(settings: Settings, options: AppOptions = AppOptions()) -> FastAP
                           cloudwatch=Boto3CloudWatch(endpoint_url=settings.aws_endpoint_url or None),
                           timeouts={step: limit * settings.diagnose_timeout_factor
                                     for step, limit in STEP_TIMEOUTS.items()})
+    aws_endpoint = settings.aws_endpoint_url or None
+    investigator = Investigator(core=core, config=config, gateway=gateway,
+                                investigations=investigations(logs=Boto3Logs(endpoint_url=aws_endpoint),
+                                                              ecs=Boto3Ecs(endpoint_url=aws_endpoint),
+                                                              targets=Boto3TargetHealth(endpoint_url=aws_endpoint)),
+                                timeout_factor=settings.diagnose_timeout_factor)
     services = Services(core=core, gateway=gateway, config=config, metrics=metrics, actions=actions,
                         action_providers=action_providers, diagnoser=diagnoser, escalation=escalation,
-                        runbooks=library)
+                        runbooks=library, investigator=investigator)
     # Bolt's own client carries no token: the authorize function hands it one per request.
     bolt_client = AsyncWebClient(base_url=settings.slack_api_url)
     bolt = build_bolt_app(settings, client=bolt_client, services=services)
@@ -207,6 +218,7 @@ def create_app(settings: Settings, options: AppOptions = AppOptions()) -> FastAP
             # A run cut off here is marked interrupted by the next sweep, on this or another replica.
             await actions.aclose()
             await diagnoser.aclose()
+            await investigator.aclose()
             await worker.aclose()
             dispatcher.stop()
             await delivery

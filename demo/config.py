@@ -26,15 +26,20 @@ services:
     models: [incident-text, chart-vit, fusion]
     flags:
       prefix: /multimodal/prod/
-      names: [AUTO_APPLY_ENABLED, max_batch_size, rate_limit_rpm]
+      # document_classifier_version: seed 000's classifier version, which a runbook step rolls back.
+      names: [AUTO_APPLY_ENABLED, max_batch_size, rate_limit_rpm, document_classifier_version]
     metric:
       namespace: AWS/ApplicationELB
       name: TargetResponseTime
       dimensions: {{ServiceName: multimodal-api}}
+    logs: {{group: /aws/ecs/multimodal-prod}}  # seeded by sandbox/aws_seed.py with error codes
+    load_balancer: {{target_group: multimodal-api}}  # one target of three is down
   scoring-api:
     pagerduty_service_ids: [{DEMO_PAGERDUTY_SERVICE}]
+    flags: {{prefix: /scoring/prod/, names: [weights.yaml]}}  # seed 004's version-locked weights file
   ai-orchestrator:
     alarms: ["ai-orchestrator-*"]
+    flags: {{prefix: /orchestrator/prod/, names: [active_model]}}  # seed 003's failover switches it to backup-model
 # Scenarios for one service a few minutes apart are separate incidents in the demo.
 alerts: {{group_window: 2m, summary_every: 3s}}
 routing:

@@ -30,7 +30,7 @@ from demo.config import demo_config
 from demo.scenarios import Targets, demo_scenarios
 from demo.welcome import welcome_text
 from demo.worker_process import free_port, stop_process, wait_ready
-from sandbox.aws_seed import seed_metrics, seed_production
+from sandbox.aws_seed import seed_investigations, seed_metrics, seed_production
 from sandbox.pagerduty_api import DEFAULT_TOKEN, LocalPagerDutyServer
 from sandbox.runner import ThreadedServer
 from sandbox.slack_api import LocalSlackServer
@@ -153,8 +153,9 @@ class DemoStack:
         self._stack.callback(server.stop)
         host, port = server.get_host_and_port()
         url = f"http://{host}:{port}"
-        seed_production(url)
+        production = seed_production(url)
         seed_metrics(url, now=datetime.now(UTC))
+        seed_investigations(url, production, now=datetime.now(UTC))
         return url
 
     def _start_worker(self) -> str | None:

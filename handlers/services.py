@@ -13,6 +13,7 @@ from bot.core.unit_of_work import Core
 from bot.metrics import Metrics
 from bot.slack.gateway import SlackGateway
 from handlers.jobs.diagnose import Diagnoser
+from handlers.jobs.investigate import Investigator
 from runbooks.engine.loader import Library
 
 SERVICES_KEY = "incident_bot_services"
@@ -29,6 +30,7 @@ class Services:
     diagnoser: Diagnoser
     escalation: EscalationPolicy
     runbooks: Library
+    investigator: Investigator
 
     @property
     def severity_names(self) -> Mapping[str, str]:

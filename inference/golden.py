@@ -100,24 +100,41 @@ def predict_all(model: ServedModel, instances: Sequence[Instance]) -> list[Predi
 
 
 def score(predictions: Sequence[Prediction], truth: Sequence[str], labels: Sequence[str]) -> dict[str, Any]:
-    """Accuracy, macro-F1 over ``labels`` (plus any golden label the model does not know), per-class F1."""
+    """Accuracy, macro-F1 over ``labels`` (plus any golden label the model does not know), and per
+    class F1, precision, recall and support, with the confusion matrix (rows: the golden label,
+    columns: the predicted one, both in ``confusion_labels`` order)."""
     classes = list(labels) + sorted(set(truth) - set(labels))
     predicted = [p.label for p in predictions]
+    classes += sorted(set(predicted) - set(classes))
+    pairs = list(zip(truth, predicted, strict=True))
     per_class: dict[str, float] = {}
+    precisions: dict[str, float] = {}
+    recalls: dict[str, float] = {}
     for label in classes:
-        true_positive = sum(1 for p, t in zip(predicted, truth, strict=True) if p == t == label)
+        true_positive = sum(1 for t, p in pairs if p == t == label)
         predicted_count, actual_count = predicted.count(label), list(truth).count(label)
         precision = true_positive / predicted_count if predicted_count else 0.0
         recall = true_positive / actual_count if actual_count else 0.0
+        precisions[label], recalls[label] = round(precision, 4), round(recall, 4)
         per_class[label] = round(2 * precision * recall / (precision + recall), 4) if precision + recall else 0.0
     # Classes absent from the golden set and never predicted say nothing about the model.
-    scored = {k: v for k, v in per_class.items() if k in truth or k in predicted}
-    correct = sum(1 for p, t in zip(predicted, truth, strict=True) if p == t)
+    seen = [label for label in classes if label in truth or label in predicted]
+    scored = {k: per_class[k] for k in seen}
+    index = {label: i for i, label in enumerate(seen)}
+    matrix = [[0] * len(seen) for _ in seen]
+    for t, p in pairs:
+        matrix[index[t]][index[p]] += 1
+    correct = sum(1 for t, p in pairs if p == t)
     return {
         "examples": len(truth),
         "accuracy": round(correct / len(truth), 4),
         "macro_f1": round(sum(scored.values()) / len(scored), 4),
         "per_class_f1": scored,
+        "per_class_precision": {k: precisions[k] for k in seen},
+        "per_class_recall": {k: recalls[k] for k in seen},
+        "support": {k: list(truth).count(k) for k in seen},
+        "confusion_labels": seen,
+        "confusion_matrix": matrix,
         "mean_confidence": round(sum(p.confidence for p in predictions) / len(predictions), 4),
     }
 

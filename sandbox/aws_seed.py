@@ -11,12 +11,15 @@ registers three more task-definition revisions and writes new parameter versions
 
 from __future__ import annotations
 
+import contextlib
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import boto3
+from botocore.exceptions import ClientError
 
 CLUSTER = "multimodal-prod"
 SERVICE = "multimodal-api"
@@ -29,6 +32,14 @@ PARAMETER_VALUES: dict[str, tuple[str, ...]] = {
     "AUTO_APPLY_ENABLED": ("false", "true"),
     "max_batch_size": ("16", "32"),
     "rate_limit_rpm": ("600",),
+    # Seed 000 versions the document classifier here; the deployment-failure runbook rolls it back.
+    "document_classifier_version": ("v2.3.0", "v2.4.0"),
+}
+# The other demo services' parameters: seed 004's version-locked weights file and seed 003's
+# active model, which the outage runbook's failover step switches to the backup.
+OTHER_SERVICES_PARAMETERS: dict[str, tuple[str, ...]] = {
+    "/scoring/prod/weights.yaml": ("weights-2026-11-30", "weights-2026-12-05"),
+    "/orchestrator/prod/active_model": ("primary-model",),
 }
 DUMMY_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 
@@ -61,6 +72,9 @@ def seed_production(endpoint_url: str, *, region: str = "us-east-1") -> SeededPr
         for value in values:
             ssm.put_parameter(Name=name, Value=value, Type="String", Overwrite=True)
         names.append(name)
+    for name, values in OTHER_SERVICES_PARAMETERS.items():
+        for value in values:
+            ssm.put_parameter(Name=name, Value=value, Type="String", Overwrite=True)
     first, second, third = arns
     return SeededProduction(cluster=CLUSTER, service=SERVICE, family=FAMILY,
                             task_definitions=(first, second, third), parameters=tuple(names))
@@ -133,3 +147,112 @@ def seed_metrics(endpoint_url: str, *, now: datetime, steps: tuple[MetricStep, .
         points = list(_datapoints(step, now, hours, hours_ahead))
         for start in range(0, len(points), 20):
             cloudwatch.put_metric_data(Namespace=step.namespace, MetricData=points[start:start + 20])
+
+
+# --- what the investigations find: logs, stopped tasks, target health ------------------------
+
+LOG_GROUP = "/aws/ecs/multimodal-prod"
+LOG_STREAM = "multimodal-api/api/0f3c9d2e"
+TARGET_GROUP = "multimodal-api"
+# The seeds' error codes (seed 000's section 4.2), in the order the outage logs them, over and over:
+# corrupt PDFs most, then out-of-memory, a corrupt image and a rate limit now and then.
+ERROR_CODES = ("DOC_001", "SYS_001", "DOC_001", "IMG_001", "DOC_001", "SYS_001", "DOC_001", "RATE_001")
+ERROR_MESSAGES = {"DOC_001": "corrupt PDF: could not parse document", "SYS_001": "out of memory loading model",
+                  "IMG_001": "corrupt image: cannot identify image file", "RATE_001": "rate limit exceeded"}
+# Stopped tasks: two died (seed 000's deployment failure), one was scaled in on purpose.
+STOP_REASONS = ("Essential container in task exited",
+                f"Task failed ELB health checks in (target-group {TARGET_GROUP})",
+                "Scaling activity initiated by (deployment ecs-svc/5037295891726340000)")
+
+
+@dataclass(frozen=True)
+class SeededInvestigations:
+    log_group: str
+    target_group_arn: str
+    stopped_tasks: tuple[str, ...]  # ARNs, in STOP_REASONS order
+    unhealthy_targets: tuple[str, ...]  # instance ids
+    correlation_id: str  # carried by the ERROR line of four minutes before ``now``
+
+
+def log_lines(now: datetime, *, minutes: int = 90, minutes_ahead: int = 110) -> list[dict[str, Any]]:
+    """Seed 000/004-style JSON lines: a request line a minute, an ERROR line every other minute
+    (the codes of ERROR_CODES in turn), and a plain-text crash line.
+
+    Lines go ``minutes_ahead`` into the future too (CloudWatch takes up to two hours ahead), so a
+    scenario started later in the demo still finds errors in its window; reads end at "now".
+    """
+    codes = ERROR_CODES
+    events = []
+    for minute in range(minutes, -minutes_ahead, -1):
+        at = now - timedelta(minutes=minute)
+        events.append(_json_line(at, level="INFO", message="POST /classify completed", status_code=200,
+                                 correlation_id=f"{minute & 0xFFFF:04x}8400-e29b-41d4-a716-446655440000"))
+        if minute % 2 == 0:
+            code = codes[(minute // 2) % len(codes)]
+            events.append(_json_line(at + timedelta(seconds=17), level="ERROR", error_code=code,
+                                     message=ERROR_MESSAGES[code], status_code=500,
+                                     correlation_id=f"{minute & 0xFFFF:04x}e400-e29b-41d4-a716-446655440000"))
+    events.append({"timestamp": int((now - timedelta(minutes=3)).timestamp() * 1000),
+                   "message": "Traceback (most recent call last): ERROR worker crashed with SYS_001"})
+    return sorted(events, key=lambda e: e["timestamp"])
+
+
+def _json_line(at: datetime, **fields: Any) -> dict[str, Any]:
+    body = {"timestamp": at.isoformat(), "service": SERVICE, **fields}
+    return {"timestamp": int(at.timestamp() * 1000), "message": json.dumps(body)}
+
+
+# The ERROR line of four minutes before the seeding carries this correlation id (see log_lines).
+CORRELATION_ID = f"{4:04x}e400-e29b-41d4-a716-446655440000"
+
+
+def seed_investigations(endpoint_url: str, production: SeededProduction, *, now: datetime,
+                        region: str = "us-east-1") -> SeededInvestigations:
+    """The log group with JSON lines, stopped tasks with reasons, and a target group with a target down."""
+    logs = _client("logs", endpoint_url, region)
+    # moto keeps its state per process, so a second demo run in one process finds them made.
+    with _already_there_is_fine():
+        logs.create_log_group(logGroupName=LOG_GROUP)
+    with _already_there_is_fine():
+        logs.create_log_stream(logGroupName=LOG_GROUP, logStreamName=LOG_STREAM)
+    lines = log_lines(now)
+    for start in range(0, len(lines), 500):
+        logs.put_log_events(logGroupName=LOG_GROUP, logStreamName=LOG_STREAM, logEvents=lines[start:start + 500])
+
+    ecs = _client("ecs", endpoint_url, region)
+    # Fargate, because moto places EC2 tasks only on registered container instances.
+    ran = ecs.run_task(cluster=production.cluster, taskDefinition=production.current_task_definition,
+                       count=len(STOP_REASONS), launchType="FARGATE", group=f"service:{production.service}")
+    stopped = []
+    for task, reason in zip(ran["tasks"], STOP_REASONS, strict=True):
+        ecs.stop_task(cluster=production.cluster, task=task["taskArn"], reason=reason)
+        stopped.append(str(task["taskArn"]))
+
+    elb = _client("elbv2", endpoint_url, region)
+    existing = elb.describe_target_groups()["TargetGroups"]
+    seeded = next((g["TargetGroupArn"] for g in existing if g["TargetGroupName"] == TARGET_GROUP), None)
+    if seeded is not None:
+        health = elb.describe_target_health(TargetGroupArn=seeded)["TargetHealthDescriptions"]
+        down = tuple(h["Target"]["Id"] for h in health if h["TargetHealth"]["State"] != "healthy")
+        return SeededInvestigations(log_group=LOG_GROUP, target_group_arn=str(seeded), stopped_tasks=tuple(stopped),
+                                    unhealthy_targets=down, correlation_id=CORRELATION_ID)
+    ec2 = _client("ec2", endpoint_url, region)
+    vpc = ec2.create_vpc(CidrBlock="10.20.0.0/16")["Vpc"]["VpcId"]
+    instances = [i["InstanceId"] for i in ec2.run_instances(ImageId="ami-12c6146b", MinCount=3, MaxCount=3,
+                                                            InstanceType="t3.medium")["Instances"]]
+    group = elb.create_target_group(Name=TARGET_GROUP, Protocol="HTTP", Port=8080, VpcId=vpc, TargetType="instance",
+                                    HealthCheckPath="/health")["TargetGroups"][0]["TargetGroupArn"]
+    elb.register_targets(TargetGroupArn=group, Targets=[{"Id": i, "Port": 8080} for i in instances])
+    # moto reports a registered target "healthy" unless its instance is stopped ("unused", Target.InvalidState).
+    ec2.stop_instances(InstanceIds=instances[:1])
+    return SeededInvestigations(log_group=LOG_GROUP, target_group_arn=str(group), stopped_tasks=tuple(stopped),
+                                unhealthy_targets=tuple(instances[:1]), correlation_id=CORRELATION_ID)
+
+
+@contextlib.contextmanager
+def _already_there_is_fine() -> Iterator[None]:
+    try:
+        yield
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") != "ResourceAlreadyExistsException":
+            raise

@@ -161,6 +161,27 @@ class MetricConfig(ConfigModel):
     dimensions: dict[Name, str] = Field(default_factory=dict)
 
 
+class LogsConfig(ConfigModel):
+    group: Name  # the CloudWatch Logs group, e.g. /aws/ecs/multimodal-prod
+
+
+class LoadBalancerConfig(ConfigModel):
+    """The ALB target group whose target health the Targets investigation reads: its ARN or its name."""
+
+    target_group_arn: Name | None = None
+    target_group: Name | None = None  # a name, looked up in the bot's region
+
+    @model_validator(mode="after")
+    def _one_target_group(self) -> LoadBalancerConfig:
+        if (self.target_group_arn is None) == (self.target_group is None):
+            raise NestedProblems([(("target_group_arn",), "give exactly one of target_group_arn or target_group")])
+        return self
+
+    @property
+    def target_group_ref(self) -> str:
+        return self.target_group_arn or self.target_group or ""
+
+
 class ServiceConfig(ConfigModel):
     aliases: tuple[Name, ...] = ()
     pagerduty_service_ids: tuple[Name, ...] = ()
@@ -169,6 +190,8 @@ class ServiceConfig(ConfigModel):
     models: tuple[Name, ...] = ()
     flags: FlagsConfig | None = None
     metric: MetricConfig | None = None
+    logs: LogsConfig | None = None
+    load_balancer: LoadBalancerConfig | None = None
 
 
 def _check_service_names(services: dict[str, ServiceConfig]) -> dict[str, ServiceConfig]:
@@ -271,7 +294,8 @@ class EscalationConfig(ConfigModel):
     """Who is paged, and when, while an incident stays unacknowledged.
 
     The levels for an incident are its runbook's (``by_runbook``: security pages the security
-    team at once) if it has them, else its severity's (``by_severity``), else ``default``.
+    team at once) if it has them, else its severity's (``by_severity``), else ``default``, except
+    for P3: without ``by_severity.P3`` a P3 pages nobody.
     """
 
     default: EscalationLevels = ()
@@ -297,6 +321,10 @@ class EscalationConfig(ConfigModel):
             return self.by_runbook[runbook]
         if severity is not None and severity in self.by_severity:
             return self.by_severity[severity]
+        if severity == Severity.P3:
+            # A P3 is a notice (the seeds' warnings: "Slack notification", no page): its channel
+            # and announcement only, unless `by_severity.P3` names levels.
+            return ()
         return self.default
 
     def routing_key(self, levels: tuple[EscalationLevel, ...], index: int) -> str | None:
@@ -359,6 +387,9 @@ class ActionsConfig(ConfigModel):
     # minutes) and how often to look while waiting.
     verify_timeout: PositiveDuration = _minutes(10)
     verify_every: PositiveDuration = timedelta(seconds=5)
+    # The seeds' model gate ("--min-accuracy 0.90"): a model version put in service from Slack
+    # (load or rollback) must score this on its golden set, or an approver overrides it.
+    model_accuracy_gate: float = Field(default=0.90, ge=0, le=1)
 
 
 class AlertsConfig(ConfigModel):

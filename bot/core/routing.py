@@ -5,11 +5,45 @@ from __future__ import annotations
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 
-from bot.config import IncidentBotConfig, RouteMatch
+from bot.config import IncidentBotConfig, RouteMatch, RoutingRule
 from bot.config.severity import Severity
 from bot.core.signals import AlertSignal, Source
 
 DEFAULT_ALARM_SEVERITY = Severity.P2
+
+
+def _rule(severity: str, **match: object) -> RoutingRule:
+    return RoutingRule.model_validate({"match": match, "severity": severity})
+
+
+def _rules(severity: str, *alarms: str) -> tuple[RoutingRule, ...]:
+    return tuple(_rule(severity, alarm=alarm) for alarm in alarms)
+
+
+# The seeds' own alert levels, consulted after the configured rules when none of them matched.
+# They set the severity only: the runbooks' match rules name the runbook (and say which rule did).
+# Critical alerts ("page immediately") are P0; warnings ("Slack notification", seed 000; "non-critical
+# warnings", seed 003's P3) are P3, which pages nobody unless `escalation.by_severity.P3` says so.
+# Thresholds are in the seeds' units: seconds for latency, percent for error rates.
+SEED_ROUTING: tuple[RoutingRule, ...] = (
+    # Seed 001: "Confidence scores consistently below 0.75" is a model regression (the library
+    # sends it to model_regression: disable auto-apply first). Its initial response is 15
+    # minutes, P0's respond_within.
+    *_rules("P0", "*confidence*", "*Confidence*"),
+    _rule("P0", metric="model_confidence_scores"),
+    # Critical (seed 000 §6.2, seed 002, seed 004): P95 over 1 s, errors over 5%, the service or
+    # model server down, a fast error-budget burn ("> 10x ... immediate alert").
+    *_rules("P0", "*HighLatency*", "*HighErrorRate*", "*ServiceDown*", "*service-down*", "*ServerDown*",
+            "*server-down*", "*fast-burn*", "*FastBurn*"),
+    _rule("P0", alarm="*p95-latency*", threshold_at_least=1.0),
+    _rule("P0", alarm="*error-rate*", threshold_at_least=5),
+    # Warnings: a notice in the incident's channel, no page.
+    *_rules("P3", "*ElevatedLatency*", "*p95-latency*", "*DatabaseSlowQueries*", "*ElevatedErrorRate*",
+            "*error-rate*", "*slow-burn*", "*SlowBurn*", "*ModelDrift*", "*DriftDetected*", "*HighMemoryUsage*"),
+    _rule("P3", metric="drift_score"),
+    # A burn-rate alarm that does not say how fast: the error budget is burning.
+    *_rules("P1", "*burn-rate*", "*BurnRate*"),
+)
 
 
 @dataclass(frozen=True)
@@ -66,11 +100,12 @@ def pagerduty_severity(signal: AlertSignal, config: IncidentBotConfig) -> Severi
 
 
 def route(signal: AlertSignal, config: IncidentBotConfig, *, text_class: str | None = None) -> Route:
-    """The first matching rule sets the runbook class and severity; the source fills the gaps."""
+    """The first matching rule sets the runbook class and severity: the configured rules, then the
+    seeds' (``SEED_ROUTING``); the source fills the gaps."""
     service = service_of(signal, config)
     runbook: str | None = None
     severity: Severity | None = None
-    for rule in config.routing:
+    for rule in (*config.routing, *SEED_ROUTING):
         if _matches(rule.match, signal, service, text_class):
             runbook, severity = rule.runbook, rule.severity
             break

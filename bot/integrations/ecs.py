@@ -11,6 +11,7 @@ from typing import Any
 
 from bot.core.ports.ecs import (
     EcsServiceState,
+    EcsTask,
     family_and_revision,
     revision_label,
 )
@@ -19,6 +20,7 @@ from bot.integrations.aws import DEFAULT_MAX_ATTEMPTS, AwsService
 
 PROVIDER = "ecs"
 GONE_STATUSES = frozenset({"INACTIVE", "MISSING"})
+DESCRIBE_TASKS_MAX = 100  # describe_tasks takes at most 100 ARNs a call
 
 
 class Boto3Ecs:
@@ -71,3 +73,22 @@ class Boto3Ecs:
         answer = await self._aws.call("update_service", what=f"{what} in {cluster}", cluster=cluster,
                                       service=service, **change)
         return EcsServiceState.from_api(answer["service"], cluster=cluster)
+
+    async def tasks(self, *, cluster: str, service: str, desired_status: str, limit: int = 100) -> tuple[EcsTask, ...]:
+        """A service's tasks by desired status; ECS keeps stopped tasks for about an hour."""
+        if desired_status not in ("RUNNING", "PENDING", "STOPPED"):
+            raise ValueError(f"not a task status ECS lists by: {desired_status!r}")
+        limit = max(1, min(limit, DESCRIBE_TASKS_MAX))
+
+        def read(client: Any) -> list[dict[str, Any]]:
+            listed = client.list_tasks(cluster=cluster, serviceName=service, desiredStatus=desired_status,
+                                       maxResults=limit)
+            arns = list(listed.get("taskArns") or ())[:limit]
+            if not arns:
+                return []
+            return list(client.describe_tasks(cluster=cluster, tasks=arns).get("tasks") or ())
+
+        raw = await self._aws.run(read, what=f"list {desired_status.lower()} tasks of {service} in {cluster}")
+        group = f"service:{service}"
+        # moto (the tests' ECS) ignores serviceName, so keep only the service's own tasks here too.
+        return tuple(EcsTask.from_api(t) for t in raw if str(t.get("group") or group) == group)

@@ -23,7 +23,7 @@ from bot.core.ports.errors import (
     ProviderRejected,
     ProviderUnavailable,
 )
-from bot.core.ports.models import ModelState, ModelVersionInfo
+from bot.core.ports.models import GoldenScore, ModelState, ModelVersionInfo
 from bot.core.ports.worker import (
     WorkerClient,
     WorkerConflict,
@@ -70,6 +70,21 @@ class WorkerModelControl:
             with _worker_errors(f"ask {name} for a prediction", changes=False):
                 return (await self._client.classify_text(VERIFY_PROBE_TEXT, model=name)).model_version
         return version
+
+
+    async def golden_score(self, name: str, *, version: str, golden_from: str | None = None) -> GoldenScore:
+        with _worker_errors(f"evaluate {name} {version} on its golden set", changes=False):
+            body = await self._client.evaluate(name, version, golden_from=golden_from)
+        try:
+            accuracy = _number(body.get("accuracy"))
+            if accuracy is None:
+                raise TypeError("no accuracy")
+            return GoldenScore(version=str(body.get("version") or version),
+                               golden_version=str(body.get("golden_version") or golden_from or version),
+                               accuracy=accuracy, macro_f1=_number(body.get("macro_f1")),
+                               examples=int(body.get("examples") or 0))
+        except (AttributeError, TypeError, ValueError) as exc:
+            raise _unreadable(name) from exc
 
 
 def parse_model_state(name: str, body: Any) -> ModelState:

@@ -22,6 +22,7 @@ from bot.slack.format import (
     user_text,
 )
 from bot.slack.ids import ActionId, BlockId
+from runbooks.investigations.base import InvestigationKind, configured_kinds
 from storage.models import Incident, TimelineEvent
 
 Block = dict[str, Any]
@@ -79,6 +80,7 @@ class ActionButtons:
     flags: bool = False
     disable_auto_apply: bool = False
     diagnose: bool = False
+    investigations: tuple[InvestigationKind, ...] = ()  # the Investigate menu's choices
 
 
 def service_action_buttons(config: IncidentBotConfig) -> dict[str, ActionButtons]:
@@ -92,6 +94,7 @@ def service_action_buttons(config: IncidentBotConfig) -> dict[str, ActionButtons
             flags=bool(flags),
             disable_auto_apply=AUTO_APPLY_FLAG in flags,
             diagnose=bool(service.models or service.metric or service.alarms),
+            investigations=configured_kinds(service),
         )
     return buttons
 
@@ -127,9 +130,17 @@ def headline(
     if status.is_open and actions.diagnose:
         buttons.append({"type": "button", "action_id": ActionId.DIAGNOSE.value, "text": _plain("Diagnose"),
                         "value": "diagnose"})
+    if status.is_open and actions.investigations:
+        buttons.append(investigate_menu(actions.investigations))
     if buttons:
         blocks.append({"type": "actions", "block_id": BlockId.HEADLINE_ACTIONS.value, "elements": buttons})
     return blocks
+
+
+def investigate_menu(kinds: Sequence[InvestigationKind]) -> Block:
+    """The headline's read-only investigations, one option each; choosing one runs it."""
+    return {"type": "static_select", "action_id": ActionId.INVESTIGATE.value, "placeholder": _plain("Investigate…"),
+            "options": [{"text": _plain(kind.label), "value": kind.value} for kind in kinds]}
 
 
 def headline_buttons(status: Status) -> list[Block]:

@@ -16,6 +16,7 @@ from bot.core.text import escape_mrkdwn, truncate
 from bot.slack.blocks import Block, context, section
 from bot.slack.format import person, slack_date, slack_time
 from bot.slack.ids import ActionId, BlockId
+from runbooks.engine.commands import CommandFacts, fill
 from runbooks.engine.schema import Runbook, Step
 from storage.models import Incident, IncidentRunbook, RunbookStep
 
@@ -26,6 +27,10 @@ _PHASE_TITLES = {"triage": "Triage", "containment": "Containment", "investigatio
 _BUTTON_LABELS = {"scale": "Scale…", "rollback": "Roll back…", "flag": "Set flag…", "stop": "Emergency stop…",
                   "redeploy": "Redeploy…", "diagnose": "Diagnose"}
 _MAX_BRANCHES = 6
+# A step's commands as shown: enough for the seeds' longest (five lines); the rest is in
+# `incident-bot runbooks show`. Keeps a step's text far under Slack's 3000 characters.
+_MAX_COMMANDS_CHARS = 700
+_CODE_ENTITIES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "`": "ˋ"})
 
 
 def _plain(text: str) -> dict[str, Any]:
@@ -43,6 +48,8 @@ def button_label(step: Step) -> str:
         return f"Roll back {action.rollback.kind}…"
     if action.flag is not None:
         return truncate(f"Set {action.flag.name}={action.flag.value}…", 75)
+    if action.investigate is not None:
+        return f"Investigate {action.investigate}"
     return _BUTTON_LABELS[action.kind]
 
 
@@ -57,7 +64,15 @@ def how_chosen(choice: IncidentRunbook) -> str:
             return f"Chosen by rule: {escape_mrkdwn(choice.reason)}."
 
 
-def _step_line(step: Step, row: RunbookStep | None, proof: Sequence[Proof] = ()) -> str:
+def commands_block(how: str, facts: CommandFacts) -> str:
+    """A step's ``how``, filled in, as a Slack code block: entities escaped, no backtick that could
+    close it early, and bounded in length."""
+    filled = truncate(fill(how.strip(), facts), _MAX_COMMANDS_CHARS)
+    return "```" + filled.translate(_CODE_ENTITIES) + "```"
+
+
+def _step_line(step: Step, row: RunbookStep | None, proof: Sequence[Proof] = (),
+               facts: CommandFacts | None = None) -> str:
     title = escape_mrkdwn(step.title)
     why = escape_mrkdwn(truncate(step.why, 200))
     if row is not None and row.state == StepState.DONE.value:
@@ -70,7 +85,17 @@ def _step_line(step: Step, row: RunbookStep | None, proof: Sequence[Proof] = ())
     if step.done_when:
         shown_fields = ", ".join(f.value.replace("_", " ") for f in step.done_when)
         why += f"\n_Ticks itself once the record shows: {shown_fields}._"
+    if facts is not None and step.how.strip():
+        why += "\n" + commands_block(step.how, facts)
     return f"⬜ *{title}*\n{why}"
+
+
+def _current_phase(runbook: Runbook, rows: Mapping[str, RunbookStep]) -> str | None:
+    """The first phase with a step not yet done: where the responders are working now."""
+    for phase in runbook.phases:
+        if any((row := rows.get(step.id)) is None or row.state != StepState.DONE.value for step in phase.steps):
+            return phase.phase.value
+    return None
 
 
 def _proof_words(proof: Sequence[Proof]) -> str:
@@ -97,11 +122,20 @@ def _accessory(step: Step, row: RunbookStep | None) -> dict[str, Any]:
 
 
 def checklist(*, incident: Incident, runbook: Runbook, choice: IncidentRunbook, rows: Mapping[str, RunbookStep],
-              proofs: Mapping[str, Sequence[Proof]] | None = None) -> tuple[str, list[Block]]:
+              proofs: Mapping[str, Sequence[Proof]] | None = None,
+              facts: CommandFacts | None = None) -> tuple[str, list[Block]]:
     """The whole checklist: header, steps by phase, and the branch hints.
 
     ``proofs``: for steps the incident's record proves done, the facts that prove it.
+    ``facts``: the incident's service, cluster, region and alarm, which fill in the commands.
+
+    Commands show under the open steps of the current phase only, inline rather than behind a
+    "Show commands" button: those are the steps someone is doing now, and copying a command
+    should take no click; all of them would make the pinned message a wall of code (and its
+    edits heavy), and later phases' commands show once their phase comes.
     """
+    facts = facts if facts is not None else CommandFacts(service=incident.service)
+    current = _current_phase(runbook, rows)
     steps = runbook.steps()
     done = sum(1 for _, step in steps if (row := rows.get(step.id)) is not None and row.state == StepState.DONE.value)
     text = f"📘 Runbook {runbook.title} for incident #{incident.number}: {done}/{len(steps)} steps done"
@@ -118,7 +152,9 @@ def checklist(*, incident: Incident, runbook: Runbook, choice: IncidentRunbook, 
                 break
             row = rows.get(step.id)
             blocks.append({"type": "section", "block_id": f"{BlockId.RUNBOOK_STEP.value}-{step.id}",
-                           "text": {"type": "mrkdwn", "text": _step_line(step, row, (proofs or {}).get(step.id, ()))},
+                           "text": {"type": "mrkdwn", "text": _step_line(
+                               step, row, (proofs or {}).get(step.id, ()),
+                               facts if phase.phase.value == current else None)},
                            "accessory": _accessory(step, row)})
             step_blocks += 1
     if runbook.branches:

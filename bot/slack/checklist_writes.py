@@ -13,7 +13,9 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.config import IncidentBotConfig
 from bot.core import checklists
+from bot.core.alerts import alerts_of
 from bot.core.clock import Clock
 from bot.core.delivery import NotReady
 from bot.core.incidents import get_incident
@@ -21,6 +23,7 @@ from bot.slack import checklist_blocks
 from bot.slack.errors import SlackRejected
 from bot.slack.gateway import SlackGateway
 from runbooks.engine.choosing import RunbookChooser
+from runbooks.engine.commands import CommandFacts
 from runbooks.engine.loader import Library
 from runbooks.engine.progress import progress
 from storage.models import Incident, IncidentRunbook
@@ -33,8 +36,11 @@ _GONE = {"message_not_found", "cant_update_message", "channel_not_found"}
 
 class ChecklistWrites:
     def __init__(self, *, sessions: async_sessionmaker[AsyncSession], gateway: SlackGateway, clock: Clock,
-                 library: Library, chooser: RunbookChooser) -> None:
+                 library: Library, chooser: RunbookChooser, config: IncidentBotConfig | None = None,
+                 region: str | None = None) -> None:
         self._sessions = sessions
+        self._config = config
+        self._region = region  # the bot's own AWS region, when the alarm names none
         self._gateway = gateway
         self._clock = clock
         self._library = library
@@ -61,8 +67,9 @@ class ChecklistWrites:
         else:
             async with self._sessions() as session, session.begin():
                 state = await progress(session, incident_id=incident.id, runbook=runbook, now=self._clock())
+                facts = await self._command_facts(session, incident)
             text, blocks = checklist_blocks.checklist(incident=incident, runbook=runbook, choice=choice,
-                                                      rows=state.rows, proofs=state.proofs)
+                                                      rows=state.rows, proofs=state.proofs, facts=facts)
         channel_id = incident.channel_id or ""
         if choice.message_ts and choice.channel_id:
             try:
@@ -80,3 +87,16 @@ class ChecklistWrites:
             await self._gateway.pin(posted.channel_id, posted.ts)
         except SlackRejected as exc:  # a checklist that cannot be pinned is still in the channel
             log.warning("could not pin the checklist of incident %s: %s", incident.id, exc)
+
+    async def _command_facts(self, session: AsyncSession, incident: Incident) -> CommandFacts:
+        """What fills in the steps' commands: the service's config, and the first alarm's name and region."""
+        name = incident.service
+        if self._config is not None and name:
+            name = self._config.service_name(name) or name
+        service = self._config.services.get(name or "") if self._config is not None else None
+        alarm = region = None
+        for alert in await alerts_of(session, incident_id=incident.id):
+            details = alert.details or {}
+            alarm = alarm or (details.get("alarm_name") if isinstance(details.get("alarm_name"), str) else None)
+            region = region or (details.get("region") if isinstance(details.get("region"), str) else None)
+        return CommandFacts.of(service_name=name, service=service, region=region or self._region, alarm=alarm)

@@ -12,6 +12,8 @@ class ActionId(StrEnum):
     OPEN_FLAGS = "action_open_flags"
     DISABLE_AUTO_APPLY = "action_disable_auto_apply"
     DIAGNOSE = "incident_diagnose"
+    # The headline's Investigate menu; the chosen option's value is the investigation's kind.
+    INVESTIGATE = "incident_investigate"
     # Inside the Scale modal.
     EMERGENCY_STOP = "action_emergency_stop"
     # On a proposal, and on an approval request; the button's value is the action's id.

@@ -8,6 +8,7 @@ from handlers.slack import (
     actions,
     events,
     follow_up_buttons,
+    investigate_buttons,
     postmortem_review,
     runbook_steps,
     shortcuts,
@@ -32,4 +33,5 @@ def register(app: AsyncApp) -> None:
     postmortem_review.register(app)
     follow_up_buttons.register(app)
     runbook_steps.register(app)
+    investigate_buttons.register(app)
     register_error_handler(app)

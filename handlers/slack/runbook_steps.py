@@ -34,7 +34,9 @@ from handlers.slack.action_buttons import (
 from handlers.slack.actions import request_from_action
 from handlers.slack.commands.diagnose import start_diagnostics
 from handlers.slack.context import Ack, Reply, Request, respond_later, services_of
+from handlers.slack.investigate_buttons import run_step_investigation
 from runbooks.engine.schema import Runbook, Step
+from runbooks.investigations.base import InvestigationKind
 from storage.models import Incident
 
 STEP_BLOCK_PREFIX = f"{BlockId.RUNBOOK_STEP.value}-"
@@ -77,7 +79,10 @@ def _scale_prefill(step: Step) -> Callable[[ServiceSnapshot], dict[str, Any]]:
     return prefill
 
 
-def _rollback_prefill(step: Step, service_models: tuple[str, ...]) -> Callable[[ServiceSnapshot], dict[str, Any]]:
+def _rollback_prefill(step: Step, service_models: tuple[str, ...],
+                      flags_prefix: str = "") -> Callable[[ServiceSnapshot], dict[str, Any]]:
+    """A config target may be the parameter's name or its full path (the seeds write
+    ``/multimodal/prod/max_batch_size``); the form lists names, so the service's prefix goes."""
     rollback = step.action.rollback if step.action else None
 
     def prefill(snapshot: ServiceSnapshot) -> dict[str, Any]:
@@ -87,7 +92,8 @@ def _rollback_prefill(step: Step, service_models: tuple[str, ...]) -> Callable[[
         if rollback.kind == "deploy":
             return {"preselect": "deploy", "note": note}
         if rollback.kind == "config":
-            return {"preselect": f"config:{rollback.target}" if rollback.target else None, "note": note}
+            target = rollback.target.removeprefix(flags_prefix) if rollback.target and flags_prefix else rollback.target
+            return {"preselect": f"config:{target}" if target else None, "note": note}
         models = [m.name for m in snapshot.models] or list(service_models)
         model = rollback.target or (models[0] if models else None)
         return {"preselect": f"model:{model}" if model else None, "note": note}
@@ -117,8 +123,9 @@ async def on_step_button(services: Services, request: Request, body: dict[str, A
         case "rollback":
             service = services.config.services.get(incident.service or "")
             models = tuple(service.models) if service is not None else ()
+            prefix = service.flags.prefix if service is not None and service.flags else ""
             await open_action_modal(ActionId.OPEN_ROLLBACK, services, request,
-                                    prefill=_rollback_prefill(step, models), runbook_step=ref)
+                                    prefill=_rollback_prefill(step, models, prefix), runbook_step=ref)
         case "flag":
             flag = action.flag
             note = f"Prefilled from the runbook step “{step.title}”."
@@ -132,6 +139,9 @@ async def on_step_button(services: Services, request: Request, body: dict[str, A
             await propose_into_modal(services, request,
                                      lambda inc: ActionRequest(ActionKind.REDEPLOY, service=service_for(services, inc)),
                                      runbook_step=ref)
+        case "investigate":
+            await run_step_investigation(services, request, incident, InvestigationKind(action.investigate or ""),
+                                         step=ref)
 
 
 # --- a manual step's checkbox ------------------------------------------------------------------

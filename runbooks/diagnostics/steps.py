@@ -101,6 +101,32 @@ async def worker_health(subject: Subject, findings: Findings, tools: Tools) -> S
                       {"models": {m.name: {"version": m.version, "ready": m.ready} for m in models}})
 
 
+# Seed 002: "Precision drops > 15%" and "Recall drops > 15%" are performance degradations.
+CLASS_DROP_LIMIT = 0.15
+CLASS_DROPS_SHOWN = 4
+# Seed 002's severity table: "High ... F1 score drops > 20%", "Medium ... F1 score drops 10-20%"
+# (its alerts call the same drops CRITICAL and WARNING: the step's verdict).
+F1_DROP_SEVERITIES = ((0.20, "P1", "High", "F1 drop over 20%"), (0.10, "P2", "Medium", "F1 drop 10-20%"))
+
+
+def per_class_drops(current: dict[str, Any], previous: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each class whose precision or recall fell by more than 15% (relative) from ``previous``, worst first."""
+    found: list[dict[str, Any]] = []
+    for metric in ("precision", "recall"):
+        now, before = current.get(f"per_class_{metric}") or {}, previous.get(f"per_class_{metric}") or {}
+        for label, was in before.items():
+            was, is_now = float(was), float(now.get(label, 0.0))
+            if was > 0 and (was - is_now) / was > CLASS_DROP_LIMIT:
+                found.append({"class": label, "metric": metric, "previous": was, "current": is_now,
+                              "drop": round((was - is_now) / was, 4)})
+    return sorted(found, key=lambda d: -d["drop"])
+
+
+def suggested_severity(f1_drop: float) -> tuple[str, str, str] | None:
+    """(severity, its name, the rule) that a macro-F1 drop calls for; None under 10%."""
+    return next(((level, name, rule) for above, level, name, rule in F1_DROP_SEVERITIES if f1_drop > above), None)
+
+
 @dataclass(frozen=True)
 class _Golden:
     model: str
@@ -141,7 +167,21 @@ async def _golden_for(model: str, tools: Tools) -> _Golden:
         worst_classes = ", ".join(f"{label} {-d:+.2f}" for label, d in drops if d > 0.02)
         if worst_classes:
             lines.append(f"Largest per-class F1 drops: {worst_classes}")
-        data.update(previous=previous, previous_version=previous_version, f1_drop=round(drop, 4))
+        class_drops = per_class_drops(current, previous)
+        if class_drops:
+            verdict = worst([verdict, Verdict.WARNING])  # seed 002: a precision or recall drop over 15% warns
+            shown = "; ".join(f"{d['class']} {d['metric']} {d['previous']:.2f} → {d['current']:.2f} "
+                              f"(-{d['drop'] * 100:.0f}%)" for d in class_drops[:CLASS_DROPS_SHOWN])
+            more = len(class_drops) - CLASS_DROPS_SHOWN
+            lines.append(f"Per-class drops over {CLASS_DROP_LIMIT:.0%}: {shown}"
+                         + (f"; {more} more" if more > 0 else ""))
+        severity = suggested_severity(drop)
+        if severity is not None:
+            level, name, rule = severity
+            lines.append(f"Suggested severity: {level} ({name}: {rule}, seed 002)")
+            data["suggested_severity"] = level
+        data.update(previous=previous, previous_version=previous_version, f1_drop=round(drop, 4),
+                    class_drops=class_drops)
         if drop > 0.10:  # the seeds' F1-drop warning line
             suggestion = Suggestion(f"{model} {serving} does worse than {previous_version} on the same golden set: "
                                     "consider a model rollback", "rollback")
@@ -165,6 +205,9 @@ async def golden_set(subject: Subject, findings: Findings, tools: Tools) -> Step
                           tuple(missing))
     verdict = worst([r.verdict for r in results])
     summary = ", ".join(f"{r.model} {_pct(r.accuracy)}" for r in results)
+    severities = sorted(str(r.data["suggested_severity"]) for r in results if r.data.get("suggested_severity"))
+    if severities:
+        summary += f" (suggest {severities[0]})"
     lines = tuple(line for r in results for line in r.lines) + tuple(missing)
     data = {r.model: r.data for r in results}
     suggestions = tuple(r.suggestion for r in results if r.suggestion is not None)

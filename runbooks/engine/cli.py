@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import TextIO
 
+from bot.config import IncidentBotConfig, load_config
+from bot.config.errors import ConfigError
+from runbooks.engine.commands import CommandFacts
 from runbooks.engine.errors import RunbookError
-from runbooks.engine.loader import load_library
+from runbooks.engine.lint import placeholder_warnings, target_problems
+from runbooks.engine.loader import Library, load_library
 from runbooks.engine.markdown import render
 
 
@@ -21,8 +26,16 @@ def add_runbooks_parser(commands: argparse._SubParsersAction[argparse.ArgumentPa
                        ("show", "a runbook as Markdown")):
         action = actions.add_parser(name, help=text, description=text)
         action.add_argument("--dir", help="a folder of your own runbooks (default: RUNBOOKS_DIR)")
+        if name == "lint":
+            action.add_argument("--config", metavar="PATH",
+                                help="also check that every model, flag and ECS service a step's action names "
+                                     "is in this config file")
         if name == "show":
             action.add_argument("name", help="the runbook's name, e.g. model_regression")
+            action.add_argument("--service", help="fill the commands in with this configured service's "
+                                                  "cluster, ECS service, flags prefix and log group")
+            action.add_argument("--config", metavar="PATH",
+                                help="the config that --service is read from (default: INCIDENT_BOT_CONFIG)")
 
 
 def run_runbooks(args: argparse.Namespace, *, default_dir: str, out: TextIO = sys.stdout,
@@ -36,8 +49,7 @@ def run_runbooks(args: argparse.Namespace, *, default_dir: str, out: TextIO = sy
               "in the runbook library", file=err)
         return 1
     if args.runbooks_command == "lint":
-        print(f"incident-bot: {len(library.runbooks)} runbooks, no problems", file=out)
-        return 0
+        return _lint(library, args, out=out, err=err)
     if args.runbooks_command == "list":
         for name in library.names():
             listed = library.runbooks[name]
@@ -50,5 +62,46 @@ def run_runbooks(args: argparse.Namespace, *, default_dir: str, out: TextIO = sy
     if runbook is None:
         print(f"incident-bot: no runbook {args.name!r}; there are: {', '.join(library.names())}", file=err)
         return 1
-    out.write(render(runbook))
+    facts = None
+    if getattr(args, "service", None):
+        try:
+            facts = _service_facts(args.service, getattr(args, "config", None))
+        except (ConfigError, LookupError) as exc:
+            print(f"incident-bot: {exc}", file=err)
+            return 1
+    out.write(render(runbook, facts))
     return 0
+
+
+def _lint(library: Library, args: argparse.Namespace, *, out: TextIO, err: TextIO) -> int:
+    for warning in placeholder_warnings(library):
+        print(f"warning: {warning}", file=err)
+    problems = []
+    if getattr(args, "config", None):
+        try:
+            config = load_config(args.config)
+        except ConfigError as exc:
+            print(f"incident-bot: {exc}", file=err)
+            return 1
+        problems = target_problems(library, config)
+    for problem in problems:
+        print(f"{problem} (in {args.config})", file=err)
+    if problems:
+        print(f"incident-bot: {len(problems)} step{'s' if len(problems) != 1 else ''} name targets "
+              f"that {args.config} lacks", file=err)
+        return 1
+    checked = f", every target in {args.config}" if getattr(args, "config", None) else ""
+    print(f"incident-bot: {len(library.runbooks)} runbooks, no problems{checked}", file=out)
+    return 0
+
+
+def _service_facts(service: str, config_path: str | None) -> CommandFacts:
+    path = config_path or os.environ.get("INCIDENT_BOT_CONFIG") or None
+    config = load_config(path) if path else IncidentBotConfig()
+    name = config.service_name(service)
+    if name is None:
+        if path:
+            known = ", ".join(config.services) or "none"
+            raise LookupError(f"no service {service!r} in {path} (there are: {known})")
+        return CommandFacts(service=service)  # no config: only the name is known
+    return CommandFacts.of(service_name=name, service=config.services[name])

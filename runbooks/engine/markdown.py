@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from runbooks.engine.commands import CommandFacts, fill
 from runbooks.engine.schema import Runbook, StepAction
 
 
@@ -29,7 +30,8 @@ def action_label(action: StepAction) -> str:
             return other
 
 
-def render(runbook: Runbook) -> str:
+def render(runbook: Runbook, facts: CommandFacts | None = None) -> str:
+    """``facts``: a service's names to fill the commands in with; without, placeholders show as written."""
     lines = [f"# {runbook.title} (`{runbook.name}`)", "", runbook.summary, "",
              f"- **Default severity:** {runbook.severity.value}"]
     if runbook.seeds:
@@ -50,7 +52,8 @@ def render(runbook: Runbook) -> str:
             lines.append(f"{number}. [ ] **{step.title}**{bound}  ")
             lines.append(f"   {step.why}")
             if step.how:
-                lines += ["", "   ```", *(f"   {line}" for line in step.how.strip().splitlines()), "   ```"]
+                how = fill(step.how, facts) if facts is not None else step.how
+                lines += ["", "   ```", *(f"   {line}" for line in how.strip().splitlines()), "   ```"]
     if runbook.branches:
         lines += ["", "## If…", ""]
         lines += [f"- **{b.when}:** {b.then}" for b in runbook.branches]

@@ -74,6 +74,8 @@ class StepAction(Strict):
     stop: dict[str, Any] | None = None  # emergency stop; no parameters
     redeploy: dict[str, Any] | None = None
     diagnose: DiagnoseAction | None = None
+    # A read-only investigation (runbooks/investigations): `investigate: logs`.
+    investigate: Literal["logs", "tasks", "targets"] | None = None
 
     @model_validator(mode="after")
     def _exactly_one(self) -> StepAction:

@@ -59,6 +59,9 @@ def moto_server_url() -> Iterator[str]:
 
 @pytest.fixture
 def moto_endpoint(moto_server_url: str) -> Iterator[str]:
+    # Before too: moto keeps its state per process, and a demo stack's own moto server (tests/test_demo.py)
+    # shares it without resetting.
+    reset_moto(moto_server_url)
     yield moto_server_url
     reset_moto(moto_server_url)
 

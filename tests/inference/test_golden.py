@@ -45,6 +45,29 @@ def test_score_counts_per_class_f1() -> None:
     assert result["macro_f1"] == pytest.approx((0.6667 + 0.8) / 2, abs=1e-3)
 
 
+def test_score_gives_precision_recall_support_and_the_confusion_matrix() -> None:
+    # Seed 002 judges precision and recall per class (a drop over 15% is a finding).
+    def p(label: str) -> Prediction:
+        return Prediction(label=label, confidence=0.9, scores={})
+
+    truth = ["a", "a", "a", "b", "b", "c"]
+    result = score([p("a"), p("a"), p("b"), p("b"), p("a"), p("c")], truth, ["a", "b", "c", "d"])
+    assert result["per_class_precision"] == {"a": pytest.approx(0.6667, abs=1e-4), "b": 0.5, "c": 1.0}
+    assert result["per_class_recall"] == {"a": pytest.approx(0.6667, abs=1e-4), "b": 0.5, "c": 1.0}
+    assert result["support"] == {"a": 3, "b": 2, "c": 1}
+    assert result["confusion_labels"] == ["a", "b", "c"]  # d: never seen, never said
+    assert result["confusion_matrix"] == [[2, 1, 0], [1, 1, 0], [0, 0, 1]]  # rows: golden, columns: predicted
+    assert sum(map(sum, result["confusion_matrix"])) == result["examples"] == 6
+    # The old fields keep their meaning.
+    assert result["accuracy"] == pytest.approx(0.6667, abs=1e-4) and set(result["per_class_f1"]) == {"a", "b", "c"}
+
+
+def test_a_golden_label_the_model_does_not_know_is_a_row_it_never_predicts() -> None:
+    result = score([Prediction(label="a", confidence=0.5, scores={})] * 2, ["a", "z"], ["a"])
+    assert result["confusion_labels"] == ["a", "z"] and result["confusion_matrix"] == [[1, 0], [1, 0]]
+    assert result["per_class_recall"] == {"a": 1.0, "z": 0.0} and result["per_class_precision"]["z"] == 0.0
+
+
 @pytest.fixture(scope="module")
 def worker(golden_registry: Path, tmp_path_factory: pytest.TempPathFactory):
     server: ThreadedServer = start_worker(golden_registry, tmp_path_factory.mktemp("golden-worker"))
@@ -63,6 +86,11 @@ def test_a_worse_version_scores_clearly_lower_on_the_same_golden_set(worker) -> 
         assert worse["version"] == "v3" and worse["golden_version"] == "v1"
         assert good["examples"] == worse["examples"] == len(load_split("heldout"))
         assert set(good["per_class_f1"]) == set(RUNBOOK_CLASSES)
+        assert set(good["per_class_precision"]) == set(good["per_class_recall"]) == set(RUNBOOK_CLASSES)
+        assert set(good["confusion_labels"]) == set(RUNBOOK_CLASSES)
+        assert sum(map(sum, good["confusion_matrix"])) == good["examples"]
+        trace = sum(good["confusion_matrix"][i][i] for i in range(len(good["confusion_labels"])))
+        assert trace / good["examples"] == pytest.approx(good["accuracy"], abs=1e-3)
         assert good["accuracy"] > 0.75 and 0 < good["mean_confidence"] <= 1
         assert worse["accuracy"] < good["accuracy"] - 0.1 and worse["macro_f1"] < good["macro_f1"] - 0.1
         # Evaluating never swaps what serves.

@@ -12,6 +12,10 @@ from collections import Counter
 
 import pytest
 
+from bot.config import BUNDLED_CONFIG_PATH, IncidentBotConfig, load_config
+from bot.config.severity import Severity
+from bot.core.routing import route
+from bot.core.signals import AlertSignal, MetricRef, SignalKind, Source
 from runbooks.engine.loader import load_library
 from runbooks.engine.matching import AlertFacts, match_by_rules
 
@@ -38,7 +42,9 @@ SEED_ROUTES: list[tuple[AlertFacts, str | None]] = [
     (metric("error_count_total"), "high_error_rate"),  # HighErrorRate's numerator
     (metric("inference_requests_total"), "high_error_rate"),  # HighErrorRate's denominator; no other alert
     (metric("drift_score"), "model_drift"),  # ModelDrift's expression
-    (metric("model_confidence_scores"), "model_drift"),  # §4.3 symptoms "confidence drops" -> confidence drift
+    # A confidence alarm is seed 001's model regression (disable auto-apply first), whatever the
+    # metric is called; seed 000 alarms on drift_score for drift, never on confidence.
+    (metric("model_confidence_scores"), "model_regression"),
     (metric("prediction_distribution_total"), "model_drift"),  # §4.3 diagnosis groups predictions by class
     # §4.1 "If CPU/Memory high: Scale up immediately"; the CPU metric is a cause to relieve by
     # scaling, not a latency alarm (the defect: high_latency used to claim it).
@@ -52,6 +58,8 @@ SEED_ROUTES: list[tuple[AlertFacts, str | None]] = [
     (metric("UnHealthyHostCount"), "deployment_failure"),  # §4.4 "health check failures" -> roll back
     # --- 001 model performance regression: "CloudWatch alarms will trigger when" -------------
     (metric("classification_accuracy_7d"), "model_regression"),  # "accuracy drops below 0.90 (7-day)"
+    (alarm("ticket-classifier-confidence-low"), "model_regression"),  # "Confidence scores consistently below 0.75"
+    (alarm("MeanConfidenceLow"), "model_regression"),
     # --- 002 ML model incident response: "Automated Alerts" ------------------------------------
     (alarm("predictive-maintenance-f1-score-drop"), "model_regression"),  # "F1 score drop > 10%"
     (alarm("predictive-maintenance-precision-drop"), "model_regression"),  # "Precision drop > 15%"
@@ -89,6 +97,9 @@ SEED_ROUTES: list[tuple[AlertFacts, str | None]] = [
     (alarm("divergence-flags"), "model_drift"),  # "Divergence flags > 50%" -> "> 30% may indicate model drift"
     (alarm("blending-time"), None),  # "Blending time > 50ms: WARNING" with no playbook of its own
     (alarm("error-budget-fast-burn"), "high_error_rate"),  # the budget is 0.1% of requests failing
+    (alarm("scoring-fast-burn"), "high_error_rate"),  # "Fast Burn: > 10x normal rate"
+    (alarm("scoring-slow-burn"), "high_error_rate"),  # "Slow Burn: > 2x normal rate"
+    (alarm("SLOBurnRate"), "high_error_rate"),
     (alarm("normalization-context-stale"), "data_quality"),  # "Normalization context < 24h old"
 ]
 
@@ -129,3 +140,83 @@ def test_the_saturation_runbook_scales_out_first_with_the_seeds_numbers() -> Non
                    "provisioned concurrency", "rate_001", "max_batch_size"):
         assert phrase in text, phrase
     assert book.match.text_class is None  # the text model has no class for it
+
+
+# --- severities: the seeds' alert levels, through route() with no configured rules -------------------
+# Critical ("page immediately") is P0; a warning ("Slack notification") is P3, a notice that pages
+# nobody (see EscalationConfig.levels_for). Seed 001's confidence alarm is P0: its 15-minute initial
+# response is P0's respond_within.
+
+NO_RULES = IncidentBotConfig.from_mapping({})
+
+
+def cw(name: str, *, metric_name: str = "m", threshold: float | None = None) -> AlertSignal:
+    return AlertSignal(source=Source.CLOUDWATCH, delivery_id="d", kind=SignalKind.TRIGGER, event_type="ALARM",
+                       occurred_at=None, title=name, alarm_name=name,
+                       metric=MetricRef(name=metric_name, threshold=threshold))
+
+
+SEED_SEVERITIES: list[tuple[AlertSignal, str, Severity]] = [
+    # 000 §6.2 critical: P95 > 1 s, errors > 5%, service down
+    (cw("HighLatency"), "high_latency", Severity.P0),
+    (cw("HighErrorRate"), "high_error_rate", Severity.P0),
+    (cw("ServiceDown"), "service_outage", Severity.P0),
+    (cw("model-server-down"), "service_outage", Severity.P0),  # seed 002 "Model server down: CRITICAL"
+    (cw("multimodal-prod-p95-latency", threshold=1.0), "high_latency", Severity.P0),
+    (cw("multimodal-prod-error-rate", threshold=5), "high_error_rate", Severity.P0),
+    # 000 §6.2 warnings: "Slack notification"
+    (cw("ElevatedLatency"), "high_latency", Severity.P3),
+    (cw("ElevatedErrorRate"), "high_error_rate", Severity.P3),
+    (cw("ModelDrift"), "model_drift", Severity.P3),
+    (cw("multimodal-prod-p95-latency", threshold=0.6), "high_latency", Severity.P3),
+    (cw("multimodal-prod-error-rate", threshold=1), "high_error_rate", Severity.P3),
+    (cw("drift-monitor", metric_name="drift_score"), "model_drift", Severity.P3),
+    # 001: confidence under 0.75 -> model regression, 15 minutes
+    (cw("ticket-classifier-confidence-low", threshold=0.75), "model_regression", Severity.P0),
+    (cw("classifier-alarm", metric_name="model_confidence_scores"), "model_regression", Severity.P0),
+    # 004 critical (page immediately) and warnings (investigate within 4 hours)
+    (cw("scoring-HighErrorRate"), "high_error_rate", Severity.P0),
+    (cw("scoring-HighLatency"), "high_latency", Severity.P0),
+    (cw("DriftDetected"), "model_drift", Severity.P3),
+    (cw("HighMemoryUsage"), "saturation", Severity.P3),
+    (cw("DatabaseSlowQueries"), "high_latency", Severity.P3),
+    (cw("error-budget-fast-burn"), "high_error_rate", Severity.P0),  # "triggers immediate alert"
+    (cw("error-budget-slow-burn"), "high_error_rate", Severity.P3),  # "triggers daily summary"
+]
+
+
+@pytest.mark.parametrize(("signal", "runbook", "severity"), SEED_SEVERITIES,
+                         ids=[f"{s.alarm_name}-{s.metric.threshold if s.metric else ''}"
+                              for s, _, _ in SEED_SEVERITIES])
+def test_each_seed_alarm_gets_its_runbook_and_the_seeds_severity(signal: AlertSignal, runbook: str,
+                                                                   severity: Severity) -> None:
+    # The seeds' levels set the severity; the library's match rules name the runbook.
+    routed = route(signal, NO_RULES)
+    assert (routed.runbook_class, routed.severity) == (None, severity)
+    found = match_by_rules(LIBRARY, [AlertFacts(alarm_name=signal.alarm_name,
+                                                metric_name=signal.metric.name if signal.metric else None)])
+    assert found is not None and found.runbook == runbook, found
+
+
+def test_configured_rules_still_come_first() -> None:
+    config = IncidentBotConfig.from_mapping(
+        {"routing": [{"match": {"alarm": "*confidence*"}, "runbook": "model_drift", "severity": "P2"}]})
+    routed = route(cw("ticket-classifier-confidence-low"), config)
+    assert (routed.runbook_class, routed.severity) == ("model_drift", Severity.P2)
+
+
+def test_the_confidence_runbook_disables_auto_apply_first_and_answers_in_15_minutes() -> None:
+    book = LIBRARY.runbooks["model_regression"]
+    first_action = next(step for _, step in book.steps() if step.action is not None)
+    assert first_action.id == "disable-auto-apply" and first_action.action is not None
+    assert first_action.action.flag is not None and first_action.action.flag.name == "AUTO_APPLY_ENABLED"
+    assert first_action.action.flag.value == "false"
+    severity = route(cw("confidence-low"), NO_RULES).severity
+    assert NO_RULES.severity_policy(severity).respond_within.total_seconds() == 15 * 60
+
+
+def test_a_warning_pages_nobody_and_a_critical_alarm_pages_at_once() -> None:
+    config = load_config(BUNDLED_CONFIG_PATH)
+    assert config.escalation_levels("high_latency", route(cw("ElevatedLatency"), config).severity) == ()
+    critical = config.escalation_levels("high_latency", route(cw("HighLatency"), config).severity)
+    assert critical and critical[0].after.total_seconds() == 0

@@ -305,6 +305,7 @@ def test_model_rollback_changes_the_version_the_worker_serves(action_bot, slack,
     action_id, answer = propose(alice, "rollback model incident-text", channel)
     assert "serving v2 → v1" in all_text(answer)
     assert "accuracy" in all_text(answer)  # the version listing, as in the seeds
+    assert "Accuracy gate: v1 scores" in all_text(answer) and "at or above the 80% bar" in all_text(answer)
     confirm(alice, channel, action_id)
     row = wait_finished(db, action_id, timeout=60)
     assert row.state == "succeeded", row.result

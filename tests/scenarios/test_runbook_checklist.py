@@ -285,3 +285,29 @@ def test_any_checklist_control_payload_is_answered_and_changes_nothing(checklist
     answers = wait_for(lambda: alice.responses(), what="the answer to the person")
     assert "⚠️" in answers[-1]["text"] and answers[-1]["response_type"] == "ephemeral"
     assert (choice(db).runbook, choice(db).version, len(runbook_events(db))) == before
+
+
+def test_steps_show_their_filled_commands_and_a_rollback_step_preselects_its_target(
+        checklist_bot, slack, http: httpx.Client, db: Database) -> None:
+    bot = checklist_bot()
+    raise_alarm(bot, http, alarm_name="multimodal-api-p95-latency-high", dimensions={"ServiceName": "multimodal-api"})
+    wait_for(lambda: bool(db.incidents() and db.incidents()[0].channel_id), what="the incident channel")
+    channel = db.incidents()[0].channel_id
+    pinned = wait_for(lambda: checklist(slack, channel), what="the pinned checklist")
+    # Triage is the current phase: its steps show their commands, filled in from the service's config.
+    deploys = step_block(pinned, "check-recent-deploys")["text"]["text"]
+    assert ("```aws ecs describe-services --cluster multimodal-prod --services multimodal-api "
+            "--query 'services[0].deployments'") in deploys
+    assert "{" not in all_text(pinned).replace("{\"", "")  # no placeholder left unfilled
+    assert "```" not in step_block(pinned, "restore-batch-size")["text"]["text"]  # resolution comes later
+
+    # The step names /multimodal/prod/max_batch_size; its button opens Roll back with that chosen.
+    alice = SlackUser(bot=bot, slack=slack, user_id=ALICE, http=http)
+    alice.click(ActionId.RUNBOOK_STEP, channel=channel, message_ts=pinned.ts, value="restore-batch-size",
+                block_id=f"{BlockId.RUNBOOK_STEP.value}-restore-batch-size")
+    form = wait_for(lambda: [v for v in slack.views() if v.get("callback_id") == CallbackId.ROLLBACK_MODAL
+                             and v.get("submit")], what="the filled Roll back form")[-1]
+    target = next(b for b in form["blocks"] if b.get("block_id") == BlockId.ROLLBACK_TARGET)["element"]
+    assert target["initial_option"]["value"] == "config:max_batch_size"
+    assert "32 → 16" in target["initial_option"]["text"]["text"]
+    assert json.loads(form["private_metadata"])["runbook_step"]["step"] == "restore-batch-size"

@@ -112,8 +112,10 @@ class ActionPipeline:
             action = ResponseAction(
                 incident_id=incident_id, kind=plan.kind.value, service=plan.service, target=plan.target,
                 summary=plan.summary, before=plan.before, after=plan.after, state=ActionState.PROPOSED.value,
-                requested_by=actor, requested_at=now, needs_approval=self._authorizer.needs_approval(permission),
-                dry_run=self._config.actions.dry_run, progress="", result={"notes": list(plan.notes)},
+                requested_by=actor, requested_at=now,
+                needs_approval=self._authorizer.needs_approval(permission) or plan.needs_override,
+                dry_run=self._config.actions.dry_run, progress="",
+                result={"notes": list(plan.notes), **({"gate": plan.gate.as_dict()} if plan.gate else {})},
                 channel_id=incident.channel_id, version=1,
             )
             session.add(action)
@@ -164,7 +166,9 @@ class ActionPipeline:
                                 outcome=Outcome.CANCELLED, text=f"withdrew {action.summary}",
                                 values={"finished_at": self._core.clock()})
 
-    async def approve(self, *, actor: str, action_id: int) -> ResponseAction:
+    async def approve(self, *, actor: str, action_id: int, reason: str = "") -> ResponseAction:
+        """A second person's go-ahead. For a model version under the accuracy gate it is an
+        override: the audit row records who overrode, the accuracy and the bar, and ``reason``."""
         action = await self._load(action_id)
         if action.state != ActionState.AWAITING_APPROVAL.value:
             return action
@@ -178,7 +182,9 @@ class ActionPipeline:
         if not decision.allowed:
             await self._audit_only(action, actor=actor, outcome=Outcome.DENIED, note=decision.reason)
             raise ActionDenied(f"🔒 {decision.reason}")
-        return await self._start(action, actor=actor, expect=ActionState.AWAITING_APPROVAL, approved=True)
+        override = _gate_override(action, actor=actor, reason=reason)
+        return await self._start(action, actor=actor, expect=ActionState.AWAITING_APPROVAL, approved=True,
+                                 override=override)
 
     async def deny(self, *, actor: str, action_id: int) -> ResponseAction:
         """An approver's no; the requester withdrawing their own request is a cancel."""
@@ -223,11 +229,13 @@ class ActionPipeline:
     # --- running -----------------------------------------------------------------------------
 
     async def _start(self, action: ResponseAction, *, actor: str, expect: ActionState,
-                     approved: bool = False) -> ResponseAction:
+                     approved: bool = False, override: dict[str, Any] | None = None) -> ResponseAction:
         now = self._core.clock()
         values: dict[str, Any] = {"started_at": now, "progress": "Starting…"}
         if approved:
             values.update(decided_by=actor, decided_at=now)
+        if override is not None:
+            values["result"] = {**(action.result or {}), "override": override}
         superseded: ResponseAction | None = None
         async with self._core.sessions() as session, session.begin():
             fresh = await store.get_action(session, action_id=action.id)
@@ -240,6 +248,8 @@ class ActionPipeline:
                 await self._conflict(session, fresh, actor=actor, holder=holder, now=now)
             if moved:
                 note = "approved; running" if approved else "confirmed; running"
+                if override is not None:
+                    note = f"{override['note']}; running"
                 if superseded is not None:
                     note += f"; superseded #{superseded.id}"
                 store.audit(session, action=fresh, actor=actor, outcome=Outcome.APPROVED if approved else Outcome.OK,
@@ -407,6 +417,20 @@ class ActionPipeline:
             if outcome == Outcome.DENIED:
                 await store.record_refusal(session, incident_id=incident_id, actor=actor, now=now,
                                            text=f"was refused {what}: {reason}", data=detail)
+
+
+def _gate_override(action: ResponseAction, *, actor: str, reason: str) -> dict[str, Any] | None:
+    """What an approval of a version under the accuracy gate overrides, for the audit row."""
+    gate = (action.result or {}).get("gate")
+    if not isinstance(gate, dict) or gate.get("passed"):
+        return None
+    accuracy = gate.get("accuracy")
+    scored = f"accuracy {accuracy:.1%}" if isinstance(accuracy, int | float) else "accuracy unchecked"
+    why = reason.strip()[:500]
+    note = (f"overrode the model accuracy gate ({gate.get('version')}: {scored}, bar {float(gate['bar']):.0%}); "
+            + (f"reason: {why}" if why else "no reason given"))
+    return {"by": actor, "reason": why, "accuracy": accuracy, "bar": gate.get("bar"), "version": gate.get("version"),
+            "note": note}
 
 
 class _NoLongerRunning(Exception):

@@ -35,10 +35,49 @@ class Plan:
     after: dict[str, Any]
     change: str  # "desired 4 → 10"
     notes: tuple[str, ...] = field(default=())
+    gate: ModelGate | None = None  # a model version put in service: how it did on its golden set
+
+    @property
+    def needs_override(self) -> bool:
+        """The version missed the accuracy gate (or it could not be checked): an approver must override."""
+        return self.gate is not None and not self.gate.passed
 
     @property
     def summary(self) -> str:
         return f"{self.kind.label} {self.target_label}: {self.change}"
+
+
+@dataclass(frozen=True)
+class ModelGate:
+    """The seeds' golden-set gate on a version about to serve ("validate_artifact --min-accuracy 0.90")."""
+
+    version: str
+    bar: float
+    accuracy: float | None  # None: it could not be checked (no golden set, the worker refused)
+    golden_version: str | None = None
+    examples: int = 0
+    why_unchecked: str = ""
+
+    @property
+    def passed(self) -> bool:
+        return self.accuracy is not None and self.accuracy >= self.bar
+
+    @property
+    def line(self) -> str:
+        """What the proposal says: the accuracy and the bar, and what a miss means."""
+        if self.accuracy is None:
+            return (f"Accuracy gate: {self.version} could not be checked against the {self.bar:.0%} bar "
+                    f"({self.why_unchecked}). An approver must override the gate.")
+        on = "its golden set" if self.golden_version in (None, self.version) else f"{self.golden_version}'s golden set"
+        scored = f"{self.version} scores {self.accuracy:.1%} on {on} ({self.examples} examples)"
+        if self.passed:
+            return f"Accuracy gate: {scored}, at or above the {self.bar:.0%} bar."
+        return f"Accuracy gate: {scored}, under the {self.bar:.0%} bar. An approver must override the gate."
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"version": self.version, "bar": self.bar, "accuracy": self.accuracy, "passed": self.passed,
+                "golden_version": self.golden_version, "examples": self.examples,
+                **({"why_unchecked": self.why_unchecked} if self.why_unchecked else {})}
 
 
 def ecs_target(ecs: EcsConfig) -> str:
@@ -191,14 +230,33 @@ class Planner:
         if state.serving is None:
             raise ActionUnavailable(f"The worker is not serving {model} yet, so there is nothing to roll back.")
         target, change = self._model_target(request, state)
+        gate = await self._model_gate(model, target, serving=state.serving)
         return Plan(
             kind=request.kind, service=name, target=model_target(model), target_label=model,
             before={"version": state.serving},
             after={"model": model, "version": target,
                    **({"steps": request.steps} if request.kind == ActionKind.ROLLBACK_MODEL else {})},
             change=change,
-            notes=tuple(v.listing_line() for v in state.versions[:6]),
+            notes=(gate.line, *(v.listing_line() for v in state.versions[:5])),
+            gate=gate,
         )
+
+    async def _model_gate(self, model: str, version: str, *, serving: str) -> ModelGate:
+        """Score ``version`` on its golden set before it serves; on the serving one's if it has none.
+
+        A gate that cannot be checked is not passed: the load then needs an approver, as a miss does.
+        """
+        assert self._providers.models is not None
+        bar = self._config.actions.model_accuracy_gate
+        try:
+            try:
+                score = await self._providers.models.golden_score(model, version=version)
+            except ProviderRejected:  # a version published before golden sets: borrow the serving one's
+                score = await self._providers.models.golden_score(model, version=version, golden_from=serving)
+        except ProviderError as exc:
+            return ModelGate(version=version, bar=bar, accuracy=None, why_unchecked=exc.message[:300])
+        return ModelGate(version=version, bar=bar, accuracy=score.accuracy, golden_version=score.golden_version,
+                         examples=score.examples)
 
     def _model_target(self, request: ActionRequest, state: ModelState) -> tuple[str, str]:
         known = ", ".join(v.version for v in state.versions)

@@ -106,3 +106,56 @@ class EcsProvider(Protocol):
                                   task_definition: str) -> EcsServiceState: ...
 
     async def force_new_deployment(self, *, cluster: str, service: str) -> EcsServiceState: ...
+
+
+# --- tasks: what the investigations read (stopped and pending tasks) ------------------------
+
+
+@dataclass(frozen=True)
+class EcsContainer:
+    name: str
+    last_status: str
+    exit_code: int | None
+    reason: str | None  # why the container stopped, when ECS says (OutOfMemoryError: ...)
+
+    @classmethod
+    def from_api(cls, raw: dict[str, Any]) -> EcsContainer:
+        exit_code = raw.get("exitCode")
+        return cls(name=str(raw.get("name") or "?"), last_status=str(raw.get("lastStatus") or ""),
+                   exit_code=exit_code if isinstance(exit_code, int) else None, reason=raw.get("reason"))
+
+
+@dataclass(frozen=True)
+class EcsTask:
+    arn: str
+    task_definition: str  # ARN
+    last_status: str  # PROVISIONING / PENDING / RUNNING / STOPPED ...
+    desired_status: str
+    group: str  # "service:<name>" for a service's tasks
+    stopped_reason: str | None
+    stop_code: str | None  # TaskFailedToStart / EssentialContainerExited / ServiceSchedulerInitiated ...
+    created_at: datetime | None
+    stopped_at: datetime | None
+    containers: tuple[EcsContainer, ...]
+
+    @property
+    def task_id(self) -> str:
+        return self.arn.rsplit("/", 1)[-1]
+
+    @classmethod
+    def from_api(cls, raw: dict[str, Any]) -> EcsTask:
+        return cls(
+            arn=str(raw.get("taskArn") or ""), task_definition=str(raw.get("taskDefinitionArn") or ""),
+            last_status=str(raw.get("lastStatus") or ""), desired_status=str(raw.get("desiredStatus") or ""),
+            group=str(raw.get("group") or ""), stopped_reason=raw.get("stoppedReason"),
+            stop_code=raw.get("stopCode"), created_at=raw.get("createdAt"), stopped_at=raw.get("stoppedAt"),
+            containers=tuple(EcsContainer.from_api(c) for c in raw.get("containers") or ()),
+        )
+
+
+class EcsTaskSource(Protocol):
+    """What the tasks investigation reads: a service's tasks by desired status."""
+
+    async def tasks(self, *, cluster: str, service: str, desired_status: str, limit: int = 100) -> tuple[EcsTask, ...]:
+        """The service's tasks whose desired status is ``desired_status`` (RUNNING or STOPPED), at most ``limit``."""
+        ...

@@ -47,6 +47,17 @@ class ModelState:
         return next((info for info in self.versions if info.version == version), None)
 
 
+@dataclass(frozen=True)
+class GoldenScore:
+    """How a version did on a golden set (its own, or ``golden_version``'s when it has none)."""
+
+    version: str
+    golden_version: str
+    accuracy: float
+    macro_f1: float | None
+    examples: int
+
+
 class ModelControl(Protocol):
     """What runbook actions ask of the model worker."""
 
@@ -60,3 +71,6 @@ class ModelControl(Protocol):
 
     async def answering_version(self, name: str) -> str | None:
         """The version the worker reports serving right now; None while it is not ready."""
+
+    async def golden_score(self, name: str, *, version: str, golden_from: str | None = None) -> GoldenScore:
+        """``version`` scored on its own golden set, or on ``golden_from``'s; reading only."""

@@ -176,6 +176,14 @@ async def test_resolving_cancels_every_timer(world: World) -> None:
     assert await world._events(incident_id, "update_reminder") == []
 
 
+async def test_a_p3_is_a_notice_that_pages_nobody(world: World) -> None:
+    # The seeds' warnings ("Slack notification") route to P3: the channel and the announcement, no page.
+    incident_id = await world.declare(severity=Severity.P3)
+    await world.at(0)
+    await world.at(120)
+    assert await world.escalations(incident_id) == []
+
+
 async def test_a_security_incident_pages_the_security_team_at_once(world: World) -> None:
     incident_id = await world.declare(runbook="security", severity=Severity.P2)
     await world.at(0)
@@ -185,7 +193,7 @@ async def test_a_security_incident_pages_the_security_team_at_once(world: World)
 
 
 async def test_severity_picks_its_own_levels_and_a_raise_replans_at_once(world: World) -> None:
-    incident_id = await world.declare(severity=Severity.P3)
+    incident_id = await world.declare(severity=Severity.P2)
     await world.at(0)
     await world.at(20)
     assert len(await world.escalations(incident_id)) == 1

@@ -34,7 +34,8 @@ def page(priority: str | None, urgency: str = "high", service: str = "PSVC001") 
 def test_seed_thresholds_decide_the_severity() -> None:
     assert route(alarm("multimodal-prod-p95-latency", threshold=1.0), SEEDS).severity == Severity.P0
     assert route(alarm("multimodal-prod-p95-latency", threshold=0.6), SEEDS).severity == Severity.P2
-    assert route(alarm("multimodal-prod-error-rate", threshold=1), SEEDS).severity == Severity.P2
+    # No configured rule decides a 1% error rate; the seeds' own levels call it a warning: P3, a notice.
+    assert route(alarm("multimodal-prod-error-rate", threshold=1), SEEDS).severity == Severity.P3
     critical = route(alarm("multimodal-prod-error-rate", threshold=5), SEEDS)
     assert (critical.severity, critical.runbook_class) == (Severity.P0, "high_error_rate")
     assert route(alarm("x", metric="drift_score"), SEEDS).runbook_class == "model_drift"

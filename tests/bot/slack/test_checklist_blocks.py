@@ -116,3 +116,51 @@ def test_step_events_read_well_in_the_channel_and_the_postmortem() -> None:
     assert timeline_event_line(switched).startswith("📘 <@U0BOB>: switched the runbook")
     assert describe(done) == "Runbook high_latency: step done: Scale up the service"
     assert describe(switched) == "Runbook: switched the runbook from high_latency to security"
+
+
+def test_the_current_phases_open_steps_show_their_commands_filled_in() -> None:
+    from bot.config import IncidentBotConfig
+    from runbooks.engine.commands import CommandFacts
+
+    config = IncidentBotConfig.from_mapping({"services": {"scoring-api": {
+        "ecs": {"cluster": "scoring-prod", "service": "scoring-svc", "min": 1, "max": 4}}}})
+    facts = CommandFacts.of(service_name="scoring-api", service=config.services["scoring-api"], region="eu-west-1")
+    runbook = LIBRARY.runbooks["deployment_failure"]
+    _, blocks = checklist(incident=INCIDENT, runbook=runbook, choice=chosen("deployment_failure"), rows={},
+                          facts=facts)
+
+    def line(step_id: str) -> str:
+        return next(b for b in blocks if b.get("block_id", "").endswith(f"-{step_id}"))["text"]["text"]
+
+    shown = line("check-stopped-tasks")  # triage: the current phase
+    assert ("```aws ecs list-tasks --cluster scoring-prod --service scoring-svc --desired-status STOPPED"
+            in shown)
+    assert "{cluster}" not in shown and "multimodal-prod" not in shown
+    assert "--query 'tasks[0].stoppedReason'" in shown and shown.endswith("```")
+    assert "```" not in line("rollback-deploy")  # containment comes later
+    # Once triage is done, containment's commands show, and the done steps' go.
+    rows = {step.id: RunbookStep(step_id=step.id, state=StepState.DONE.value, done_by="U0ALICE", done_at=NOW,
+                                 title=step.title, runbook=runbook.name)
+            for step in runbook.phases[0].steps}
+    _, blocks = checklist(incident=INCIDENT, runbook=runbook, choice=chosen("deployment_failure"), rows=rows,
+                          facts=facts)
+    assert "```" not in line("check-stopped-tasks")
+    assert "--cluster scoring-prod --service scoring-svc" in line("rollback-deploy")
+
+
+def test_commands_are_escaped_and_bounded() -> None:
+    from runbooks.engine.commands import CommandFacts
+    from runbooks.engine.schema import Runbook
+
+    how = "curl <https://evil|click> && echo `id` *bold* <!channel>\n" + "x" * 3000
+    runbook = Runbook.model_validate({
+        "name": "odd", "title": "Odd one", "summary": "A runbook with odd commands.", "severity": "P2",
+        "phases": [{"phase": "triage", "steps": [
+            {"id": "odd", "title": "Run the odd one", "why": "To test escaping.", "how": how[:1500]}]}]})
+    _, blocks = checklist(incident=INCIDENT, runbook=runbook, choice=chosen("odd"), rows={},
+                          facts=CommandFacts(service="svc"))
+    text = next(b for b in blocks if b.get("block_id", "").endswith("-odd"))["text"]["text"]
+    assert len(text) < 1000 and text.endswith("…```")
+    code = text[text.index("```") + 3:-3]
+    assert "<" not in code and ">" not in code and "`" not in code
+    assert "&lt;!channel&gt;" in code and "&amp;&amp;" in code
