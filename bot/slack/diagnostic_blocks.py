@@ -13,6 +13,11 @@ _OPENS = {"rollback": (ActionId.OPEN_ROLLBACK, "Rollback…"), "scale": (ActionI
           "flags": (ActionId.OPEN_FLAGS, "Flags…")}
 
 
+# Enough for the golden set's three models with the worse one's comparison, per-class drops and
+# suggested severity; the section's own 2,900-character cap still bounds it.
+LINES_PER_STEP = 9
+
+
 def diagnostics_message(*, number: int, results: Sequence[StepResult], total: int,
                         pending: Sequence[str] = ()) -> tuple[str, list[Block]]:
     done = len(results)
@@ -25,7 +30,7 @@ def diagnostics_message(*, number: int, results: Sequence[StepResult], total: in
     for result in results:
         body = f"{result.verdict.emoji} *{escape_mrkdwn(result.headline)}*"
         if result.lines and finished:
-            body += "\n" + "\n".join(f"• {escape_mrkdwn(line)}" for line in result.lines[:6])
+            body += "\n" + "\n".join(f"• {escape_mrkdwn(line)}" for line in result.lines[:LINES_PER_STEP])
         blocks.append(section(body[:2900]))
     if pending:
         blocks.append(context("⏳ " + " · ".join(pending)))

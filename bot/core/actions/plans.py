@@ -230,24 +230,24 @@ class Planner:
         if state.serving is None:
             raise ActionUnavailable(f"The worker is not serving {model} yet, so there is nothing to roll back.")
         target, change = self._model_target(request, state)
-        gate = await self._model_gate(model, target, serving=state.serving)
+        bar = self._config.actions.model_accuracy_gate
+        gate = await self._model_gate(model, target, serving=state.serving, bar=bar) if bar is not None else None
         return Plan(
             kind=request.kind, service=name, target=model_target(model), target_label=model,
             before={"version": state.serving},
             after={"model": model, "version": target,
                    **({"steps": request.steps} if request.kind == ActionKind.ROLLBACK_MODEL else {})},
             change=change,
-            notes=(gate.line, *(v.listing_line() for v in state.versions[:5])),
+            notes=(*((gate.line,) if gate else ()), *(v.listing_line() for v in state.versions[:5])),
             gate=gate,
         )
 
-    async def _model_gate(self, model: str, version: str, *, serving: str) -> ModelGate:
+    async def _model_gate(self, model: str, version: str, *, serving: str, bar: float) -> ModelGate:
         """Score ``version`` on its golden set before it serves; on the serving one's if it has none.
 
         A gate that cannot be checked is not passed: the load then needs an approver, as a miss does.
         """
         assert self._providers.models is not None
-        bar = self._config.actions.model_accuracy_gate
         try:
             try:
                 score = await self._providers.models.golden_score(model, version=version)

@@ -43,7 +43,7 @@ class _NoDirectory:
         return []
 
 
-def config(gate: float | None = None) -> IncidentBotConfig:
+def config(gate: float | None = 0.90) -> IncidentBotConfig:
     actions: dict[str, object] = {"verify_timeout": "60s", "verify_every": "1s"}
     if gate is not None:
         actions["model_accuracy_gate"] = gate
@@ -165,6 +165,6 @@ def test_a_gate_that_could_not_be_checked_is_not_passed() -> None:
 
 
 def test_the_bar_is_a_fraction() -> None:
-    assert IncidentBotConfig.from_mapping({}).actions.model_accuracy_gate == 0.90
+    assert IncidentBotConfig.from_mapping({}).actions.model_accuracy_gate is None
     with pytest.raises(ConfigError, match="model_accuracy_gate"):
         IncidentBotConfig.from_mapping({"actions": {"model_accuracy_gate": 90}})
