@@ -24,6 +24,7 @@ from bot.core.checklist_refresh import request_checklist
 from bot.core.errors import InvalidInput
 from bot.core.record_facts import Proof, RecordFact
 from bot.core.timeline import EventKind, list_events, record_event
+from bot.core.unit_of_work import Core
 from storage.models import Incident, IncidentRunbook, RunbookStep
 
 
@@ -167,6 +168,18 @@ async def _step_row(session: AsyncSession, *, incident_id: int, runbook: str, st
             continue  # someone else's first touch of the same step: use their row
         return row
     raise InvalidInput("That step is being changed by someone else; try again.")
+
+
+async def mark_step(core: Core, *, incident_id: int, step: StepRef, actor: str, done: bool = True,
+                    via: str = "checkbox") -> RunbookStep:
+    """Tick (or reopen) one step in its own audited transaction: a person's checkbox, or a job's
+    run (``via`` says which) that read what the step asks for."""
+    return await core.change(
+        actor=actor, action="runbook.step", incident_id=incident_id,
+        detail={"runbook": step.runbook, "step": step.step_id, "done": done, "via": via},
+        apply=lambda session, now: set_done(session, incident_id=incident_id, runbook=step.runbook,
+                                            step_id=step.step_id, title=step.title, done=done, actor=actor,
+                                            now=now, via=via))
 
 
 async def set_done(session: AsyncSession, *, incident_id: int, runbook: str, step_id: str, title: str, done: bool,

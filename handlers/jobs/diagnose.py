@@ -87,18 +87,12 @@ class Diagnoser:
             ran = await run_suite(subject, tools, progress, timeouts=self.timeouts, only=only)
             # A check that could not run (worker down, no metric) leaves its step open to try again.
             if runbook_step is not None and any(r.verdict != Verdict.UNAVAILABLE for r in ran):
-                await self._tick(incident.id, actor=actor, step=runbook_step)
+                # The check ran, whatever it found: its findings are on the timeline for people to read.
+                await checklists.mark_step(self.core, incident_id=incident.id, step=runbook_step, actor=actor,
+                                           via="diagnose")
         except Exception:  # a background run logs what it cannot report
             log.exception("diagnostics for incident %s failed", incident.id)
 
-    async def _tick(self, incident_id: int, *, actor: str, step: StepRef) -> None:
-        """The check ran, whatever it found: its findings are on the timeline for people to read."""
-        await self.core.change(
-            actor=actor, action="runbook.step", incident_id=incident_id,
-            detail={"runbook": step.runbook, "step": step.step_id, "done": True, "via": "diagnose"},
-            apply=lambda session, now: checklists.set_done(
-                session, incident_id=incident_id, runbook=step.runbook, step_id=step.step_id, title=step.title,
-                done=True, actor=actor, now=now, via="diagnose"))
 
     async def _record(self, incident_id: int, *, actor: str, result: StepResult, run_id: str) -> None:
         async with self.core.sessions() as session, session.begin():

@@ -25,6 +25,7 @@ from bot.slack.action_blocks import decision_reply, proposal
 from bot.slack.blocks import section
 from bot.slack.ids import BlockId, CallbackId, InputId
 from handlers.services import Services
+from handlers.slack import view_state
 from handlers.slack.context import (
     ACK_BUDGET_SECONDS,
     Ack,
@@ -40,32 +41,20 @@ from storage.models import ResponseAction
 Parse = Callable[[dict[str, Any], str], tuple[ActionRequest, BlockId]]
 
 
-def _values(view: dict[str, Any]) -> dict[str, Any]:
-    return (view.get("state") or {}).get("values") or {}
-
-
-def _field(view: dict[str, Any], block: BlockId, action: InputId) -> dict[str, Any]:
-    return (_values(view).get(block.value) or {}).get(action.value) or {}
-
-
-def _selected(view: dict[str, Any], block: BlockId, action: InputId) -> str:
-    return str((_field(view, block, action).get("selected_option") or {}).get("value") or "")
-
-
 
 def parse_scale(view: dict[str, Any], service: str) -> tuple[ActionRequest, BlockId]:
-    raw = str(_field(view, BlockId.SCALE_COUNT, InputId.COUNT).get("value") or "").strip()
+    raw = view_state.typed(view, BlockId.SCALE_COUNT, InputId.COUNT)
     count = int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 7 else None
     return ActionRequest(ActionKind.SCALE, service=service, count=count, value=raw), BlockId.SCALE_COUNT
 
 
 def parse_rollback(view: dict[str, Any], service: str) -> tuple[ActionRequest, BlockId]:
-    version = _selected(view, BlockId.ROLLBACK_VERSION, InputId.VERSION)
+    version = view_state.selected(view, BlockId.ROLLBACK_VERSION, InputId.VERSION)
     if version:
         model, _, wanted = version.partition("@")
         return ActionRequest(ActionKind.LOAD_MODEL, service=service, model=model, version=wanted), \
             BlockId.ROLLBACK_VERSION
-    target = _selected(view, BlockId.ROLLBACK_TARGET, InputId.TARGET)
+    target = view_state.selected(view, BlockId.ROLLBACK_TARGET, InputId.TARGET)
     kind, _, name = target.partition(":")
     if kind == "model":
         return ActionRequest(ActionKind.ROLLBACK_MODEL, service=service, model=name), BlockId.ROLLBACK_TARGET
@@ -77,8 +66,8 @@ def parse_rollback(view: dict[str, Any], service: str) -> tuple[ActionRequest, B
 
 
 def parse_flag(view: dict[str, Any], service: str) -> tuple[ActionRequest, BlockId]:
-    name = _selected(view, BlockId.FLAG_NAME, InputId.FLAG)
-    value = str(_field(view, BlockId.FLAG_VALUE, InputId.VALUE).get("value") or "")
+    name = view_state.selected(view, BlockId.FLAG_NAME, InputId.FLAG)
+    value = view_state.typed(view, BlockId.FLAG_VALUE, InputId.VALUE, strip=False)
     return ActionRequest(ActionKind.SET_FLAG, service=service, parameter=name, value=value), BlockId.FLAG_VALUE
 
 
@@ -125,7 +114,7 @@ async def on_action_form(callback: CallbackId, ack: Ack, body: dict[str, Any], v
     try:
         action = work.result()
     except ActionInputError as exc:
-        if block.value in _values(view):
+        if block.value in view_state.values(view):
             await ack(response_action="errors", errors={block.value: str(exc)[:500]})
         else:
             await ack(response_action="update", view=_message_view("Not possible", f"⚠️ {exc}"))

@@ -22,6 +22,7 @@ from bot.slack.errors import SlackError
 from bot.slack.ids import ActionId, BlockId, CallbackId, InputId
 from bot.slack.postmortem_blocks import changes_modal, parse_review_value
 from handlers.services import Services
+from handlers.slack import view_state
 from handlers.slack.actions import request_from_action
 from handlers.slack.context import (
     Ack,
@@ -134,9 +135,7 @@ async def on_changes_submitted(ack: Ack, body: dict[str, Any], view: dict[str, A
     services = services_of(context)
     services.metrics.slack_requests.labels(kind="view", name=CallbackId.POSTMORTEM_CHANGES_MODAL.value).inc()
     metadata = view_metadata(view)
-    values = (view.get("state") or {}).get("values") or {}
-    comment = str(((values.get(BlockId.POSTMORTEM_COMMENT.value) or {}).get(InputId.COMMENT.value) or {})
-                  .get("value") or "").strip()
+    comment = view_state.typed(view, BlockId.POSTMORTEM_COMMENT, InputId.COMMENT)
     postmortem_id, draft = metadata.get("postmortem_id"), metadata.get("draft")
     user = (body.get("user") or {}).get("id", "")
     if not comment:

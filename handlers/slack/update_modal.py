@@ -29,6 +29,7 @@ from bot.slack.errors import SlackError
 from bot.slack.ids import ActionId, BlockId, CallbackId, InputId
 from bot.slack.update_views import status_update_modal
 from handlers.services import Services
+from handlers.slack import view_state
 from handlers.slack.actions import request_from_action
 from handlers.slack.context import (
     ACK_BUDGET_SECONDS,
@@ -110,9 +111,7 @@ async def on_post_update_clicked(ack: Ack, body: dict[str, Any], context: AsyncB
 
 
 def submitted_text(view: dict[str, Any]) -> str:
-    values = (view.get("state") or {}).get("values") or {}
-    field = (values.get(BlockId.UPDATE_TEXT.value) or {}).get(InputId.UPDATE.value) or {}
-    return str(field.get("value") or "").strip()
+    return view_state.typed(view, BlockId.UPDATE_TEXT, InputId.UPDATE)
 
 
 def problem_with(text: str) -> str | None:

@@ -10,21 +10,17 @@ from slack_bolt.context.async_context import AsyncBoltContext
 
 from bot.config.severity import Severity
 from bot.slack.ids import BlockId, CallbackId, InputId
+from handlers.slack import view_state
 from handlers.slack.commands.declare import declare_incident
 from handlers.slack.context import Ack, Reply, Request, respond_later, services_of
 from handlers.slack.errors import message_for
 
 
-def _value(state: dict[str, Any], block: BlockId, action: InputId) -> dict[str, Any]:
-    return (state.get(block.value) or {}).get(action.value) or {}
-
-
 def parse_declare_submission(view: dict[str, Any]) -> tuple[dict[str, str], str, Severity, str | None]:
     """Returns (errors by block id, title, severity, service)."""
-    state = (view.get("state") or {}).get("values") or {}
-    title = (_value(state, BlockId.DECLARE_TITLE, InputId.TITLE).get("value") or "").strip()
-    chosen = (_value(state, BlockId.DECLARE_SEVERITY, InputId.SEVERITY).get("selected_option") or {}).get("value")
-    service = (_value(state, BlockId.DECLARE_SERVICE, InputId.SERVICE).get("selected_option") or {}).get("value")
+    title = view_state.typed(view, BlockId.DECLARE_TITLE, InputId.TITLE)
+    chosen = view_state.selected(view, BlockId.DECLARE_SEVERITY, InputId.SEVERITY)
+    service = view_state.selected(view, BlockId.DECLARE_SERVICE, InputId.SERVICE) or None
     errors: dict[str, str] = {}
     if not title:
         errors[BlockId.DECLARE_TITLE.value] = "Say in a few words what is happening."

@@ -9,7 +9,6 @@ levels (``bot.core.routing.SEED_ROUTING``) decide.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -19,49 +18,22 @@ from bot.core.timers import TimerKind
 from bot.slack.ids import BlockId
 from runbooks.engine.loader import load_library
 from sandbox.aws_seed import SeededProduction
-from storage.models import Incident, IncidentRunbook, Timer
+from storage.models import Timer
 from tests.handlers.webhooks.sns_fixtures import (
-    DEFAULT_TOPIC_ARN,
     cloudwatch_alarm_message,
-    signed_sns_message,
-    sns_body,
-    write_pinned_cert,
 )
-from tests.scenarios.actions_support import ALICE, CONFIG, ONCALL_GROUP, add_oncall_group, all_text, wait_for
+from tests.scenarios.actions_support import all_text, wait_for
 from tests.scenarios.harness import Database
+from tests.scenarios.sns_alarms import chosen, deliver, incident_of, pinned_checklist, sns_bot
 
 REGRESSION = load_library().runbooks["model_regression"].title
 
 
 @pytest.fixture
-def sns_bot(bot_factory, slack, production: SeededProduction, aws_env: str, tmp_path: Path):
-    add_oncall_group(slack)
-    certs = tmp_path / "sns-certs"
-    write_pinned_cert(certs)
-    config = tmp_path / "config.yaml"
+def alarm_bot(bot_factory, slack, production: SeededProduction, aws_env: str, tmp_path: Path):
     # Everyone is paged at once by default; a P3 is the exception (no `by_severity.P3` here).
     paging = "escalation:\n  default:\n    - {after: 0m, notify: {users: [U0BOB]}}\n"
-    config.write_text(CONFIG.format(group=ONCALL_GROUP, alice=ALICE, bob="U0BOB", ttl="10m", dry_run="false")
-                      + paging)
-    return bot_factory(config_path=str(config), aws_endpoint_url=aws_env, sns_certs_dir=str(certs),
-                       sns_topic_arns=DEFAULT_TOPIC_ARN)
-
-
-def deliver(bot, http: httpx.Client, alarm: dict[str, Any]) -> None:  # type: ignore[no-untyped-def]
-    message = signed_sns_message(message=alarm)
-    response = http.post(f"{bot.url}/webhooks/cloudwatch", content=sns_body(message),
-                         headers={"x-amz-sns-message-type": "Notification", "Content-Type": "text/plain"})
-    assert response.status_code == 200 and response.json()["status"] == "opened", response.text
-
-
-def incident_of(db: Database, service: str) -> Any:
-    with db.engine.connect() as conn:
-        return conn.execute(select(Incident).where(Incident.service == service)).one_or_none()
-
-
-def chosen(db: Database, incident_id: int) -> Any:
-    with db.engine.connect() as conn:
-        return conn.execute(select(IncidentRunbook).where(IncidentRunbook.incident_id == incident_id)).one_or_none()
+    return sns_bot(bot_factory, slack, aws_env, tmp_path, extra_config=paging)
 
 
 def timer_kinds(db: Database, incident_id: int) -> set[str]:
@@ -69,18 +41,8 @@ def timer_kinds(db: Database, incident_id: int) -> set[str]:
         return set(conn.scalars(select(Timer.kind).where(Timer.incident_id == incident_id)).all())
 
 
-def pinned_checklist(slack, db: Database, service: str) -> Any:  # type: ignore[no-untyped-def]
-    def look() -> Any:
-        incident = incident_of(db, service)
-        if incident is None or not incident.channel_id:
-            return None
-        return next((m for m in slack.pins(incident.channel_id) if "Runbook" in all_text(m)), None)
-
-    return wait_for(look, what=f"the checklist of {service}")
-
-
 def test_a_confidence_alarm_opens_model_regression_with_disable_auto_apply_at_p0(
-        sns_bot, slack, http: httpx.Client, db: Database) -> None:
+        alarm_bot, slack, http: httpx.Client, db: Database) -> None:
     # Seed 001: "Confidence scores consistently below 0.75".
     confidence = cloudwatch_alarm_message(
         alarm_name="ticket-classifier-confidence-low", metric_name="mean_confidence", namespace="BoltIT/Pilot",
@@ -90,8 +52,8 @@ def test_a_confidence_alarm_opens_model_regression_with_disable_auto_apply_at_p0
     # Seed 000's warning: "P95 latency > 600ms for 10 minutes", a Slack notification.
     warning = cloudwatch_alarm_message(alarm_name="ElevatedLatency", dimensions={"ServiceName": "scoring-engine"},
                                        threshold=0.6, description="P95 latency above 600 ms")
-    deliver(sns_bot, http, confidence)
-    deliver(sns_bot, http, warning)
+    deliver(alarm_bot, http, confidence)
+    deliver(alarm_bot, http, warning)
 
     checklist = pinned_checklist(slack, db, "multimodal-api")
     text = all_text(checklist)

@@ -15,29 +15,21 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import select
 
 from bot.slack.ids import ActionId, BlockId, CallbackId
 from runbooks.engine.loader import load_library
 from sandbox.aws_seed import SeededProduction
-from storage.models import Incident, IncidentRunbook
 from tests.handlers.webhooks.sns_fixtures import (
-    DEFAULT_TOPIC_ARN,
     cloudwatch_alarm_message,
     cloudwatch_math_alarm_message,
-    signed_sns_message,
-    sns_body,
-    write_pinned_cert,
 )
 from tests.scenarios.actions_support import (
     ALICE,
-    CONFIG,
-    ONCALL_GROUP,
-    add_oncall_group,
     all_text,
     wait_for,
 )
 from tests.scenarios.harness import Database, SlackUser
+from tests.scenarios.sns_alarms import chosen, deliver, incident_of, pinned_checklist, sns_bot
 
 LIBRARY = load_library()
 SATURATION = LIBRARY.runbooks["saturation"].title if "saturation" in LIBRARY.runbooks else "Resource saturation"
@@ -45,46 +37,12 @@ HIGH_LATENCY = LIBRARY.runbooks["high_latency"].title
 
 
 @pytest.fixture
-def sns_bot(bot_factory, slack, production: SeededProduction, aws_env: str, tmp_path: Path):
-    add_oncall_group(slack)
-    certs = tmp_path / "sns-certs"
-    write_pinned_cert(certs)
-    config = tmp_path / "config.yaml"
-    config.write_text(CONFIG.format(group=ONCALL_GROUP, alice=ALICE, bob="U0BOB", ttl="10m", dry_run="false"))
-    return bot_factory(config_path=str(config), aws_endpoint_url=aws_env, sns_certs_dir=str(certs),
-                       sns_topic_arns=DEFAULT_TOPIC_ARN)
-
-
-def deliver(bot, http: httpx.Client, alarm: dict[str, Any]) -> None:  # type: ignore[no-untyped-def]
-    message = signed_sns_message(message=alarm)
-    response = http.post(f"{bot.url}/webhooks/cloudwatch", content=sns_body(message),
-                         headers={"x-amz-sns-message-type": "Notification", "Content-Type": "text/plain"})
-    assert response.status_code == 200 and response.json()["status"] == "opened", response.text
-
-
-def incident_of(db: Database, service: str) -> Any:
-    with db.engine.connect() as conn:
-        return conn.execute(select(Incident).where(Incident.service == service)).one_or_none()
-
-
-def chosen(db: Database, incident_id: int) -> Any:
-    with db.engine.connect() as conn:
-        return conn.execute(select(IncidentRunbook).where(IncidentRunbook.incident_id == incident_id)).one_or_none()
-
-
-def pinned_checklist(slack, db: Database, service: str) -> Any:  # type: ignore[no-untyped-def]
-    """The checklist pinned in the service's incident channel, once it is there."""
-    def look() -> Any:
-        incident = incident_of(db, service)
-        if incident is None or not incident.channel_id:
-            return None
-        return next((m for m in slack.pins(incident.channel_id) if "Runbook" in all_text(m)), None)
-
-    return wait_for(look, what=f"the checklist of {service}")
+def alarm_bot(bot_factory, slack, production: SeededProduction, aws_env: str, tmp_path: Path):
+    return sns_bot(bot_factory, slack, aws_env, tmp_path)
 
 
 def test_saturation_alarms_get_the_saturation_checklist_and_latency_and_error_alarms_keep_theirs(
-        sns_bot, slack, http: httpx.Client, db: Database) -> None:
+        alarm_bot, slack, http: httpx.Client, db: Database) -> None:
     cpu = cloudwatch_alarm_message(
         alarm_name="multimodal-api-cpu-high", metric_name="CPUUtilization", namespace="AWS/ECS",
         dimensions={"ClusterName": "multimodal-prod", "ServiceName": "multimodal-api"}, threshold=70.0,
@@ -104,7 +62,7 @@ def test_saturation_alarms_get_the_saturation_checklist_and_latency_and_error_al
                  _query("requests", "RequestCount", "ai-orchestrator"),
                  _query("errors", "HTTPCode_Target_5XX_Count", "ai-orchestrator")])
     for alarm in (cpu, memory, latency, errors):
-        deliver(sns_bot, http, alarm)
+        deliver(alarm_bot, http, alarm)
 
     cpu_checklist = all_text(pinned_checklist(slack, db, "multimodal-api"))
     assert f"Runbook: {SATURATION}" in cpu_checklist
@@ -132,7 +90,7 @@ def test_saturation_alarms_get_the_saturation_checklist_and_latency_and_error_al
     first = action_blocks[0]
     assert first["block_id"] == f"{BlockId.RUNBOOK_STEP.value}-scale-out"
     assert "Scale" in first["accessory"]["text"]["text"]
-    alice = SlackUser(bot=sns_bot, slack=slack, user_id=ALICE, http=http)
+    alice = SlackUser(bot=alarm_bot, slack=slack, user_id=ALICE, http=http)
     alice.click(ActionId.RUNBOOK_STEP, channel=cpu_incident.channel_id, message_ts=pinned.ts, value="scale-out",
                 block_id=first["block_id"])
     form = wait_for(lambda: [v for v in slack.views() if v.get("callback_id") == CallbackId.SCALE_MODAL
