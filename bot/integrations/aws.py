@@ -26,6 +26,7 @@ from botocore.exceptions import (
     ParamValidationError,
 )
 from botocore.exceptions import ConnectionError as BotoConnectionError
+from botocore.parsers import ResponseParserError
 
 from bot.core.ports.errors import ProviderError, ProviderRejected, ProviderUnavailable
 
@@ -146,3 +147,7 @@ class AwsService:
             return await asyncio.to_thread(lambda: work(self.client()))
         except (BotoCoreError, ClientError) as exc:
             raise map_aws_error(exc, provider=self.service, what=what) from exc
+        except (ResponseParserError, UnicodeDecodeError) as exc:
+            # An endpoint (a proxy, a broken emulator) answered with something that is not AWS's shape.
+            raise ProviderUnavailable(f"{self.service.upper()} could not {what}: its answer could not be read "
+                                      f"({type(exc).__name__})", provider=self.service) from exc

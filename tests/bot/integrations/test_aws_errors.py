@@ -29,6 +29,7 @@ class FailingAws:
     def __init__(self) -> None:
         self.status = 400
         self.error = {"__type": "ThrottlingException", "message": "Rate exceeded"}
+        self.raw: bytes | None = None  # when set, a 200 with these bytes instead of the error
         self.requests = 0
         owner = self
 
@@ -36,8 +37,8 @@ class FailingAws:
             def do_POST(self) -> None:
                 self.rfile.read(int(self.headers.get("content-length") or 0))
                 owner.requests += 1
-                body = json.dumps(owner.error).encode()
-                self.send_response(owner.status)
+                body = owner.raw if owner.raw is not None else json.dumps(owner.error).encode()
+                self.send_response(200 if owner.raw is not None else owner.status)
                 self.send_header("content-type", "application/x-amz-json-1.1")
                 self.send_header("content-length", str(len(body)))
                 self.end_headers()
@@ -85,6 +86,27 @@ async def test_throttling_is_retried_then_unavailable(failing_aws: FailingAws):
     assert caught.value.provider == "ecs"
     assert "ThrottlingException: Rate exceeded" in caught.value.message
     assert "after 3 attempts" in caught.value.message
+
+
+async def test_an_answer_that_is_not_text_is_unavailable_not_a_crash(failing_aws: FailingAws):
+    failing_aws.raw = b"\xff\xfe not text \x80"
+    ecs = Boto3Ecs(endpoint_url=failing_aws.url, max_attempts=1)
+
+    with pytest.raises(ProviderUnavailable) as caught:
+        await ecs.describe(cluster="multimodal-prod", service="multimodal-api")
+
+    assert caught.value.provider == "ecs"
+    assert "its answer could not be read (UnicodeDecodeError)" in caught.value.message
+
+
+@pytest.mark.parametrize("raw", [b"{not json", b"<html>proxy error</html>"])
+async def test_an_answer_that_is_not_json_is_a_provider_error(failing_aws: FailingAws, raw: bytes):
+    # botocore reads a body it cannot parse as an empty answer: ECS then names no service.
+    failing_aws.raw = raw
+    ecs = Boto3Ecs(endpoint_url=failing_aws.url, max_attempts=1)
+
+    with pytest.raises(ProviderError):
+        await ecs.describe(cluster="multimodal-prod", service="multimodal-api")
 
 
 async def test_server_errors_are_retried_five_times_by_default(failing_aws: FailingAws):
