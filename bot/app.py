@@ -34,6 +34,7 @@ from bot.integrations.cloudwatch import Boto3CloudWatch
 from bot.integrations.ecs import Boto3Ecs
 from bot.integrations.elb import Boto3TargetHealth
 from bot.integrations.embedding import WorkerEmbedder
+from bot.integrations.http_probe import HttpxProbe
 from bot.integrations.logs import Boto3Logs
 from bot.integrations.models import WorkerModelControl
 from bot.integrations.pagerduty import PagerDutyEventsClient, PagerDutyRestClient
@@ -182,10 +183,14 @@ def create_app(settings: Settings, options: AppOptions = AppOptions()) -> FastAP
                           timeouts={step: limit * settings.diagnose_timeout_factor
                                     for step, limit in STEP_TIMEOUTS.items()})
     aws_endpoint = settings.aws_endpoint_url or None
+    http_probe = HttpxProbe()  # reads of the services' own pages: a feature store's health, a /stats page
     investigator = Investigator(core=core, config=config, gateway=gateway,
                                 investigations=investigations(logs=Boto3Logs(endpoint_url=aws_endpoint),
                                                               ecs=Boto3Ecs(endpoint_url=aws_endpoint),
-                                                              targets=Boto3TargetHealth(endpoint_url=aws_endpoint)),
+                                                              targets=Boto3TargetHealth(endpoint_url=aws_endpoint),
+                                                              worker=worker, sessions=sessions,
+                                                              metrics=Boto3CloudWatch(endpoint_url=aws_endpoint),
+                                                              http=http_probe),
                                 timeout_factor=settings.diagnose_timeout_factor)
     services = Services(core=core, gateway=gateway, config=config, metrics=metrics, actions=actions,
                         action_providers=action_providers, diagnoser=diagnoser, escalation=escalation,
@@ -219,6 +224,7 @@ def create_app(settings: Settings, options: AppOptions = AppOptions()) -> FastAP
             await actions.aclose()
             await diagnoser.aclose()
             await investigator.aclose()
+            await http_probe.aclose()
             await worker.aclose()
             dispatcher.stop()
             await delivery

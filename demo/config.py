@@ -10,6 +10,15 @@ from __future__ import annotations
 import yaml
 
 from bot.config import IncidentBotConfig
+from sandbox.aws_seed import (
+    DATA_QUALITY_SERVICE,
+    FEATURE_DIMENSION,
+    FEATURE_NAMESPACE,
+    FEATURES,
+    FRESHNESS_METRIC,
+    NULL_RATE_METRIC,
+    SCORING_LOG_GROUP,
+)
 
 DEMO_PAGERDUTY_SERVICE = "PSVC002"  # the scoring API's PagerDuty service, where the outage scenario pages
 DEMO_TIME_SCALE = 30  # a configured minute passes in two seconds
@@ -34,9 +43,64 @@ services:
       dimensions: {{ServiceName: multimodal-api}}
     logs: {{group: /aws/ecs/multimodal-prod}}  # seeded by sandbox/aws_seed.py with error codes
     load_balancer: {{target_group: multimodal-api}}  # one target of three is down
+    # Seed 000's SLOs (the defaults, written out) and its own metrics, seeded by sandbox/aws_seed.py
+    # (seed_health) with percentiles published as metrics, which moto can serve; a real ALB's
+    # TargetResponseTime would be `latency:`, read as p95 and p99.
+    slo: {{p95_ms: 600, error_rate: 0.005, availability: 0.995}}
+    health_metrics:
+      requests: &health {{namespace: Multimodal/Prod, name: inference_requests_total,
+                          dimensions: {{ServiceName: multimodal-api}}}}
+      errors: {{<<: *health, name: error_count_total}}
+      latency_p95: {{<<: *health, name: inference_latency_p95_seconds}}
+      latency_p99: {{<<: *health, name: inference_latency_p99_seconds}}
+      cpu: {{<<: *health, name: cpu_utilization_percent}}
+      memory: {{<<: *health, name: memory_used_bytes}}
+      gpu: {{<<: *health, name: gpu_utilization_percent}}
+    # Release 1.6.0 went out as a canary beside 1.5.0; the app tags its metrics with the Version.
+    canary: {{dimension: Version, canary: "1.6.0", stable: "1.5.0"}}
+    # Seed 004's "same input = same output": these are replayed against incident-text by the Determinism
+    # investigation, twice and against what the serving version answered the first time.
+    determinism:
+      model: incident-text
+      tolerance: 1e-6
+      inputs:
+        - P95 latency 2.4s on the multimodal API for 10 minutes, requests timing out
+        - p99 latency above SLO (150ms) on the scoring API during batch processing
+        - 5xx error rate above 1% on multimodal-api since the last deploy
+        - DOC_001 corrupt document uploads rejected at a high rate
+        - IMG_001 image decode failures spiking on the image recognition endpoint
+        - RATE_001 rate limit errors from the upstream provider, requests failing
+        - drift score 0.31 on the document classifier, confidence sliding all week
+        - ticket classifier auto-apply picking wrong categories, F1 down 15%
+        - accuracy dropped to 0.82 on the golden set after promoting the new model version
+        - new ECS tasks keep stopping, failing ELB health checks during the rollout
+        - model artifact fails to load on startup, canary failing
+        - no healthy targets behind the load balancer, multimodal API completely down
+        - OpenAI provider outage, all requests failing, failover to backup model
+        - stolen API key used from an unknown IP against the scoring API
+        - PII exposure in model logs, customer emails visible in predictions
+        - feature store materialization stale for 6 hours, null rate 12% on sensor features
+        - normalization context older than 24h, scores inconsistent for the same company
+        - same input producing different scores on the scoring engine after a weights change
+        - memory usage above 2GB per instance, tasks killed out of memory
+        - database p95 response time above 50ms, connection pool exhausted
   scoring-api:
     pagerduty_service_ids: [{DEMO_PAGERDUTY_SERVICE}]
     flags: {{prefix: /scoring/prod/, names: [weights.yaml]}}  # seed 004's version-locked weights file
+    logs: {{group: {SCORING_LOG_GROUP}}}  # seeded with the outage's out-of-memory and rate-limit errors
+    alarms: ["scoring-api-*"]
+    # Seeds 002 and 004: each input feature's freshness and null rate, which sandbox/aws_seed.py seeds in
+    # CloudWatch with one stale feature. No feature store or /stats page runs in the demo, so it names
+    # neither probe_url nor stats_url.
+    data_quality:
+      namespace: {FEATURE_NAMESPACE}
+      freshness_metric: {FRESHNESS_METRIC}
+      null_rate_metric: {NULL_RATE_METRIC}
+      feature_dimension: {FEATURE_DIMENSION}
+      dimensions: {{ServiceName: {DATA_QUALITY_SERVICE}}}
+      features: [{", ".join(feature.name for feature in FEATURES)}]
+      max_age: 1h
+      max_null_rate: 0.05
   ai-orchestrator:
     alarms: ["ai-orchestrator-*"]
     flags: {{prefix: /orchestrator/prod/, names: [active_model]}}  # seed 003's failover switches it to backup-model

@@ -16,7 +16,17 @@ from typing import Any
 import httpx
 
 from demo.config import DEMO_PAGERDUTY_SERVICE, demo_config
-from sandbox.aws_seed import ACCURACY_AFTER_MODEL, LATENCY_AFTER_DEPLOY, MetricStep
+from sandbox.aws_seed import (
+    ACCURACY_AFTER_MODEL,
+    DATA_QUALITY_SERVICE,
+    FEATURE_DIMENSION,
+    FEATURE_NAMESPACE,
+    FEATURES,
+    FRESHNESS_METRIC,
+    LATENCY_AFTER_DEPLOY,
+    STALE_FEATURE,
+    MetricStep,
+)
 from sandbox.cloudwatch_events import AlarmChange, alarm_event, deliver
 from sandbox.pagerduty_api import PagerDutySandbox
 from sandbox.web import Scenario
@@ -129,6 +139,22 @@ async def pagerduty_outage(targets: Targets) -> str:
     return where_it_went([response])
 
 
+async def stale_feature(targets: Targets) -> str:
+    """Seeds 002 and 004: one of scoring-api's input features stopped materializing hours ago, and
+    its freshness alarm fires; the headline's Investigate menu has Data quality, which names it."""
+    stalled = next(f.stalled_minutes_ago for f in FEATURES if f.name == STALE_FEATURE) or 0
+    limit = 3600
+    metric = MetricStep(FEATURE_NAMESPACE, FRESHNESS_METRIC,
+                        {"ServiceName": DATA_QUALITY_SERVICE, FEATURE_DIMENSION: STALE_FEATURE},
+                        before=600, after=stalled * 60, stepped_minutes_ago=stalled - limit // 60, unit="Seconds")
+    change = AlarmChange(alarm_name=f"{DATA_QUALITY_SERVICE}-feature-freshness", metric=metric, threshold=limit,
+                         description=f"Feature {STALE_FEATURE} not materialized for more than 1 h "
+                                     "(seed 002: validate data freshness)")
+    async with _client() as http:
+        answer = await deliver(http, targets.bot_url, targets.eventbridge_token, alarm_event(change))
+    return where_it_went([answer]) + " On its headline, Investigate → Data quality names the stale feature."
+
+
 async def alert_storm(targets: Targets) -> str:
     """A burst of error alarms for one service: grouped into one incident, summarised, not posted one by one."""
     steps = [MetricStep("AI/Performance", "ProviderErrors", {"ServiceName": "ai-orchestrator"}, before=2, after=310,
@@ -158,6 +184,9 @@ _SCENARIOS: tuple[tuple[str, str, str, Callable[[Targets], Any]], ...] = (
     ("model-regression", "Model regression with a bad model version (seed 001)",
      "A weaker incident-text version is deployed on the worker; the accuracy alarm fires.", model_regression),
     ("pagerduty-outage", "PagerDuty: complete outage", _outage_description(), pagerduty_outage),
+    ("data-quality", "A stale feature (seeds 002, 004)",
+     f"{DATA_QUALITY_SERVICE}'s feature freshness alarm: {STALE_FEATURE} stopped materializing hours ago. "
+     "Investigate → Data quality reads every feature's freshness and null rate.", stale_feature),
     ("alert-storm", f"An alert storm ({STORM_ALERTS} alarms)",
      "ai-orchestrator's error alarms arrive at once: one incident, summarised in the channel.", alert_storm),
 )

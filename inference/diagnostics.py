@@ -1,31 +1,15 @@
-"""The worker's diagnostics: golden-set evaluation of any version, and drift of the served one."""
+"""The worker's diagnostics: drift of the served version (golden-set scores: ``inference.scoring``)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from inference import drift, golden
-from inference.errors import NoBaseline, NoGoldenSet
+from inference.errors import NoBaseline
 from inference.host import ModelHost
 from inference.metrics import WorkerMetrics
 
 DEFAULT_DRIFT_WINDOW = 500
-
-
-async def evaluate_version(host: ModelHost, name: str, version: str, *,
-                           golden_from: str | None = None) -> dict[str, Any]:
-    """Score ``version`` on its own golden set, or on ``golden_from``'s, so two versions meet the same data."""
-    golden_version = golden_from or version
-    raw = await host.version_file(name, golden_version, golden.GOLDEN_FILE)
-    if raw is None:
-        raise NoGoldenSet(f"{name} {golden_version} was published without a golden set ({golden.GOLDEN_FILE}); "
-                          "retrain it, or evaluate on another version's with golden_from")
-    model = await host.version_model(name, version)
-    try:
-        result = await host.run_blocking(golden.evaluate, model, raw)
-    except golden.GoldenSetError as exc:
-        raise NoGoldenSet(f"{name} {golden_version}: {exc}") from exc
-    return {"name": name, "version": version, "golden_version": golden_version, **result}
 
 
 async def drift_report(host: ModelHost, metrics: WorkerMetrics, name: str,

@@ -147,9 +147,8 @@ def evaluate(model: ServedModel, raw_golden: bytes) -> dict[str, Any]:
     return score(predictions, [label for _, label in rows], model.labels)
 
 
-def baseline(model: ServedModel, instances: Sequence[Instance]) -> drift.Baseline:
-    """Blocking: the drift baseline of ``model``, from the predictions (as serving logs them) on ``instances``."""
-    predictions = predict_all(model, instances)
+def baseline(model: ServedModel, predictions: Sequence[Prediction]) -> drift.Baseline:
+    """The drift baseline of ``model`` from its predictions (as serving logs them) on reference data."""
     return drift.baseline_from(labels=model.labels, predicted=[p.label for p in predictions],
                                confidences=[p.confidence for p in predictions],
                                embeddings=[p.embedding for p in predictions])

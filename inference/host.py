@@ -185,6 +185,11 @@ class ModelHost:
         return model
 
     @property
+    def registry(self) -> Any:
+        """The registry the versions come from; its methods block: call them through ``run_blocking``."""
+        return self._registry
+
+    @property
     def names(self) -> list[str]:
         return sorted(self._slots)
 

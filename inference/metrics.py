@@ -33,6 +33,10 @@ class WorkerMetrics:
             "prediction_distribution", "Predictions, by label.", ["model", "label"], registry=r,
         )
         self.drift = Gauge("drift_score", "The latest drift score computed for a model.", ["model"], registry=r)
+        self.golden_scorings = Counter(
+            "golden_scorings_total", "Versions scored on a golden set (a stored score answers without one).",
+            ["model"], registry=r,
+        )
         self.batch_size = Histogram(
             "inference_batch_size", "Requests per executed batch.", ["model"], registry=r,
             buckets=(1, 2, 4, 8, 16, 32, 64),

@@ -15,7 +15,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from inference.diagnostics import DEFAULT_DRIFT_WINDOW, drift_report, evaluate_version
+from inference.diagnostics import DEFAULT_DRIFT_WINDOW, drift_report
 from inference.errors import (
     BadRequest,
     DeployRefused,
@@ -35,6 +35,7 @@ from inference.registry import (
     UnknownVersion,
 )
 from inference.registry.manifest import is_version, serving_history
+from inference.scoring import VersionScores
 
 MAX_BODY_BYTES = 16 * 1024 * 1024
 TEXT_MODEL = "incident-text"
@@ -49,12 +50,15 @@ PROBE_HEADER = "x-incident-bot-probe"
 
 
 def create_worker_app(host: ModelHost, metrics: WorkerMetrics) -> FastAPI:
+    scores = VersionScores(host, metrics)
+
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await host.load_all()
         try:
             yield
         finally:
+            await scores.stop()
             await host.stop()
 
     app = FastAPI(title="incident-bot worker", lifespan=lifespan, docs_url=None, redoc_url=None)
@@ -100,7 +104,10 @@ def create_worker_app(host: ModelHost, metrics: WorkerMetrics) -> FastAPI:
     @app.get("/v1/models/{name}")
     async def model_info(name: str) -> dict[str, Any]:
         info = _describe(host, name)
-        info["versions"] = [_manifest_json(m) for m in await host.versions(name)]
+        manifests = await host.versions(name)
+        # Each version's stored golden-set score, so a caller gets them all in one cheap request.
+        stored = await scores.summaries(manifests, info["version"])
+        info["versions"] = [{**_manifest_json(m), "golden_score": stored.get(m.version)} for m in manifests]
         records = await host.deploy_log(name)
         info["deploys"] = [record.to_dict() for record in records]
         info["serving_history"] = serving_history(records)
@@ -147,7 +154,7 @@ def create_worker_app(host: ModelHost, metrics: WorkerMetrics) -> FastAPI:
             if value is not None and (not isinstance(value, str) or not is_version(value)):
                 raise BadRequest('versions are named "v1", "v2", ...')
         host.served(name)  # 404 for an unknown model before touching the registry
-        return await evaluate_version(host, name, version, golden_from=golden_from)
+        return await scores.evaluate(name, version, golden_from=golden_from)
 
     @app.get("/v1/models/{name}/drift")
     async def drift(name: str, limit: int = DEFAULT_DRIFT_WINDOW) -> dict[str, Any]:

@@ -154,12 +154,16 @@ def seed_metrics(endpoint_url: str, *, now: datetime, steps: tuple[MetricStep, .
 LOG_GROUP = "/aws/ecs/multimodal-prod"
 LOG_STREAM = "multimodal-api/api/0f3c9d2e"
 TARGET_GROUP = "multimodal-api"
+SCORING_SERVICE = "scoring-api"
+SCORING_LOG_GROUP = "/aws/ecs/scoring-prod"
+SCORING_LOG_STREAM = "scoring-api/api/7b1e44a0"
 # The seeds' error codes (seed 000's section 4.2), in the order the outage logs them, over and over:
 # corrupt PDFs most, then out-of-memory, a corrupt image and a rate limit now and then.
 ERROR_CODES = ("DOC_001", "SYS_001", "DOC_001", "IMG_001", "DOC_001", "SYS_001", "DOC_001", "RATE_001")
 ERROR_MESSAGES = {"DOC_001": "corrupt PDF: could not parse document", "SYS_001": "out of memory loading model",
                   "IMG_001": "corrupt image: cannot identify image file", "RATE_001": "rate limit exceeded"}
 # Stopped tasks: two died (seed 000's deployment failure), one was scaled in on purpose.
+SCORING_ERROR_CODES = ("SYS_001", "SYS_001", "RATE_001", "SYS_001")
 STOP_REASONS = ("Essential container in task exited",
                 f"Task failed ELB health checks in (target-group {TARGET_GROUP})",
                 "Scaling activity initiated by (deployment ecs-svc/5037295891726340000)")
@@ -174,22 +178,23 @@ class SeededInvestigations:
     correlation_id: str  # carried by the ERROR line of four minutes before ``now``
 
 
-def log_lines(now: datetime, *, minutes: int = 90, minutes_ahead: int = 110) -> list[dict[str, Any]]:
+def log_lines(now: datetime, *, minutes: int = 90, minutes_ahead: int = 110, codes: tuple[str, ...] = ERROR_CODES,
+              service: str = SERVICE) -> list[dict[str, Any]]:
     """Seed 000/004-style JSON lines: a request line a minute, an ERROR line every other minute
     (the codes of ERROR_CODES in turn), and a plain-text crash line.
 
     Lines go ``minutes_ahead`` into the future too (CloudWatch takes up to two hours ahead), so a
     scenario started later in the demo still finds errors in its window; reads end at "now".
     """
-    codes = ERROR_CODES
     events = []
     for minute in range(minutes, -minutes_ahead, -1):
         at = now - timedelta(minutes=minute)
-        events.append(_json_line(at, level="INFO", message="POST /classify completed", status_code=200,
+        events.append(_json_line(at, service=service, level="INFO", message="POST /classify completed",
+                                 status_code=200,
                                  correlation_id=f"{minute & 0xFFFF:04x}8400-e29b-41d4-a716-446655440000"))
         if minute % 2 == 0:
             code = codes[(minute // 2) % len(codes)]
-            events.append(_json_line(at + timedelta(seconds=17), level="ERROR", error_code=code,
+            events.append(_json_line(at + timedelta(seconds=17), service=service, level="ERROR", error_code=code,
                                      message=ERROR_MESSAGES[code], status_code=500,
                                      correlation_id=f"{minute & 0xFFFF:04x}e400-e29b-41d4-a716-446655440000"))
     events.append({"timestamp": int((now - timedelta(minutes=3)).timestamp() * 1000),
@@ -197,9 +202,19 @@ def log_lines(now: datetime, *, minutes: int = 90, minutes_ahead: int = 110) -> 
     return sorted(events, key=lambda e: e["timestamp"])
 
 
-def _json_line(at: datetime, **fields: Any) -> dict[str, Any]:
-    body = {"timestamp": at.isoformat(), "service": SERVICE, **fields}
+def _json_line(at: datetime, *, service: str, **fields: Any) -> dict[str, Any]:
+    body = {"timestamp": at.isoformat(), "service": service, **fields}
     return {"timestamp": int(at.timestamp() * 1000), "message": json.dumps(body)}
+
+
+def _put_log_lines(logs: Any, group: str, stream: str, lines: list[dict[str, Any]]) -> None:
+    # moto keeps its state per process, so a second demo run in one process finds them made.
+    with _already_there_is_fine():
+        logs.create_log_group(logGroupName=group)
+    with _already_there_is_fine():
+        logs.create_log_stream(logGroupName=group, logStreamName=stream)
+    for start in range(0, len(lines), 500):
+        logs.put_log_events(logGroupName=group, logStreamName=stream, logEvents=lines[start:start + 500])
 
 
 # The ERROR line of four minutes before the seeding carries this correlation id (see log_lines).
@@ -208,16 +223,15 @@ CORRELATION_ID = f"{4:04x}e400-e29b-41d4-a716-446655440000"
 
 def seed_investigations(endpoint_url: str, production: SeededProduction, *, now: datetime,
                         region: str = "us-east-1") -> SeededInvestigations:
-    """The log group with JSON lines, stopped tasks with reasons, and a target group with a target down."""
+    """The log group with JSON lines, the feature metrics (see seed_data_quality), stopped tasks with
+    reasons, and a target group with a target down."""
     logs = _client("logs", endpoint_url, region)
-    # moto keeps its state per process, so a second demo run in one process finds them made.
-    with _already_there_is_fine():
-        logs.create_log_group(logGroupName=LOG_GROUP)
-    with _already_there_is_fine():
-        logs.create_log_stream(logGroupName=LOG_GROUP, logStreamName=LOG_STREAM)
-    lines = log_lines(now)
-    for start in range(0, len(lines), 500):
-        logs.put_log_events(logGroupName=LOG_GROUP, logStreamName=LOG_STREAM, logEvents=lines[start:start + 500])
+    _put_log_lines(logs, LOG_GROUP, LOG_STREAM, log_lines(now))
+    # The scoring API's outage (the PagerDuty scenario): out-of-memory crashes and the rate limiter.
+    _put_log_lines(logs, SCORING_LOG_GROUP, SCORING_LOG_STREAM,
+                   log_lines(now, codes=SCORING_ERROR_CODES, service=SCORING_SERVICE))
+    seed_data_quality(endpoint_url, now=now, region=region)
+    seed_health(endpoint_url, now=now, region=region)
 
     ecs = _client("ecs", endpoint_url, region)
     # Fargate, because moto places EC2 tasks only on registered container instances.
@@ -247,6 +261,123 @@ def seed_investigations(endpoint_url: str, production: SeededProduction, *, now:
     ec2.stop_instances(InstanceIds=instances[:1])
     return SeededInvestigations(log_group=LOG_GROUP, target_group_arn=str(group), stopped_tasks=tuple(stopped),
                                 unhealthy_targets=tuple(instances[:1]), correlation_id=CORRELATION_ID)
+
+
+# --- what the Data quality investigation finds: each feature's freshness and null rate ------
+
+FEATURE_NAMESPACE = "FeatureStore/Prod"
+FRESHNESS_METRIC = "feature_age_seconds"  # seconds since the feature was last materialized
+NULL_RATE_METRIC = "feature_null_rate"  # the share of null values, 0 to 1
+FEATURE_DIMENSION = "Feature"
+DATA_QUALITY_SERVICE = "scoring-api"  # seed 004's scoring engine, whose inputs these are
+MATERIALIZE_EVERY = timedelta(minutes=15)
+FEATURE_POINT_EVERY = timedelta(minutes=5)
+
+
+@dataclass(frozen=True)
+class FeatureSeed:
+    name: str
+    null_rate: float
+    stalled_minutes_ago: int | None = None  # its materialization job stopped this long before the seeding
+
+
+# One feature's materialization stopped three hours ago (seed 002's "materialize features if
+# stale"), and one has 8% nulls, over seed 002's 5%; the others are fresh and complete.
+FEATURES = (FeatureSeed("company_size", 0.004), FeatureSeed("revenue_growth", 0.012),
+            FeatureSeed("tech_adoption", 0.083), FeatureSeed("digital_presence", 0.006, stalled_minutes_ago=180))
+STALE_FEATURE = "digital_presence"
+NULL_HEAVY_FEATURE = "tech_adoption"
+
+
+def feature_points(feature: FeatureSeed, now: datetime, *, hours: int = 3,
+                   hours_ahead: int = 8) -> Iterator[dict[str, Any]]:
+    """A point every five minutes: the age since the last 15-minute materialization (or since the
+    job stopped), and the null rate. Points go ``hours_ahead`` into the future, as in seed_metrics."""
+    dimensions = [{"Name": "ServiceName", "Value": DATA_QUALITY_SERVICE},
+                  {"Name": FEATURE_DIMENSION, "Value": feature.name}]
+    stalled = now - timedelta(minutes=feature.stalled_minutes_ago) if feature.stalled_minutes_ago else None
+    step = int(FEATURE_POINT_EVERY.total_seconds())
+    for seconds in range(-hours * 3600, hours_ahead * 3600 + 1, step):
+        at = now + timedelta(seconds=seconds)
+        cycle = MATERIALIZE_EVERY.total_seconds()
+        last = at - timedelta(seconds=at.timestamp() % cycle)
+        if stalled is not None and stalled < last:
+            last = stalled
+        yield {"MetricName": FRESHNESS_METRIC, "Dimensions": dimensions, "Timestamp": at,
+               "Value": round((at - last).total_seconds()), "Unit": "Seconds"}
+        yield {"MetricName": NULL_RATE_METRIC, "Dimensions": dimensions, "Timestamp": at,
+               "Value": feature.null_rate, "Unit": "None"}
+
+
+def seed_data_quality(endpoint_url: str, *, now: datetime, region: str = "us-east-1") -> None:
+    """Feature freshness and null-rate metrics for ``FEATURES``, with one stale feature."""
+    cloudwatch = _client("cloudwatch", endpoint_url, region)
+    points = [point for feature in FEATURES for point in feature_points(feature, now)]
+    for start in range(0, len(points), 20):
+        cloudwatch.put_metric_data(Namespace=FEATURE_NAMESPACE, MetricData=points[start:start + 20])
+
+
+# --- what the Metrics and Canary investigations find: the service's health, and a bad canary ---
+
+# Seed 000's own metric names (its Prometheus metrics, exported to CloudWatch with their
+# percentiles computed, as histogram_quantile does), per service and per version.
+HEALTH_NAMESPACE = "Multimodal/Prod"
+HEALTH_DIMENSIONS = {"ServiceName": SERVICE}
+VERSION_DIMENSION = "Version"  # the canary's dimension: which release answered
+CANARY_VERSION, STABLE_VERSION = "1.6.0", "1.5.0"  # IMAGES' last two: 1.6.0 went out as a canary
+HEALTH_METRIC_NAMES = {"requests": "inference_requests_total", "errors": "error_count_total",
+                       "latency_p95": "inference_latency_p95_seconds", "latency_p99": "inference_latency_p99_seconds",
+                       "cpu": "cpu_utilization_percent", "memory": "memory_used_bytes",
+                       "gpu": "gpu_utilization_percent"}
+CANARY_STEPPED_MINUTES_AGO = 40  # as LATENCY_AFTER_DEPLOY: the deploy that raised latency
+
+
+@dataclass(frozen=True)
+class HealthSeries:
+    """One metric per minute: ``before`` until the canary went out, ``after`` since (None: no data)."""
+
+    role: str  # a key of HEALTH_METRIC_NAMES
+    before: float | None
+    after: float
+    version: str | None = None  # the Version dimension's value; None for the whole service
+
+
+# The canary (1.6.0, a tenth of the traffic since the deploy) answers slowly and fails 4% of its
+# requests; stable (1.5.0) stays at 0.2% and under 400 ms, so Canary says roll back. The service
+# as a whole: p95 over 1 s (critical), 5xx near 0.6% (over the 0.5% objective), CPU climbing.
+HEALTH_SERIES = (
+    HealthSeries("requests", 1200, 1200), HealthSeries("errors", 2.4, 7.0),
+    HealthSeries("latency_p95", 0.38, 1.21), HealthSeries("latency_p99", 0.55, 2.1),
+    HealthSeries("cpu", 46, 81), HealthSeries("memory", 1.25 * 2**30, 1.7 * 2**30), HealthSeries("gpu", 38, 57),
+    HealthSeries("requests", None, 120, CANARY_VERSION), HealthSeries("errors", None, 4.8, CANARY_VERSION),
+    HealthSeries("latency_p95", None, 1.45, CANARY_VERSION), HealthSeries("latency_p99", None, 2.3, CANARY_VERSION),
+    HealthSeries("requests", 1200, 1080, STABLE_VERSION), HealthSeries("errors", 2.4, 2.2, STABLE_VERSION),
+    HealthSeries("latency_p95", 0.38, 0.39, STABLE_VERSION), HealthSeries("latency_p99", 0.55, 0.57, STABLE_VERSION),
+)
+HEALTH_UNITS = {"requests": "Count", "errors": "Count", "latency_p95": "Seconds", "latency_p99": "Seconds",
+                "cpu": "Percent", "memory": "Bytes", "gpu": "Percent"}
+
+
+def health_points(series: HealthSeries, now: datetime, *, minutes: int = 90,
+                  minutes_ahead: int = 110) -> Iterator[dict[str, Any]]:
+    """A point a minute with a little wobble, reaching ``minutes_ahead`` into the future as the logs do."""
+    dimensions = {**HEALTH_DIMENSIONS, **({VERSION_DIMENSION: series.version} if series.version else {})}
+    for minute in range(minutes, -minutes_ahead, -1):
+        value = series.after if minute <= CANARY_STEPPED_MINUTES_AGO else series.before
+        if value is None:
+            continue
+        value *= 1 + 0.04 * ((minute * 7919) % 11 - 5) / 5
+        yield {"MetricName": HEALTH_METRIC_NAMES[series.role], "Timestamp": now - timedelta(minutes=minute),
+               "Dimensions": [{"Name": k, "Value": v} for k, v in dimensions.items()],
+               "Value": round(value, 4), "Unit": HEALTH_UNITS[series.role]}
+
+
+def seed_health(endpoint_url: str, *, now: datetime, region: str = "us-east-1") -> None:
+    """The service's health metrics, and its canary's and stable version's, on CloudWatch."""
+    cloudwatch = _client("cloudwatch", endpoint_url, region)
+    points = [point for series in HEALTH_SERIES for point in health_points(series, now)]
+    for start in range(0, len(points), 500):
+        cloudwatch.put_metric_data(Namespace=HEALTH_NAMESPACE, MetricData=points[start:start + 500])
 
 
 @contextlib.contextmanager

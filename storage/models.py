@@ -403,3 +403,26 @@ class SlackRequestSeen(Base):
 
     signature: Mapped[str] = mapped_column(String(100), primary_key=True)
     expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class ReplayReference(Base):
+    """What one model version answered for a pinned set of inputs the first time the Determinism
+    investigation replayed them (seed 004: same input, same output). Later replays of that version
+    must match it; a set whose inputs change (``inputs_hash``) gets a reference of its own.
+    """
+
+    __tablename__ = "replay_references"
+    __table_args__ = (UniqueConstraint("model", "version", "inputs_hash", name="uq_replay_reference"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    model: Mapped[str] = mapped_column(String(63))
+    version: Mapped[str] = mapped_column(String(32))
+    inputs_hash: Mapped[str] = mapped_column(String(64))  # sha256 of the inputs, in order
+    # sha256 over the version's file digests from its manifest, "" when the worker did not say:
+    # the same version name over other weights is a changed model, not a nondeterministic one.
+    weights_digest: Mapped[str] = mapped_column(String(64))
+    input_count: Mapped[int] = mapped_column(Integer)
+    outputs: Mapped[list[dict[str, Any]]] = mapped_column(JSON)  # [{"label", "scores"}] in input order
+    service: Mapped[str] = mapped_column(String(200))
+    incident_number: Mapped[int | None] = mapped_column(Integer)
+    recorded_at: Mapped[datetime]

@@ -71,7 +71,7 @@ def test_the_stack_serves_the_sandbox_page_and_seeds_production(demo, tmp_path: 
     listed = cloudwatch.list_metrics(Namespace="AWS/ApplicationELB")["Metrics"]
     assert any(m["MetricName"] == "TargetResponseTime" for m in listed)
     assert {s.name for s in stack.sandbox.web.scenarios()} == {  # type: ignore[union-attr]
-        "latency-after-deploy", "model-regression", "pagerduty-outage", "alert-storm"}
+        "latency-after-deploy", "model-regression", "pagerduty-outage", "data-quality", "alert-storm"}
 
 
 def test_scenarios_become_incidents_with_their_runbooks(demo, tmp_path: Path) -> None:

@@ -8,6 +8,9 @@ Checks that span several keys (role references, level order, alias clashes) rais
 
 from __future__ import annotations
 
+import base64
+import binascii
+import re
 from collections.abc import Mapping
 from datetime import timedelta
 from enum import StrEnum
@@ -20,6 +23,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    Strict,
     ValidationError,
     model_validator,
 )
@@ -46,6 +50,7 @@ from bot.config.fields import (
     UserGroupId,
     UserId,
 )
+from bot.config.http_url import HttpUrl
 from bot.config.severity import Severity
 
 
@@ -182,6 +187,253 @@ class LoadBalancerConfig(ConfigModel):
         return self.target_group_arn or self.target_group or ""
 
 
+def _check_fraction(value: float) -> float:
+    if value > 1:
+        raise PydanticCustomError("fraction", "expected a fraction from 0 to 1, e.g. 0.05 for 5%")
+    return value
+
+
+# More features than this is a dashboard, not an investigation: each one is two CloudWatch reads.
+MAX_DATA_QUALITY_FEATURES = 50
+
+
+class DataQualityConfig(ConfigModel):
+    """Where the Data quality investigation reads a service's data (seeds 002 and 004): each
+    feature's freshness and null rate from CloudWatch, the feature store's health URL, and the
+    normalization context in the service's ``GET /stats``. Each part is optional; one is needed."""
+
+    namespace: Name | None = None  # the CloudWatch namespace of the two metrics
+    freshness_metric: Name | None = None  # seconds since the feature was last materialized
+    null_rate_metric: Name | None = None  # the share of null values, 0 to 1
+    feature_dimension: Name = "Feature"  # the dimension whose value is the feature's name
+    dimensions: dict[Name, str] = Field(default_factory=dict)  # the other dimensions, e.g. {ServiceName: x}
+    features: tuple[Name, ...] = ()
+    max_age: PositiveDuration = timedelta(hours=1)
+    max_null_rate: Annotated[PositiveNumber, AfterValidator(_check_fraction)] = 0.05  # seed 002: > 5% warns
+    probe_url: HttpUrl | None = None  # the feature store's health URL; down, slow or 5xx is critical
+    stats_url: HttpUrl | None = None  # the service's GET /stats, with its normalization context
+    max_context_age: PositiveDuration = timedelta(hours=24)  # seed 004: "normalization context < 24h old"
+
+    @property
+    def reads_metrics(self) -> bool:
+        return bool(self.freshness_metric or self.null_rate_metric)
+
+    @model_validator(mode="after")
+    def _names_a_source(self) -> DataQualityConfig:
+        problems: list[tuple[tuple[Any, ...], str]] = []
+        if self.reads_metrics:
+            if self.namespace is None:
+                problems.append((("namespace",), "name the CloudWatch namespace of the feature metrics"))
+            if not self.features:
+                problems.append((("features",), "list the features whose metrics to read"))
+        elif self.namespace is not None or self.features:
+            problems.append((("freshness_metric",), "name freshness_metric or null_rate_metric (or both) "
+                                                   "to read for these features"))
+        elif self.probe_url is None and self.stats_url is None:
+            problems.append(((), "name at least one source: freshness_metric or null_rate_metric (with "
+                                 "namespace and features), probe_url, or stats_url"))
+        if len(self.features) > MAX_DATA_QUALITY_FEATURES:
+            problems.append((("features",), f"at most {MAX_DATA_QUALITY_FEATURES} features"))
+        seen: set[str] = set()
+        for index, feature in enumerate(self.features):
+            if feature in seen:
+                problems.append((("features", index), f"{feature!r} is listed twice"))
+            seen.add(feature)
+        if self.feature_dimension in self.dimensions:
+            problems.append((("dimensions", self.feature_dimension),
+                             "is the feature_dimension, which each feature's name fills"))
+        if problems:
+            raise NestedProblems(problems)
+        return self
+
+
+# Seed 004's "same input = same output, 100% deterministic": bounds on the inputs the Determinism
+# investigation replays, so one run stays a few worker requests.
+MAX_PINNED_INPUTS = 200
+MAX_PINNED_TEXT_CHARS = 20_000  # the worker's own limit on one text
+MAX_PINNED_IMAGE_B64 = 512 * 1024  # a chart, not a photograph
+MODEL_NAME_PATTERN = re.compile(r"[a-z][a-z0-9-]{0,62}")  # the worker's registry names
+
+
+def _model_name(value: str) -> str:
+    if not MODEL_NAME_PATTERN.fullmatch(value):
+        raise PydanticCustomError("model_name", "a model name is 1-63 lowercase letters, digits and '-', "
+                                                "starting with a letter, e.g. incident-text")
+    return value
+
+
+def _not_a_bool(value: Any) -> Any:
+    if isinstance(value, bool):
+        raise PydanticCustomError("number", "expected a number, not true or false")
+    return value
+
+
+class PinnedInput(ConfigModel):
+    """One replayed input, as the worker's predict takes it: a text, a chart (base64), or both (fusion).
+
+    A bare string in the list is a text.
+    """
+
+    text: Annotated[str, Strict(), Field(min_length=1, max_length=MAX_PINNED_TEXT_CHARS)] | None = None
+    image_b64: Annotated[str, Strict(), Field(min_length=1, max_length=MAX_PINNED_IMAGE_B64)] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _bare_text(cls, data: Any) -> Any:
+        return {"text": data} if isinstance(data, str) else data
+
+    @model_validator(mode="after")
+    def _something_to_send(self) -> PinnedInput:
+        if self.text is None and self.image_b64 is None:
+            raise PydanticCustomError("pinned_input", "give text, image_b64 or both")
+        if self.text is not None and not self.text.strip():
+            raise NestedProblems([(("text",), "must not be blank")])
+        if self.image_b64 is not None:
+            try:
+                base64.b64decode(self.image_b64, validate=True)
+            except (binascii.Error, ValueError):
+                raise NestedProblems([(("image_b64",), "is not valid base64")]) from None
+        return self
+
+    def instance(self) -> dict[str, str]:
+        """The worker's predict instance for this input."""
+        return {key: value for key, value in (("text", self.text), ("image_b64", self.image_b64)) if value is not None}
+
+
+class DeterminismConfig(ConfigModel):
+    """The Determinism investigation: pinned inputs replayed against the served ``model`` twice and
+    against the outputs its version gave the first time (a section this project adds)."""
+
+    model: Annotated[str, Strict(), AfterValidator(_model_name)]
+    inputs: Annotated[tuple[PinnedInput, ...], Field(max_length=MAX_PINNED_INPUTS)] = ()
+    # Or a JSON Lines file of the same inputs (one string or {"text", "image_b64"} object a line),
+    # read at each run, relative to the bot's working folder.
+    inputs_file: Annotated[str, Strict(), Field(min_length=1, max_length=1000)] | None = None
+    # The largest per-class score difference still called identical. The worker rounds scores to
+    # 6 decimals, so 1e-6 allows one rounding step of float noise (a batch padded differently).
+    # Not strict: YAML reads `1e-6` (no dot) as a string, which pydantic parses as a number.
+    tolerance: Annotated[float, BeforeValidator(_not_a_bool), Field(ge=0, le=1, allow_inf_nan=False)] = 1e-6
+
+    @model_validator(mode="after")
+    def _one_source(self) -> DeterminismConfig:
+        if bool(self.inputs) == (self.inputs_file is not None):
+            raise NestedProblems([(("inputs",), "give exactly one of inputs (a non-empty list) or inputs_file")])
+        return self
+
+
+# CloudWatch's statistics: the five plain ones, or a percentile/trimmed form such as p95, p99.9, tm90.
+_STATISTIC = re.compile(r"SampleCount|Average|Sum|Minimum|Maximum|IQM|p100|(p|tm|wm|tc|ts)\d{1,2}(\.\d{1,3})?")
+
+
+def _check_statistic(value: str) -> str:
+    if not _STATISTIC.fullmatch(value):
+        raise PydanticCustomError("statistic", "expected a CloudWatch statistic: Average, Sum, Minimum, Maximum, "
+                                               "SampleCount, or a percentile such as p95")
+    return value
+
+
+class MetricUnit(StrEnum):
+    """CloudWatch's unit names, for a metric whose name does not say what its values are in."""
+
+    SECONDS = "Seconds"
+    MILLISECONDS = "Milliseconds"
+    MICROSECONDS = "Microseconds"
+    PERCENT = "Percent"
+    COUNT = "Count"
+    BYTES = "Bytes"
+
+
+class HealthMetricConfig(MetricConfig):
+    """One metric the Metrics and Canary investigations read; ``stat`` replaces its role's default
+    (Average for cpu, memory, gpu and the published percentiles; Sum for requests and errors)."""
+
+    stat: Annotated[Name, AfterValidator(_check_statistic)] | None = None
+    unit: MetricUnit | None = None  # when the name does not say (API Gateway's Latency is Milliseconds)
+
+
+class HealthMetricsConfig(ConfigModel):
+    """The service's health on CloudWatch, by role (a section this project adds to the format)."""
+
+    cpu: HealthMetricConfig | None = None
+    memory: HealthMetricConfig | None = None
+    gpu: HealthMetricConfig | None = None
+    requests: HealthMetricConfig | None = None
+    errors: HealthMetricConfig | None = None  # 5xx responses; the error rate is errors / requests
+    latency: HealthMetricConfig | None = None  # read twice, as CloudWatch's p95 and p99 of it
+    # Percentiles the service publishes as metrics of their own (a Prometheus histogram_quantile
+    # exported to CloudWatch); each replaces that percentile of ``latency``.
+    latency_p95: HealthMetricConfig | None = None
+    latency_p99: HealthMetricConfig | None = None
+
+    @model_validator(mode="after")
+    def _readable(self) -> HealthMetricsConfig:
+        problems: list[tuple[tuple[Any, ...], str]] = []
+        if not self.model_dump(exclude_none=True):
+            problems.append(((), "name at least one of " + ", ".join(type(self).model_fields)))
+        if self.errors is not None and self.requests is None:
+            problems.append((("errors",), "needs requests too: the error rate is errors / requests"))
+        if self.latency is not None and self.latency.stat is not None:
+            problems.append((("latency", "stat"), "latency is read as p95 and p99; leave stat out (or name "
+                                                  "latency_p95 / latency_p99 metrics of their own)"))
+        if problems:
+            raise NestedProblems(problems)
+        return self
+
+
+def _check_error_rate(value: float) -> float:
+    # 0.5 is far more often a misread "0.5%" than an objective of half the requests failing.
+    if value > 0.25:
+        raise PydanticCustomError("error_rate", "expected a fraction of requests, e.g. 0.005 for 0.5%")
+    return value
+
+
+def _check_availability(value: float) -> float:
+    if not 0.5 <= value < 1:
+        raise PydanticCustomError("availability", "expected a fraction below 1, e.g. 0.995 for 99.5%")
+    return value
+
+
+class ServiceObjectives(ConfigModel):
+    """The service's SLOs, what Metrics and Canary judge against (a section this project adds).
+
+    Only the objectives given are judged; a service with no ``slo:`` gets the multimodal suite's
+    (seed 000: P95 under 600 ms, errors under 0.5%, availability over 99.5%).
+    """
+
+    p95_ms: PositiveNumber | None = None
+    p99_ms: PositiveNumber | None = None
+    error_rate: Annotated[PositiveNumber, AfterValidator(_check_error_rate)] | None = None  # share answered 5xx
+    availability: Annotated[PositiveNumber, AfterValidator(_check_availability)] | None = None
+
+    @model_validator(mode="after")
+    def _names_an_objective(self) -> ServiceObjectives:
+        if not self.model_dump(exclude_none=True):
+            raise PydanticCustomError("empty_slo", "name at least one of " + ", ".join(type(self).model_fields))
+        return self
+
+
+DEFAULT_OBJECTIVES = ServiceObjectives(p95_ms=600, error_rate=0.005, availability=0.995)
+
+
+class CanaryConfig(ConfigModel):
+    """Where the canary's (or green's) and the stable (blue) version's traffic is told apart: the
+    service's ``health_metrics`` requests, errors and latency with ``dimension`` set to each
+    version's value (added when a metric lacks it), e.g. an ALB's two target groups."""
+
+    dimension: Name  # e.g. TargetGroup
+    canary: Annotated[str, Strict(), Field(min_length=1, max_length=1024)]
+    stable: Annotated[str, Strict(), Field(min_length=1, max_length=1024)]
+    # Fewer canary requests than this in the window: hold. Unset: enough that one error is within
+    # the error-rate objective (1 / error_rate: 200 at 0.5%), else 100.
+    min_requests: NonNegativeInt | None = None
+
+    @model_validator(mode="after")
+    def _two_versions(self) -> CanaryConfig:
+        if self.canary == self.stable:
+            raise NestedProblems([(("stable",), "must differ from canary")])
+        return self
+
+
 class ServiceConfig(ConfigModel):
     aliases: tuple[Name, ...] = ()
     pagerduty_service_ids: tuple[Name, ...] = ()
@@ -192,6 +444,25 @@ class ServiceConfig(ConfigModel):
     metric: MetricConfig | None = None
     logs: LogsConfig | None = None
     load_balancer: LoadBalancerConfig | None = None
+    slo: ServiceObjectives | None = None  # unset: the multimodal suite's (DEFAULT_OBJECTIVES)
+    health_metrics: HealthMetricsConfig | None = None
+    canary: CanaryConfig | None = None
+    determinism: DeterminismConfig | None = None
+    data_quality: DataQualityConfig | None = None
+
+    @model_validator(mode="after")
+    def _canary_reads_health_metrics(self) -> ServiceConfig:
+        if self.canary is None:
+            return self
+        health = self.health_metrics
+        missing = [role for role, given in (
+            ("requests", health and health.requests), ("errors", health and health.errors),
+            ("latency", health and (health.latency or health.latency_p95 or health.latency_p99)))
+            if not given]
+        if missing:
+            raise NestedProblems([(("canary",), "compares the versions' health_metrics: add "
+                                                + ", ".join(missing) + " to health_metrics")])
+        return self
 
 
 def _check_service_names(services: dict[str, ServiceConfig]) -> dict[str, ServiceConfig]:
@@ -381,6 +652,12 @@ class RbacConfig(ConfigModel):
         ]
 
 
+def _false_turns_off(value: Any) -> Any:
+    if value is True:
+        raise PydanticCustomError("gate", "expected a fraction from 0 to 1, or false to turn the gate off")
+    return None if value is False else value
+
+
 class ActionsConfig(ConfigModel):
     dry_run: bool = False
     # Keys this project adds: how long to wait for a change to show (ECS deployments take
@@ -388,10 +665,10 @@ class ActionsConfig(ConfigModel):
     verify_timeout: PositiveDuration = _minutes(10)
     verify_every: PositiveDuration = timedelta(seconds=5)
     # The seeds' model gate ("--min-accuracy 0.90"): a model version put in service from Slack
-    # (load or rollback) must score this on its golden set, or an approver overrides it. Off unless
-    # set: scoring a version takes the worker seconds, longer than a Slack form may wait, so the
-    # confirmation then arrives as a channel message instead of in the form.
-    model_accuracy_gate: float | None = Field(default=None, ge=0, le=1)
+    # (load or rollback) must score this on its golden set, or an approver overrides it. On by
+    # default at the seeds' 0.90 (`false` turns it off; null, as everywhere, means the default):
+    # the worker stores each version's score, so the gate reads it instead of waiting for a scoring.
+    model_accuracy_gate: Annotated[float | None, BeforeValidator(_false_turns_off)] = Field(default=0.90, ge=0, le=1)
 
 
 class AlertsConfig(ConfigModel):

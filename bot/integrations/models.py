@@ -114,7 +114,22 @@ def _version_info(manifest: Mapping[str, Any], serving: object,
         version=version, created_at=_time(manifest.get("created_at")), deployed_at=deployed_at.get(version),
         accuracy=_number(metrics.get("accuracy")), macro_f1=_number(metrics.get("macro_f1")),
         serving=version == serving, notes=notes if isinstance(notes, str) else "",
+        golden=_stored_score(version, manifest.get("golden_score")),
     )
+
+
+def _stored_score(version: str, body: object) -> GoldenScore | None:
+    """The worker's stored golden-set score of a version; None when it has none or it is unreadable
+    (the gate then asks the worker to score the version, which is slower but as good)."""
+    if not isinstance(body, Mapping):
+        return None
+    accuracy, golden_version, examples = body.get("accuracy"), body.get("golden_version"), body.get("examples")
+    score = _number(accuracy)
+    if score is None or not 0 <= score <= 1 or not isinstance(golden_version, str) or not golden_version \
+            or not isinstance(examples, int) or isinstance(examples, bool) or examples < 1:
+        return None
+    return GoldenScore(version=version, golden_version=golden_version, accuracy=score,
+                       macro_f1=_number(body.get("macro_f1")), examples=examples)
 
 
 @contextmanager

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from bot.core.actions.gate_override import gate_to_override
 from bot.core.actions.kinds import ActionKind, ActionState
 from bot.core.text import escape_mrkdwn
 from bot.slack.blocks import Block, context, section
@@ -103,10 +104,17 @@ def action_message(action: ResponseAction) -> tuple[str, list[Block]]:
             f"⏳ {person(action.requested_by)} asks for this. It needs a second person with the *approver* role; "
             f"the requester can't approve their own request.{expires}"))
         value = str(action.id)
+        gate = gate_to_override(action)
+        if gate is not None:
+            # The button opens a form for the approver's reason, which is the confirmation too.
+            blocks.append(section(f"⚖️ {escape_mrkdwn(gate.line)} Approving overrides the gate: the approver "
+                                  "is asked why, and the reason goes in the audit log."))
+            approve = _button(ActionId.APPROVE, "Override gate and approve…", value, style="danger")
+        else:
+            approve = _button(ActionId.APPROVE, "Approve", value, style="danger",
+                              confirm=_dialog("Approve?", escape_mrkdwn(action.summary), "Approve", danger=True))
         blocks.append({"type": "actions", "block_id": BlockId.ACTION_BUTTONS.value, "elements": [
-            _button(ActionId.APPROVE, "Approve", value, style="danger",
-                    confirm=_dialog("Approve?", escape_mrkdwn(action.summary), "Approve", danger=True)),
-            _button(ActionId.DENY, "Deny", value),
+            approve, _button(ActionId.DENY, "Deny", value),
         ]})
     blocks.append(context(*_footer(action)))
     return f"{escape_mrkdwn(action.summary)}: {state.value.replace('_', ' ')}", blocks

@@ -56,6 +56,12 @@ def section(text: str) -> Block:
     return {"type": "section", "text": _mrkdwn(text)}
 
 
+def message_view(title: str, text: str) -> dict[str, Any]:
+    """A modal that only says something (``response_action: update`` after a form was submitted)."""
+    return {"type": "modal", "title": {"type": "plain_text", "text": title[:24]},
+            "close": {"type": "plain_text", "text": "Close"}, "blocks": [section(text[:2900])]}
+
+
 def context(*texts: str) -> Block:
     return {"type": "context", "elements": [_mrkdwn(t) for t in texts]}
 

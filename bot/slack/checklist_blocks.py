@@ -49,7 +49,7 @@ def button_label(step: Step) -> str:
     if action.flag is not None:
         return truncate(f"Set {action.flag.name}={action.flag.value}…", 75)
     if action.investigate is not None:
-        return f"Investigate {action.investigate}"
+        return f"Investigate {action.investigate.replace('_', ' ')}"
     return _BUTTON_LABELS[action.kind]
 
 
@@ -79,15 +79,24 @@ def _step_line(step: Step, row: RunbookStep | None, proof: Sequence[Proof] = (),
         if row.done_by == RECORD_TICKER and proof:
             return f"✅ ~{title}~\n_Ticked by the record: {_proof_words(proof)}_"
         when = slack_date(row.done_at) if row.done_at else ""
-        return f"✅ ~{title}~\n_Done by {person(row.done_by)} {when}_"
+        return f"✅ ~{title}~\n_Done by {person(row.done_by)} {when}_" + _in_thread(step)
     if row is not None and row.state == StepState.ACTING.value and row.action_id:
         return f"⏳ *{title}*\n_Action #{row.action_id} is under way; the step ticks when it succeeds._"
     if step.done_when:
         shown_fields = ", ".join(f.value.replace("_", " ") for f in step.done_when)
         why += f"\n_Ticks itself once the record shows: {shown_fields}._"
+    why += _in_thread(step)
     if facts is not None and step.how.strip():
         why += "\n" + commands_block(step.how, facts)
     return f"⬜ *{title}*\n{why}"
+
+
+def _in_thread(step: Step) -> str:
+    """A read-only step's button (an investigation or Diagnose checks) posts its finding in this
+    message's thread: say where to look."""
+    if step.action is None or step.action.kind not in ("investigate", "diagnose"):
+        return ""
+    return "\n_Read-only; the finding posts in this message's thread._"
 
 
 def _current_phase(runbook: Runbook, rows: Mapping[str, RunbookStep]) -> str | None:

@@ -54,6 +54,7 @@ class BlockId(StrEnum):
     FOLLOW_UP = "follow_up"
     RUNBOOK_STEP = "runbook_step"  # "runbook_step-<step id>"
     RUNBOOK_PICK = "runbook_pick"
+    OVERRIDE_REASON = "override_reason"  # the approver's reason for overriding the accuracy gate
 
 
 class InputId(StrEnum):
@@ -67,6 +68,7 @@ class InputId(StrEnum):
     VALUE = "value"
     UPDATE = "update"
     COMMENT = "comment"
+    REASON = "reason"
 
 
 class CallbackId(StrEnum):
@@ -79,3 +81,4 @@ class CallbackId(StrEnum):
     STATUS_UPDATE_MODAL = "incident_status_update"
     ADD_TO_TIMELINE_SHORTCUT = "add_to_timeline"  # the message shortcut
     POSTMORTEM_CHANGES_MODAL = "postmortem_request_changes"
+    GATE_OVERRIDE_MODAL = "action_gate_override"  # Approve on a version under the accuracy gate

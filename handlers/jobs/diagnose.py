@@ -49,28 +49,30 @@ class Diagnoser:
     _runs: BackgroundTasks = field(default_factory=BackgroundTasks)
 
     def start(self, incident: Incident, *, actor: str, only: tuple[str, ...] = (),
-              runbook_step: StepRef | None = None) -> bool:
+              runbook_step: StepRef | None = None, thread_ts: str | None = None) -> bool:
         """Start a run in the background; False if one is already running for this incident.
 
-        ``only`` runs just those checks (a runbook step's); ``runbook_step`` is ticked when the run ends.
+        ``only`` runs just those checks (a runbook step's); ``runbook_step`` is ticked when the run
+        ends; ``thread_ts`` posts the results in that thread (the checklist's, for a step's run).
         """
         name = f"diagnose-{incident.id}"
         if self._runs.running(name):
             return False
-        self._runs.spawn(self._run(incident, actor=actor, only=only, runbook_step=runbook_step), name=name)
+        self._runs.spawn(self._run(incident, actor=actor, only=only, runbook_step=runbook_step,
+                                   thread_ts=thread_ts), name=name)
         return True
 
     async def aclose(self) -> None:
         await self._runs.aclose()
 
     async def _run(self, incident: Incident, *, actor: str, only: tuple[str, ...],
-                   runbook_step: StepRef | None) -> None:
+                   runbook_step: StepRef | None, thread_ts: str | None) -> None:
         try:
             subject = await self._subject(incident)
             tools = Tools(worker=self.worker, metrics=self.cloudwatch, files=self.gateway, publisher=self.cloudwatch)
             names = [name for name, _ in chosen_steps(only)]
             text, blocks = diagnostics_message(number=incident.number, results=[], total=len(names), pending=names)
-            posted = await self.gateway.post(subject.channel_id, text=text, blocks=blocks)
+            posted = await self.gateway.post(subject.channel_id, text=text, blocks=blocks, thread_ts=thread_ts)
             results: list[StepResult] = []
             run_id = uuid.uuid4().hex  # the postmortem shows each run as one row
 
@@ -92,7 +94,6 @@ class Diagnoser:
                                            via="diagnose")
         except Exception:  # a background run logs what it cannot report
             log.exception("diagnostics for incident %s failed", incident.id)
-
 
     async def _record(self, incident_id: int, *, actor: str, result: StepResult, run_id: str) -> None:
         async with self.core.sessions() as session, session.begin():

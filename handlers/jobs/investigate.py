@@ -1,7 +1,8 @@
 """Run one read-only investigation for an incident, post what it found, and keep it.
 
-Started by the headline's Investigate menu or a runbook step's button after the ack. One run
-per incident and kind at a time in this process. The finding goes on the timeline as a
+Started by the headline's Investigate menu, `/incident investigate`, or a runbook step's button
+after the ack; a step's run posts in the checklist's thread (``thread_ts``) and names the step.
+One run per incident and kind at a time in this process. The finding goes on the timeline as a
 Diagnose-style event (``data.kind == "investigation"``), so the postmortem lists it with the
 checks; it is posted as a short summary, with the long output as a file.
 """
@@ -93,14 +94,17 @@ class Investigator:
         channel = incident.channel_id or ""
         try:
             scope = await self._scope(incident, service, correlation_id)
-            posted = await self._post_looking(channel, incident.number, kind, scope.service_name, thread_ts)
+            step = runbook_step.title if runbook_step is not None else None
+            posted = await self._post_looking(channel, incident.number, kind, scope, thread_ts, step=step)
             finding = await investigate(self.investigations[kind], scope, timeout_factor=self.timeout_factor)
             file_id, file_note = await self._upload(channel, finding, thread_ts)
             await self._record(incident.id, actor=actor, finding=finding, file_id=file_id)
-            text, blocks = finding_message(number=incident.number, finding=finding, file_note=file_note)
+            text, blocks = finding_message(number=incident.number, finding=finding, file_note=file_note, step=step)
             await self._show(channel, posted, thread_ts, text, blocks)
             if runbook_step is not None and finding.verdict != Verdict.UNAVAILABLE:
-                await self._tick(incident.id, actor=actor, step=runbook_step)
+                # The check ran, whatever it found: its findings are on the timeline for people to read.
+                await checklists.mark_step(self.core, incident_id=incident.id, step=runbook_step, actor=actor,
+                                           via="investigate")
         except Exception:  # a background run logs what it cannot report
             log.exception("the %s investigation of incident %s failed", kind.value, incident.id)
 
@@ -119,9 +123,10 @@ class Investigator:
         return Scope(incident_number=incident.number, service_name=name, service=config, start=began - self.lookback,
                      end=end, alarm_name=alarm, correlation_id=correlation_id)
 
-    async def _post_looking(self, channel: str, number: int, kind: InvestigationKind, service: str,
-                            thread_ts: str | None) -> PostedMessage | None:
-        text, blocks = looking_message(number=number, kind=kind, service=service)
+    async def _post_looking(self, channel: str, number: int, kind: InvestigationKind, scope: Scope,
+                            thread_ts: str | None, *, step: str | None) -> PostedMessage | None:
+        text, blocks = looking_message(number=number, kind=kind, service=scope.service_name, step=step,
+                                       correlation_id=scope.correlation_id)
         try:
             return await self.gateway.post(channel, text=text, blocks=blocks, thread_ts=thread_ts)
         except SlackError as exc:
@@ -157,13 +162,6 @@ class Investigator:
                                      "verdict": finding.verdict.value, "lines": list(finding.lines),
                                      "data": finding.data, "file_id": file_id, "seconds": finding.seconds})
 
-    async def _tick(self, incident_id: int, *, actor: str, step: StepRef) -> None:
-        await self.core.change(
-            actor=actor, action="runbook.step", incident_id=incident_id,
-            detail={"runbook": step.runbook, "step": step.step_id, "done": True, "via": "investigate"},
-            apply=lambda session, now: checklists.set_done(
-                session, incident_id=incident_id, runbook=step.runbook, step_id=step.step_id, title=step.title,
-                done=True, actor=actor, now=now, via="investigate"))
 
 
 def _alert_started(alert: Alert) -> datetime | None:

@@ -8,6 +8,7 @@ from handlers.slack import (
     actions,
     events,
     follow_up_buttons,
+    gate_override,
     investigate_buttons,
     postmortem_review,
     runbook_steps,
@@ -25,6 +26,7 @@ def register(app: AsyncApp) -> None:
     actions.register(app)
     action_buttons.register(app)
     action_modals.register(app)
+    gate_override.register(app)
     views.register(app)
     update_modal.register(app)
     events.register(app)

@@ -1,5 +1,6 @@
 """Buttons of guarded actions: the headline's Scale, Rollback, Flags and Disable auto-apply, the
-Emergency stop in the Scale modal, and Confirm, Cancel, Approve and Deny on action messages.
+Emergency stop in the Scale modal, and Confirm, Cancel, Approve and Deny on action messages
+(Approve on a version under the accuracy gate opens a form for the reason: gate_override.py).
 Also the headline's Diagnose, which starts the diagnostic suite.
 
 Each acks at once. Modals open with a "reading the current state" view (a trigger id lasts
@@ -27,6 +28,7 @@ from bot.slack.action_blocks import decision_reply
 from bot.slack.errors import SlackError
 from bot.slack.ids import ActionId, CallbackId
 from handlers.services import Services
+from handlers.slack import gate_override
 from handlers.slack.actions import request_from_action
 from handlers.slack.commands.diagnose import start_diagnostics
 from handlers.slack.context import Ack, Reply, Request, respond_later, services_of
@@ -182,6 +184,19 @@ async def on_decision(action_id: ActionId, services: Services, request: Request,
         await respond_later(services, request, Reply(text=decision_reply(action)))
 
 
+async def on_approve(services: Services, request: Request, body: dict[str, Any]) -> None:
+    """One click approves; a version under the accuracy gate first asks the approver why."""
+    try:
+        needed = await gate_override.reason_needed(services, actor=request.user_id, action_id=_action_id(body))
+    except Exception as exc:  # every failure becomes a message for the person
+        await tell(services, request, exc)
+        return
+    if needed is None:
+        await on_decision(ActionId.APPROVE, services, request, body)
+    else:
+        await gate_override.open_reason_form(services, request, *needed)
+
+
 # --- registration ----------------------------------------------------------------------------
 
 
@@ -199,6 +214,8 @@ def _listener(action_id: ActionId) -> Callable[..., Awaitable[None]]:
             await on_emergency_stop(services, request, body)
         elif action_id == ActionId.DIAGNOSE:
             await on_diagnose(services, request)
+        elif action_id == ActionId.APPROVE:
+            await on_approve(services, request, body)
         else:
             await on_decision(action_id, services, request, body)
 

@@ -22,7 +22,7 @@ from bot.core.checklists import StepRef
 from bot.core.errors import CoreError
 from bot.slack import action_views
 from bot.slack.action_blocks import decision_reply, proposal
-from bot.slack.blocks import section
+from bot.slack.blocks import message_view
 from bot.slack.ids import BlockId, CallbackId, InputId
 from handlers.services import Services
 from handlers.slack import view_state
@@ -84,10 +84,6 @@ _PARSERS: dict[CallbackId, Parse] = {
 }
 
 
-def _message_view(title: str, text: str) -> dict[str, Any]:
-    return {"type": "modal", "title": {"type": "plain_text", "text": title[:24]},
-            "close": {"type": "plain_text", "text": "Close"}, "blocks": [section(text[:2900])]}
-
 
 async def on_action_form(callback: CallbackId, ack: Ack, body: dict[str, Any], view: dict[str, Any],
                          services: Services) -> None:
@@ -101,7 +97,7 @@ async def on_action_form(callback: CallbackId, ack: Ack, body: dict[str, Any], v
         await ack(response_action="errors", errors={exc.block.value: str(exc)})
         return
     if not isinstance(incident_id, int):
-        await ack(response_action="update", view=_message_view("Not possible", "⚠️ This form lost its incident."))
+        await ack(response_action="update", view=message_view("Not possible", "⚠️ This form lost its incident."))
         return
     step = StepRef.from_metadata(metadata.get("runbook_step"))
     work = asyncio.ensure_future(services.actions.propose(actor=user, incident_id=incident_id,
@@ -117,11 +113,11 @@ async def on_action_form(callback: CallbackId, ack: Ack, body: dict[str, Any], v
         if block.value in view_state.values(view):
             await ack(response_action="errors", errors={block.value: str(exc)[:500]})
         else:
-            await ack(response_action="update", view=_message_view("Not possible", f"⚠️ {exc}"))
+            await ack(response_action="update", view=message_view("Not possible", f"⚠️ {exc}"))
         return
     except Exception as exc:  # every failure becomes a message for the person
         await ack(response_action="update",
-                  view=_message_view("Not possible", message_for(exc, metrics=services.metrics)))
+                  view=message_view("Not possible", message_for(exc, metrics=services.metrics)))
         return
     await ack(response_action="update", view=action_views.confirm_modal(action))
 
@@ -140,17 +136,17 @@ async def on_confirm_submitted(ack: Ack, body: dict[str, Any], view: dict[str, A
     action_id = view_metadata(view).get("action_id")
     user = (body.get("user") or {}).get("id", "")
     if not isinstance(action_id, int):
-        await ack(response_action="update", view=_message_view("Not possible", "⚠️ This form lost its action."))
+        await ack(response_action="update", view=message_view("Not possible", "⚠️ This form lost its action."))
         return
     try:
         action = await services.actions.confirm(actor=user, action_id=action_id)
     except CoreError as exc:
-        await ack(response_action="update", view=_message_view("Not done", f"⚠️ {exc}"))
+        await ack(response_action="update", view=message_view("Not done", f"⚠️ {exc}"))
         return
     except Exception as exc:  # every failure becomes a message for the person
-        await ack(response_action="update", view=_message_view("Not done", message_for(exc, metrics=services.metrics)))
+        await ack(response_action="update", view=message_view("Not done", message_for(exc, metrics=services.metrics)))
         return
-    await ack(response_action="update", view=_message_view("Confirmed", decision_reply(action)))
+    await ack(response_action="update", view=message_view("Confirmed", decision_reply(action)))
 
 
 def _form_listener(callback: CallbackId) -> Callable[..., Any]:

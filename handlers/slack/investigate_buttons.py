@@ -1,7 +1,7 @@
 """The headline's Investigate menu, and the runbook steps bound to an investigation.
 
 The listener acks at once; the investigation runs in the background (handlers/jobs/investigate.py)
-and posts "looking…" and then its finding in the channel, or in the step's thread.
+and posts "looking…" and then its finding in the channel, or, for a step, in the checklist's thread.
 """
 
 from __future__ import annotations
@@ -40,8 +40,9 @@ def start_investigation(services: Services, incident: Incident, kind: Investigat
     if services.investigator.start(incident, kind, actor=actor, thread_ts=thread_ts, runbook_step=runbook_step,
                                    correlation_id=correlation_id):
         return None
+    where = "the checklist's thread" if thread_ts else "the channel"
     return Reply(text=f"🔎 The {kind.value} investigation of incident #{incident.number} is already running; "
-                      "its finding will show in the channel.")
+                      f"its finding will show in {where}.")
 
 
 async def on_investigate(services: Services, request: Request, body: dict[str, Any]) -> None:
@@ -69,7 +70,8 @@ def register(app: AsyncApp) -> None:
 
 async def run_step_investigation(services: Services, request: Request, incident: Incident, kind: InvestigationKind,
                                  *, step: StepRef, thread_ts: str | None = None) -> None:
-    """A checklist step's button: run its investigation; the step ticks once it has read something."""
+    """A checklist step's button: run its investigation, posting in ``thread_ts`` (the checklist's
+    thread); the step ticks once it has read something."""
     try:
         reply = start_investigation(services, incident, kind, actor=request.user_id, thread_ts=thread_ts,
                                     runbook_step=step)

@@ -4,12 +4,14 @@ An action step's button opens that action's form prefilled from the step (Scale 
 step's count, or the current count plus its delta; Roll back with its target chosen; Flags with
 its flag and value), or, for the emergency stop and redeploy, their confirmation. The action
 still goes through the whole guarded pipeline, and the step ticks when it succeeds. A check's
-button runs Diagnose with the step's checks and ticks the step when they have run.
+button runs Diagnose with the step's checks and ticks the step when they have run. An
+investigation's button runs it read-only and posts its finding in the checklist's thread.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
@@ -37,7 +39,7 @@ from handlers.slack.context import Ack, Reply, Request, respond_later, services_
 from handlers.slack.investigate_buttons import run_step_investigation
 from runbooks.engine.schema import Runbook, Step
 from runbooks.investigations.base import InvestigationKind
-from storage.models import Incident
+from storage.models import Incident, IncidentRunbook
 
 STEP_BLOCK_PREFIX = f"{BlockId.RUNBOOK_STEP.value}-"
 
@@ -47,15 +49,41 @@ def _first_action(body: dict[str, Any]) -> dict[str, Any]:
     return object_or_empty(actions[0]) if isinstance(actions, list) and actions else {}
 
 
-async def _step_here(services: Services, request: Request, step_id: str) -> tuple[Incident, Runbook, Step]:
+@dataclass(frozen=True)
+class _StepHere:
+    incident: Incident
+    runbook: Runbook
+    step: Step
+    checklist: IncidentRunbook  # the runbook choice, with where its checklist message is
+
+
+async def _step_here(services: Services, request: Request, step_id: str) -> _StepHere:
     """The incident of this channel, its runbook, and the step; refused if the checklist is stale."""
     incident = await incident_here(services, request)
     choice = await services.core.read(lambda s: checklists.current(s, incident_id=incident.id))
     runbook = services.runbooks.get(choice.runbook) if choice is not None and choice.runbook else None
     step = next((s for _, s in runbook.steps() if s.id == step_id), None) if runbook is not None else None
-    if runbook is None or step is None:
+    if choice is None or runbook is None or step is None:
         raise InvalidInput("That step is not in this incident's runbook any more; the pinned checklist is current.")
-    return incident, runbook, step
+    return _StepHere(incident, runbook, step, choice)
+
+
+def _checklist_thread(here: _StepHere, body: dict[str, Any]) -> str | None:
+    """Where a step's own run posts: the thread of the pinned checklist, so a reader finds each
+    step's findings (each names its step) under the message the step's button is on.
+
+    The checklist's ts is kept with the runbook choice (``checklists.record_message``), so every
+    replica and every later click finds the same thread; the clicked message stands in only
+    before that is saved. None (the channel) when neither is in the incident's channel.
+    """
+    channel = here.incident.channel_id
+    if here.checklist.message_ts and here.checklist.channel_id == channel:
+        return here.checklist.message_ts
+    container = object_or_empty(body.get("container"))
+    clicked = container.get("message_ts")
+    if isinstance(clicked, str) and clicked and container.get("channel_id") == channel:
+        return clicked
+    return None
 
 
 # --- an action or a check ---------------------------------------------------------------------
@@ -104,10 +132,11 @@ def _rollback_prefill(step: Step, service_models: tuple[str, ...],
 async def on_step_button(services: Services, request: Request, body: dict[str, Any]) -> None:
     step_id = str(_first_action(body).get("value") or "")
     try:
-        incident, runbook, step = await _step_here(services, request, step_id)
+        here = await _step_here(services, request, step_id)
     except Exception as exc:  # every failure becomes a message for the person
         await tell(services, request, exc)
         return
+    incident, runbook, step = here.incident, here.runbook, here.step
     ref = StepRef(runbook=runbook.name, step_id=step.id, title=step.title)
     action = step.action
     if action is None:
@@ -115,7 +144,8 @@ async def on_step_button(services: Services, request: Request, body: dict[str, A
     match action.kind:
         case "diagnose":
             only = tuple(action.diagnose.steps) if action.diagnose else ()
-            reply = start_diagnostics(services, incident, actor=request.user_id, only=only, runbook_step=ref)
+            reply = start_diagnostics(services, incident, actor=request.user_id, only=only, runbook_step=ref,
+                                      thread_ts=_checklist_thread(here, body))
             await respond_later(services, request, reply)
         case "scale":
             await open_action_modal(ActionId.OPEN_SCALE, services, request, prefill=_scale_prefill(step),
@@ -141,7 +171,7 @@ async def on_step_button(services: Services, request: Request, body: dict[str, A
                                      runbook_step=ref)
         case "investigate":
             await run_step_investigation(services, request, incident, InvestigationKind(action.investigate or ""),
-                                         step=ref)
+                                         step=ref, thread_ts=_checklist_thread(here, body))
 
 
 # --- a manual step's checkbox ------------------------------------------------------------------
@@ -154,15 +184,12 @@ async def on_step_checkbox(services: Services, request: Request, body: dict[str,
     done = isinstance(selected, list) and bool(selected)
     actor = request.user_id
     try:
-        incident, runbook, step = await _step_here(services, request, step_id)
+        here = await _step_here(services, request, step_id)
+        incident, runbook, step = here.incident, here.runbook, here.step
         if step.action is not None:
             raise InvalidInput("That step is done by its button, not by hand.")
-        await services.core.change(
-            actor=actor, action="runbook.step", incident_id=incident.id,
-            detail={"runbook": runbook.name, "step": step.id, "done": done, "via": "checkbox"},
-            apply=lambda session, now: checklists.set_done(
-                session, incident_id=incident.id, runbook=runbook.name, step_id=step.id, title=step.title,
-                done=done, actor=actor, now=now))
+        await checklists.mark_step(services.core, incident_id=incident.id, actor=actor, done=done,
+                                   step=StepRef(runbook=runbook.name, step_id=step.id, title=step.title))
     except Exception as exc:  # every failure becomes a message for the person
         await tell(services, request, exc)
 

@@ -76,6 +76,12 @@ class Registry(Protocol):
     def deploy_log(self, name: str) -> list[DeployRecord]:
         """Every promote and rollback, oldest first."""
 
+    def read_evaluation(self, name: str, version: str, golden_version: str) -> bytes | None:
+        """The stored score of ``version`` on ``golden_version``'s golden set, as written; None if none."""
+
+    def write_evaluation(self, name: str, version: str, golden_version: str, data: bytes) -> None:
+        """Store (or replace) that score, whole: a reader sees the old bytes or the new, never a mix."""
+
 
 def open_registry(uri: str | Path = DEFAULT_REGISTRY) -> Registry:
     if isinstance(uri, str) and uri.startswith("s3://"):

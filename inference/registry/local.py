@@ -1,7 +1,9 @@
 """The registry in a local folder.
 
 Layout: ``root/<name>/<version>/{manifest.json, <files>}``, ``root/<name>/deploys.json`` (the
-deploy log) and ``root/<name>/CURRENT`` (the serving version, one line).
+deploy log) and ``root/<name>/CURRENT`` (the serving version, one line). A version's stored
+golden-set scores lie in ``root/<name>/<version>/.evaluations/<golden version>.json``, outside its
+manifest: they are added after the version is published, and a file name can never start with a dot.
 
 Readers never see half a version: ``publish`` assembles it in a hidden staging folder beside
 the versions and renames the folder into place. Writers of the deploy log hold an exclusive
@@ -34,6 +36,7 @@ from inference.registry.errors import (
 )
 from inference.registry.manifest import (
     CHUNK_SIZE,
+    EVALUATIONS_DIR,
     MANIFEST_FILE,
     DeployRecord,
     Manifest,
@@ -113,6 +116,14 @@ class LocalRegistry:
         self._require_model(name)
         return self._read_log(name)
 
+    def read_evaluation(self, name: str, version: str, golden_version: str) -> bytes | None:
+        path = self._evaluation_path(name, version, golden_version)
+        with _os_errors(f"read the stored score of {name} {version}"):
+            try:
+                return path.read_bytes()
+            except (FileNotFoundError, NotADirectoryError):
+                return None
+
     # --- writing ---------------------------------------------------------------------------
 
     def publish(self, name: str, *, files: Mapping[str, bytes | Path], kind: ModelKind,
@@ -142,6 +153,13 @@ class LocalRegistry:
             finally:
                 shutil.rmtree(staging, ignore_errors=True)
         return manifest
+
+    def write_evaluation(self, name: str, version: str, golden_version: str, data: bytes) -> None:
+        path = self._evaluation_path(name, version, golden_version)
+        self.manifest(name, version)  # an unknown version is UnknownVersion, never a new folder
+        with _os_errors(f"store the score of {name} {version}"):
+            path.parent.mkdir(exist_ok=True)
+            _write_atomic(path, data)
 
     def promote(self, name: str, version: str, *, actor: str = "cli") -> None:
         self.manifest(name, version)
@@ -183,6 +201,12 @@ class LocalRegistry:
         if (manifest.name, manifest.version) != (name, version):
             raise CorruptVersion(name, version, f"its manifest describes {manifest.name} {manifest.version}")
         return manifest
+
+    def _evaluation_path(self, name: str, version: str, golden_version: str) -> Path:
+        validate_model_name(name)
+        for named in (version, golden_version):
+            version_number(named)  # a version name never reaches outside its folder
+        return self.root / name / version / EVALUATIONS_DIR / f"{golden_version}.json"
 
     def _read_log(self, name: str) -> list[DeployRecord]:
         with _os_errors(f"read the deploy log of {name}"):

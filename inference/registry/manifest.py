@@ -31,6 +31,8 @@ VERSION_PATTERN: Final = re.compile(r"^v[1-9][0-9]*$")
 # Flat names only: a file name never reaches outside its version's folder.
 FILE_NAME_PATTERN: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 MANIFEST_FILE: Final = "manifest.json"
+# Where a version's stored golden-set scores lie, beside its files; no file name starts with a dot.
+EVALUATIONS_DIR: Final = ".evaluations"
 CHUNK_SIZE: Final = 1 << 20
 
 ModelKind = Literal["text", "image", "fusion"]

@@ -1,7 +1,8 @@
 """The registry in an S3 bucket, through boto3 (``AWS_ENDPOINT_URL`` points it at moto in tests).
 
 Layout under ``prefix``, as in the local registry: ``<name>/<version>/{manifest.json, <files>}``,
-``<name>/deploys.json`` and ``<name>/CURRENT``.
+``<name>/deploys.json`` and ``<name>/CURRENT``; a version's stored golden-set scores under
+``<name>/<version>/.evaluations/<golden version>.json``, written after its manifest.
 
 S3 has no rename and no locks, so:
 - ``publish`` claims its version number by creating ``<name>/<version>/.claim`` only if it does
@@ -40,6 +41,7 @@ from inference.registry.errors import (
 )
 from inference.registry.manifest import (
     CHUNK_SIZE,
+    EVALUATIONS_DIR,
     MANIFEST_FILE,
     DeployRecord,
     Manifest,
@@ -136,6 +138,9 @@ class S3Registry:
         text, _ = self._get_with_etag(self._key(name, DEPLOY_LOG_KEY))
         return load_deploy_log(text) if text is not None else []
 
+    def read_evaluation(self, name: str, version: str, golden_version: str) -> bytes | None:
+        return self._get(self._evaluation_key(name, version, golden_version))
+
     # --- writing ---------------------------------------------------------------------------
 
     def publish(self, name: str, *, files: Mapping[str, bytes | Path], kind: ModelKind,
@@ -161,6 +166,11 @@ class S3Registry:
         self._put(self._key(name, version, MANIFEST_FILE), manifest.to_json().encode())
         return manifest
 
+    def write_evaluation(self, name: str, version: str, golden_version: str, data: bytes) -> None:
+        key = self._evaluation_key(name, version, golden_version)
+        self.manifest(name, version)  # never a key under a version that is not there (it would claim its number)
+        self._put(key, data)
+
     def promote(self, name: str, version: str, *, actor: str = "cli") -> None:
         self.manifest(name, version)
         self._append_deploy(name, lambda log: DeployRecord(version, utc_now(), actor, "promote"))
@@ -175,6 +185,12 @@ class S3Registry:
 
     def _key(self, *parts: str) -> str:
         return "/".join(p for p in (self.prefix, *parts) if p)
+
+    def _evaluation_key(self, name: str, version: str, golden_version: str) -> str:
+        validate_model_name(name)
+        for named in (version, golden_version):
+            version_number(named)
+        return self._key(name, version, EVALUATIONS_DIR, f"{golden_version}.json")
 
     def _claim_version(self, name: str) -> tuple[str, str | None]:
         for _ in range(MAX_ATTEMPTS):

@@ -1,5 +1,8 @@
 """`incident-bot models train`: train, evaluate, publish to the registry, and promote if good.
 
+Each version's score on its golden set is stored with it as it is published, from the
+predictions its drift baseline is built from (``inference.training.golden_scores``).
+
 A version trained from the same data with the same settings is not trained again: training
 runs once, and `make demo` and the tests reuse its output.
 """
@@ -22,6 +25,8 @@ from inference.golden import (
     dump_golden,
     dump_text_golden,
     parse_golden,
+    predict_all,
+    score,
 )
 from inference.model_names import (
     CHART_MODEL,
@@ -39,6 +44,7 @@ from inference.models.vit import ChartClassifier
 from inference.registry import Manifest, Registry, RegistryError
 from inference.training.fusion import EVAL_SEED as FUSION_EVAL_SEED
 from inference.training.fusion import FusionTrainingConfig, train_fusion
+from inference.training.golden_scores import ensure_scored, store_published
 from inference.training.golden_sets import chart_golden_set, fusion_golden_set
 from inference.training.text import (
     FineTuneConfig,
@@ -90,6 +96,7 @@ def train_text(registry: Registry, *, quick: bool, seed: int, retrain: bool = Fa
         settings["train_fraction"] = train_fraction
     fingerprint = _fingerprint(data_hash, settings)
     if not retrain and (found := existing_version(registry, TEXT_MODEL, fingerprint)) is not None:
+        ensure_scored(registry, found)
         return found, False
     train, heldout = load_split("train"), load_split("heldout")
     if train_fraction < 1:
@@ -119,6 +126,7 @@ def train_text(registry: Registry, *, quick: bool, seed: int, retrain: bool = Fa
                 "evaluation": "held-out split written separately from the training texts"},
         notes="quick model for tests" if quick else method,
     )
+    store_published(registry, manifest, score(chosen.heldout_predictions, [e.label for e in heldout], RUNBOOK_CLASSES))
     return manifest, True
 
 
@@ -138,11 +146,13 @@ def train_chart(registry: Registry, *, quick: bool, seed: int, retrain: bool = F
     data_hash = renderer_hash()
     fingerprint = _fingerprint(data_hash, config.settings())
     if not retrain and (found := existing_version(registry, CHART_MODEL, fingerprint)) is not None:
+        ensure_scored(registry, found)
         return found, False
     trained = train_chart_vit(config, CHART_PATTERNS)
     model = ChartClassifier(name=CHART_MODEL, version="", labels=tuple(CHART_PATTERNS), model=trained.model,
                             image_size=config.input_size)
-    files = {**trained.files, **_golden_files(model, dump_golden(chart_golden_set(config.input_size)))}
+    golden_files, golden_score = _golden_files(model, dump_golden(chart_golden_set(config.input_size)))
+    files = {**trained.files, **golden_files}
     manifest = registry.publish(
         CHART_MODEL, files=files, kind="image", labels=list(CHART_PATTERNS), data_hash=data_hash,
         metrics=trained.metrics,
@@ -151,6 +161,7 @@ def train_chart(registry: Registry, *, quick: bool, seed: int, retrain: bool = F
         notes="quick model for tests" if quick else
         f"column-patch ViT from scratch; evaluated on the unseen style {trained.config['eval_style']}",
     )
+    store_published(registry, manifest, golden_score)
     return manifest, True
 
 
@@ -174,9 +185,10 @@ def train_fusion_model(registry: Registry, *, quick: bool, seed: int, cache_dir:
     data_hash = corpus_hash("train") + corpus_hash("heldout") + renderer_hash()
     fingerprint = _fingerprint(data_hash, {**config.settings(), "components": {
         name: [m.version, m.config.get("fingerprint")] for name, m in sorted(manifests.items())}})
-    if not retrain and (found := existing_version(registry, FUSION_MODEL, fingerprint)) is not None:
-        return found, False
     loader = ModelLoader(registry=registry, cache_dir=cache_dir)
+    if not retrain and (found := existing_version(registry, FUSION_MODEL, fingerprint)) is not None:
+        ensure_scored(registry, found, loader=loader)
+        return found, False
     text_model = loader.component(TEXT_MODEL, components[TEXT_MODEL], needed_by="fusion training")
     chart_model = loader.component(CHART_MODEL, components[CHART_MODEL], needed_by="fusion training")
     if not isinstance(text_model, TextClassifier) or not isinstance(chart_model, ChartClassifier):
@@ -186,7 +198,8 @@ def train_fusion_model(registry: Registry, *, quick: bool, seed: int, cache_dir:
     model = FusionClassifier(name=FUSION_MODEL, version="", labels=tuple(RUNBOOK_CLASSES), text=text_model,
                              chart=chart_model, head=trained.head.eval())
     golden = dump_golden(fusion_golden_set(chart_model.image_size, seed=FUSION_EVAL_SEED))
-    files = {**trained.files, **_golden_files(model, golden)}
+    golden_files, golden_score = _golden_files(model, golden)
+    files = {**trained.files, **golden_files}
     manifest = registry.publish(
         FUSION_MODEL, files=files, kind="fusion", labels=list(RUNBOOK_CLASSES), data_hash=data_hash,
         metrics=trained.metrics,
@@ -197,13 +210,17 @@ def train_fusion_model(registry: Registry, *, quick: bool, seed: int, cache_dir:
                f"{comparison['text_only']['joint_accuracy']}, "
                f"chart alone {comparison['chart_only']['joint_accuracy']}"),
     )
+    store_published(registry, manifest, golden_score)
     return manifest, True
 
 
-def _golden_files(model: ServedModel, golden: bytes) -> dict[str, bytes]:
-    """The golden set, and the baseline from ``model``'s predictions on it as the worker will read it."""
-    instances = [instance for instance, _ in parse_golden(golden)]
-    return {GOLDEN_FILE: golden, BASELINE_FILE: baseline(model, instances).to_json().encode()}
+def _golden_files(model: ServedModel, golden: bytes) -> tuple[dict[str, bytes], dict[str, Any]]:
+    """The golden set and the baseline from ``model``'s predictions on it as the worker will read it;
+    and, from the same predictions, the score the version is published with."""
+    rows = parse_golden(golden)
+    predictions = predict_all(model, [instance for instance, _ in rows])
+    files = {GOLDEN_FILE: golden, BASELINE_FILE: baseline(model, predictions).to_json().encode()}
+    return files, score(predictions, [label for _, label in rows], model.labels)
 
 
 def promote_if_fit(registry: Registry, manifest: Manifest) -> bool:

@@ -14,7 +14,7 @@ from safetensors.torch import save
 from tqdm import tqdm
 
 from inference.drift import Baseline, baseline_from
-from inference.models.base import predictions_from_probabilities
+from inference.models.base import Prediction, predictions_from_probabilities
 from inference.models.encoder import SentenceEncoder
 from inference.models.loading import ENCODER_FILE, TEXT_HEAD_FILE
 from inference.models.text import EMBEDDING_SUMMARY_DIMS, TextHead
@@ -41,6 +41,8 @@ class TrainedText:
     files: dict[str, bytes]
     # The drift baseline: what this model predicts on the held-out split.
     baseline: Baseline | None = None
+    # Those predictions, as serving makes them: the held-out split is the version's golden set.
+    heldout_predictions: tuple[Prediction, ...] = ()
 
 
 def embed_all(encoder: SentenceEncoder, texts: Sequence[str], *, what: str, batch_size: int = 32) -> torch.Tensor:
@@ -77,14 +79,19 @@ def train_text_head(
         probabilities = torch.softmax(head(eval_x), dim=-1)
     metrics = classification_metrics(probabilities, eval_labels, labels)
     metrics["train_loss"] = round(float(loss.detach()), 4)
+    predictions = _served_predictions(probabilities, eval_x, labels)
     return TrainedText(head=head, metrics=metrics, files={TEXT_HEAD_FILE: save(head.state_dict())},
-                       baseline=_baseline(probabilities, eval_x, labels))
+                       baseline=_baseline(predictions, labels), heldout_predictions=predictions)
 
 
-def _baseline(probabilities: torch.Tensor, embeddings: torch.Tensor, labels: Sequence[str]) -> Baseline:
+def _served_predictions(probabilities: torch.Tensor, embeddings: torch.Tensor,
+                        labels: Sequence[str]) -> tuple[Prediction, ...]:
     # The same predictions (and embedding summaries) that serving would log for these texts.
-    predictions = predictions_from_probabilities(
-        probabilities.tolist(), labels, embeddings[:, :EMBEDDING_SUMMARY_DIMS].tolist())
+    return tuple(predictions_from_probabilities(
+        probabilities.tolist(), labels, embeddings[:, :EMBEDDING_SUMMARY_DIMS].tolist()))
+
+
+def _baseline(predictions: Sequence[Prediction], labels: Sequence[str]) -> Baseline:
     return baseline_from(labels=labels, predicted=[p.label for p in predictions],
                          confidences=[p.confidence for p in predictions],
                          embeddings=[p.embedding for p in predictions])
@@ -143,4 +150,6 @@ def finetune_text(
     metrics = classification_metrics(probabilities, eval_labels, labels)
     files = {TEXT_HEAD_FILE: save(head.state_dict()),
              ENCODER_FILE: save({k: v.contiguous() for k, v in encoder.model.state_dict().items()})}
-    return TrainedText(head=head, metrics=metrics, files=files, baseline=_baseline(probabilities, eval_x, labels))
+    predictions = _served_predictions(probabilities, eval_x, labels)
+    return TrainedText(head=head, metrics=metrics, files=files, baseline=_baseline(predictions, labels),
+                       heldout_predictions=predictions)

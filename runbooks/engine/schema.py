@@ -75,7 +75,7 @@ class StepAction(Strict):
     redeploy: dict[str, Any] | None = None
     diagnose: DiagnoseAction | None = None
     # A read-only investigation (runbooks/investigations): `investigate: logs`.
-    investigate: Literal["logs", "tasks", "targets"] | None = None
+    investigate: Literal["logs", "tasks", "targets", "metrics", "data_quality", "canary", "determinism"] | None = None
 
     @model_validator(mode="after")
     def _exactly_one(self) -> StepAction:

@@ -87,6 +87,10 @@ REQUIRES: dict[InvestigationKind, Callable[[ServiceConfig], bool]] = {
     InvestigationKind.LOGS: lambda service: service.logs is not None,
     InvestigationKind.TASKS: lambda service: service.ecs is not None,
     InvestigationKind.TARGETS: lambda service: service.load_balancer is not None,
+    InvestigationKind.METRICS: lambda service: service.health_metrics is not None,
+    InvestigationKind.CANARY: lambda service: service.canary is not None,
+    InvestigationKind.DATA_QUALITY: lambda service: service.data_quality is not None,
+    InvestigationKind.DETERMINISM: lambda service: service.determinism is not None,
 }
 
 

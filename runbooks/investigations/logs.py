@@ -2,8 +2,11 @@
 
 Seed 000 greps ERROR lines and counts them by ``error_code`` (DOC_001, IMG_001, SYS_001,
 RATE_001 ...); seed 004 logs JSON with ``level`` and ``error_type``. JSON lines are parsed;
-plain lines are grepped for ERROR/FATAL/CRITICAL and for a code shaped like ``ABC_001``. With a
-correlation id, the lines that carry it are looked up as well (the seeds' "track a request").
+plain lines are grepped for ERROR/FATAL/CRITICAL and for a code shaped like ``ABC_001``.
+
+With a correlation id (the seeds' "track requests by correlation ID"), the finding is about
+that request: its headline and summary say how many lines carry the id, when, and which were
+errors; the window's error counts follow as context; the file holds the request's lines first.
 """
 
 from __future__ import annotations
@@ -30,6 +33,17 @@ MAX_EVENTS = 5000
 MAX_CORRELATED = 200
 TOP_CODES = 8
 SAMPLES = 3
+CORRELATED_SAMPLES = 5
+# What a correlation id may be: one bounded token, safe inside a quoted CloudWatch filter pattern
+# and in a file name.
+CORRELATION_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+
+
+_UNSAFE_IN_NAME = re.compile(r"[^A-Za-z0-9._-]")
+
+
+def valid_correlation_id(text: str) -> bool:
+    return CORRELATION_ID.fullmatch(text) is not None
 
 
 @dataclass(frozen=True)
@@ -78,6 +92,9 @@ class LogsInvestigation:
         if scope.service.logs is None:
             return unavailable(self.kind, "logs: no log group configured",
                                f"Add `logs: {{group: ...}}` to service {scope.service_name} in the config.")
+        if scope.correlation_id is not None and not valid_correlation_id(scope.correlation_id):
+            return unavailable(self.kind, "logs: that correlation id cannot be searched",
+                               "A correlation id is one word of up to 128 letters, digits and `. _ : -`.")
         group = scope.service.logs.group
         reads = [self._source.events(group=group, start=scope.start, end=scope.end, limit=self._max_events)]
         if scope.correlation_id:
@@ -111,25 +128,64 @@ class LogsInvestigation:
             "group": group, "start": scope.start.isoformat(), "end": scope.end.isoformat(), "lines": len(lines),
             "errors": len(errors), "by_code": dict(by_code.most_common()), "truncated": window.truncated,
         }
-        matched: list[LogEvent] = []
+        matched: list[LogLine] = []
         if correlated is not None and scope.correlation_id:
-            matched = list(correlated.events)
-            data["correlation_id"] = scope.correlation_id
-            data["correlation_matches"] = len(matched)
-            shown.append(f"Correlation id `{escape_mrkdwn(scope.correlation_id)}`: {len(matched)} line"
-                         f"{'s' if len(matched) != 1 else ''}.")
+            matched = [parse(e) for e in correlated.events]
+            headline, about = _correlation_summary(scope, scope.correlation_id, matched, correlated.truncated)
+            data.update(correlation_id=scope.correlation_id, correlation_matches=len(matched),
+                        correlation_errors=sum(1 for line in matched if line.error),
+                        correlation_truncated=correlated.truncated)
+            shown = [*about, "_In the whole window:_ " + shown[0], *shown[1:2]]
         attachment = _attachment(scope, errors, matched) if errors or matched else None
         return Finding(kind=self.kind, verdict=verdict, headline=headline, lines=tuple(shown), data=data,
                        attachment=attachment)
 
 
-def _attachment(scope: Scope, errors: list[LogLine], matched: list[LogEvent]) -> Attachment:
-    out = [f"# incident #{scope.incident_number} {scope.service_name}: ERROR lines "
-           f"{scope.start:%Y-%m-%d %H:%M} to {scope.end:%H:%M} UTC ({len(errors)})"]
-    out.extend(f"{e.event.at:%Y-%m-%dT%H:%M:%S.%fZ}\t{e.event.stream}\t{e.code or ''}\t{e.event.message.rstrip()}"
-               for e in errors)
-    if matched:
-        out.append(f"\n# lines with correlation id {scope.correlation_id} ({len(matched)})")
-        out.extend(f"{e.at:%Y-%m-%dT%H:%M:%S.%fZ}\t{e.stream}\t{e.message.rstrip()}" for e in matched)
-    name = f"logs-incident-{scope.incident_number}-{scope.service_name}.txt"
-    return Attachment(filename=name, content=("\n".join(out) + "\n").encode())
+def _correlation_summary(scope: Scope, correlation_id: str, matched: list[LogLine],
+                         truncated: bool) -> tuple[str, list[str]]:
+    """The headline and first lines of a correlation search: how many lines carry the id, from
+    when to when, which were errors and with which codes, and a few of them."""
+    shown_id = escape_mrkdwn(correlation_id)
+    if not matched:
+        return (f"logs: no line carries correlation id {shown_id}",
+                [f"No line of the window {scope.start:%H:%M}–{scope.end:%H:%M} UTC carries `{shown_id}`; "
+                 "it may be older than the incident, or logged by another service."])
+    errors = [line for line in matched if line.error]
+    codes = Counter(line.code for line in errors if line.code)
+    more = "+" if truncated else ""
+    count = f"{len(matched)}{more} line{'s' if len(matched) != 1 else ''}"
+    headline = f"logs: correlation id {shown_id} in {count}"
+    if errors:
+        headline += f", {len(errors)} ERROR" + (f" ({', '.join(escape_mrkdwn(c) for c in codes)})" if codes else "")
+    first, last = matched[0].event.at, matched[-1].event.at
+    about = [f"Correlation id `{shown_id}`: {count}, {first:%H:%M:%S}–{last:%H:%M:%S} UTC, "
+             f"{len(errors)} ERROR."]
+    for line in (errors or matched)[:CORRELATED_SAMPLES]:
+        sample = truncate(" ".join(line.event.message.split()), 160)
+        about.append(f"{line.event.at:%H:%M:%S} {escape_mrkdwn(sample)}")
+    if truncated:
+        about.append(f"_Read stopped at {len(matched)} lines; the file has those._")
+    return headline, about
+
+
+def _attachment(scope: Scope, errors: list[LogLine], matched: list[LogLine]) -> Attachment:
+    """The long output: a correlation search's lines first (what was asked for), then the
+    window's ERROR lines."""
+    out: list[str] = []
+    if scope.correlation_id:
+        out.append(f"# incident #{scope.incident_number} {scope.service_name}: lines with correlation id "
+                   f"{scope.correlation_id} ({len(matched)})")
+        out.extend(_row(line) for line in matched)
+        out.append("")
+    out.append(f"# incident #{scope.incident_number} {scope.service_name}: ERROR lines "
+               f"{scope.start:%Y-%m-%d %H:%M} to {scope.end:%H:%M} UTC ({len(errors)})")
+    out.extend(_row(line) for line in errors)
+    name = f"logs-incident-{scope.incident_number}-{scope.service_name}"
+    if scope.correlation_id:
+        name += "-" + _UNSAFE_IN_NAME.sub("-", scope.correlation_id[:40])
+    return Attachment(filename=f"{name}.txt", content=("\n".join(out) + "\n").encode())
+
+
+def _row(line: LogLine) -> str:
+    event = line.event
+    return f"{event.at:%Y-%m-%dT%H:%M:%S.%fZ}\t{event.stream}\t{line.code or ''}\t{event.message.rstrip()}"

@@ -23,6 +23,8 @@ from inference.golden import (
 from inference.inputs import Instance
 from inference.models.base import Prediction
 from inference.registry import LocalRegistry
+from inference.scores import golden_key, read_stored
+from inference.training.golden_scores import ensure_scored
 from inference.training.golden_sets import (
     GOLDEN_CHARTS_PER_PATTERN,
     GOLDEN_PAIRS_PER_CLASS,
@@ -30,6 +32,7 @@ from inference.training.golden_sets import (
 from inference.training.run import CHART_MODEL, FUSION_MODEL
 from runbooks.classes import RUNBOOK_CLASSES
 from sandbox.runner import ThreadedServer
+from tests.inference.test_stored_scores import unscored_copy
 from tests.inference.test_worker import start_worker
 
 CHART_EXAMPLES = GOLDEN_CHARTS_PER_PATTERN * len(CHART_PATTERNS)
@@ -54,6 +57,21 @@ def test_training_publishes_a_small_golden_set_and_its_baseline(fusion_registry:
     assert set(baseline["labels"]) == set(labels) and sum(baseline["labels"].values()) == pytest.approx(1)
     assert len(baseline["confidence_histogram"]) == baseline["confidence_bins"] == 10
     assert len(baseline["centroid"]) == 16 and baseline["examples"] == examples
+
+
+@pytest.mark.parametrize(("name", "examples"), [(CHART_MODEL, CHART_EXAMPLES), (FUSION_MODEL, FUSION_EXAMPLES)])
+def test_training_stores_the_score_the_worker_would_compute(fusion_registry: Path, tmp_path: Path, name: str,
+                                                            examples: int) -> None:
+    key = golden_key(LocalRegistry(fusion_registry).manifest(name, "v1"))
+    assert key is not None
+    trained = read_stored(LocalRegistry(fusion_registry), key)
+    assert trained is not None and trained.result["examples"] == examples
+    # The same version without its record, scored as the worker scores it: loaded from the registry.
+    registry = LocalRegistry(unscored_copy(fusion_registry, tmp_path / "copy"))
+    fresh = ensure_scored(registry, registry.manifest(name, "v1"))
+    assert fresh is not None and read_stored(registry, key) == fresh  # and now kept
+    assert fresh.result["accuracy"] == pytest.approx(trained.result["accuracy"], abs=1.5 / examples)
+    assert fresh.result["confusion_labels"] == trained.result["confusion_labels"]
 
 
 def _png_b64(color: str) -> str:

@@ -430,3 +430,42 @@ def test_concurrent_publishes_get_distinct_versions(tmp_path: Path) -> None:
     stored = LocalRegistry(root).versions(NAME)
     assert [m.version for m in stored] == [f"v{n}" for n in range(6, 0, -1)]
     assert [m.parent for m in stored][-1] is None
+
+
+# --- stored golden-set scores ----------------------------------------------------------------
+
+
+def test_a_stored_score_lives_beside_its_version_and_changes_nothing_else(backend: Backend, tmp_path: Path) -> None:
+    registry = backend.registry
+    first = publish(registry, tmp_path, seed=1)
+    assert registry.read_evaluation(NAME, "v1", "v1") is None
+    registry.write_evaluation(NAME, "v1", "v1", b"first")
+    registry.write_evaluation(NAME, "v1", "v1", b"second")  # replaced whole
+    registry.write_evaluation(NAME, "v1", "v7", b"on v7's golden set")
+    assert registry.read_evaluation(NAME, "v1", "v1") == b"second"
+    assert registry.read_evaluation(NAME, "v1", "v7") == b"on v7's golden set"
+
+    # The version is as published, and the score claimed no version number.
+    assert registry.manifest(NAME, "v1") == first and [m.version for m in registry.versions(NAME)] == ["v1"]
+    assert publish(registry, tmp_path, seed=2).version == "v2"
+    assert registry.read_evaluation(NAME, "v2", "v2") is None
+    dest = registry.materialize(NAME, "v1", tmp_path / "loaded")
+    assert sorted(p.name for p in dest.iterdir()) == ["head.safetensors", "manifest.json", "model.safetensors"]
+
+
+def test_a_score_is_stored_only_for_a_version_that_is_there(backend: Backend, tmp_path: Path) -> None:
+    registry = backend.registry
+    publish(registry, tmp_path, seed=1)
+    with pytest.raises(UnknownVersion):
+        registry.write_evaluation(NAME, "v9", "v9", b"x")
+    with pytest.raises(UnknownModel):
+        registry.write_evaluation("nope", "v1", "v1", b"x")
+    assert registry.read_evaluation(NAME, "v9", "v9") is None and registry.read_evaluation("nope", "v1", "v1") is None
+    for version, golden_version in (("../v1", "v1"), ("v1", "../../CURRENT"), ("v1", "latest"), ("v0", "v1")):
+        with pytest.raises(InvalidManifest, match="invalid version"):
+            registry.read_evaluation(NAME, version, golden_version)
+        with pytest.raises(InvalidManifest, match="invalid version"):
+            registry.write_evaluation(NAME, version, golden_version, b"x")
+    with pytest.raises(InvalidModelName):
+        registry.read_evaluation("../etc", "v1", "v1")
+    assert publish(registry, tmp_path, seed=2).version == "v2"  # no number was claimed by a refused write

@@ -150,17 +150,17 @@ def test_manual_steps_tick_and_untick_from_their_checkbox_and_the_runbook_can_be
     channel = db.incidents()[0].channel_id
     pinned = wait_for(lambda: checklist(slack, channel), what="the pinned checklist")
     alice = SlackUser(bot=bot, slack=slack, user_id=ALICE, http=http)
-    block_id = f"{BlockId.RUNBOOK_STEP.value}-check-traffic-spike"
+    block_id = f"{BlockId.RUNBOOK_STEP.value}-check-recent-deploys"
 
     assert alice.tick(ActionId.RUNBOOK_STEP_CHECK, channel=channel, message_ts=pinned.ts, block_id=block_id,
-                      value="check-traffic-spike").status_code == 200
-    wait_for(lambda: "initial_options" in step_block(checklist(slack, channel), "check-traffic-spike")["accessory"],
+                      value="check-recent-deploys").status_code == 200
+    wait_for(lambda: "initial_options" in step_block(checklist(slack, channel), "check-recent-deploys")["accessory"],
              what="the ticked checkbox")
     alice.tick(ActionId.RUNBOOK_STEP_CHECK, channel=channel, message_ts=pinned.ts, block_id=block_id,
-               value="check-traffic-spike", checked=False)
+               value="check-recent-deploys", checked=False)
     wait_for(lambda: "initial_options" not in step_block(checklist(slack, channel),
-                                                         "check-traffic-spike")["accessory"], what="the untick")
-    changes = [(e.actor, e.data["done"]) for e in runbook_events(db) if e.data.get("step") == "check-traffic-spike"]
+                                                         "check-recent-deploys")["accessory"], what="the untick")
+    changes = [(e.actor, e.data["done"]) for e in runbook_events(db) if e.data.get("step") == "check-recent-deploys"]
     assert changes == [(ALICE, True), (ALICE, False)]
 
     # An action that does a step ticks it even when it was not started from the checklist.

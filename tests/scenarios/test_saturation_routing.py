@@ -81,12 +81,12 @@ def test_saturation_alarms_get_the_saturation_checklist_and_latency_and_error_al
     assert f"Runbook: {LIBRARY.runbooks['high_error_rate'].title}" in error_checklist
     assert chosen(db, incident_of(db, "ai-orchestrator").id).runbook == "high_error_rate"
 
-    # Scale out first: the first action of the CPU checklist is a Scale button whose form is
+    # Scale out first: the first acting (not read-only) step of the CPU checklist is a Scale button whose form is
     # prefilled with the seeds' count (desired-count 10), against moto's 4 running tasks.
     pinned = pinned_checklist(slack, db, "multimodal-api")
     action_blocks = [b for b in pinned.blocks if str(b.get("block_id", "")).startswith(BlockId.RUNBOOK_STEP.value)
                      and b.get("accessory", {}).get("type") == "button"
-                     and b["accessory"]["text"]["text"] != "Diagnose"]
+                     and not b["accessory"]["text"]["text"].startswith(("Diagnose", "Investigate"))]
     first = action_blocks[0]
     assert first["block_id"] == f"{BlockId.RUNBOOK_STEP.value}-scale-out"
     assert "Scale" in first["accessory"]["text"]["text"]

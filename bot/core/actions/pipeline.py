@@ -27,6 +27,7 @@ from bot.core.actions import store
 from bot.core.actions.apply import Executor, StoredPlan
 from bot.core.actions.conflicts import supersedes
 from bot.core.actions.errors import ActionConflict, ActionDenied
+from bot.core.actions.gate_override import REASON_MAX, clean_reason, gate_to_override
 from bot.core.actions.kinds import ActionKind, ActionState, Permission
 from bot.core.actions.plans import Planner
 from bot.core.actions.rbac import Authorizer
@@ -168,7 +169,8 @@ class ActionPipeline:
 
     async def approve(self, *, actor: str, action_id: int, reason: str = "") -> ResponseAction:
         """A second person's go-ahead. For a model version under the accuracy gate it is an
-        override: the audit row records who overrode, the accuracy and the bar, and ``reason``."""
+        override: ``reason`` is required, and the audit row records who overrode, the accuracy and
+        the bar, and the reason."""
         action = await self._load(action_id)
         if action.state != ActionState.AWAITING_APPROVAL.value:
             return action
@@ -182,6 +184,9 @@ class ActionPipeline:
         if not decision.allowed:
             await self._audit_only(action, actor=actor, outcome=Outcome.DENIED, note=decision.reason)
             raise ActionDenied(f"🔒 {decision.reason}")
+        if gate_to_override(action) is not None:
+            # Overriding the gate is a decision the audit must explain: no reason, no override.
+            reason = clean_reason(reason)
         override = _gate_override(action, actor=actor, reason=reason)
         return await self._start(action, actor=actor, expect=ActionState.AWAITING_APPROVAL, approved=True,
                                  override=override)
@@ -426,7 +431,7 @@ def _gate_override(action: ResponseAction, *, actor: str, reason: str) -> dict[s
         return None
     accuracy = gate.get("accuracy")
     scored = f"accuracy {accuracy:.1%}" if isinstance(accuracy, int | float) else "accuracy unchecked"
-    why = reason.strip()[:500]
+    why = reason.strip()[:REASON_MAX]
     note = (f"overrode the model accuracy gate ({gate.get('version')}: {scored}, bar {float(gate['bar']):.0%}); "
             + (f"reason: {why}" if why else "no reason given"))
     return {"by": actor, "reason": why, "accuracy": accuracy, "bar": gate.get("bar"), "version": gate.get("version"),

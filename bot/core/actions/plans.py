@@ -7,6 +7,7 @@ and a count must lie within its bounds. Every refusal names the valid choices.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,9 +19,15 @@ from bot.core.actions.kinds import ActionKind
 from bot.core.actions.providers import ActionProviders
 from bot.core.actions.requests import ActionRequest
 from bot.core.ports.errors import ProviderError, ProviderRejected
-from bot.core.ports.models import ModelState
+from bot.core.ports.models import GoldenScore, ModelState
 
 MAX_ROLLBACK_STEPS = 10
+# How long a plan waits for the worker to score a version it has no stored score for. A plan is
+# built while Slack waits (1.5 s for the answer to a form, 3 s for a trigger_id), and a first
+# scoring takes seconds; the worker goes on scoring after we stop waiting and keeps the score.
+GATE_SCORE_WAIT_SECONDS = 1.0
+NOT_SCORED_YET = ("it has not been scored on its golden set yet; the worker is scoring it now, "
+                  "so asking again in a minute shows its score")
 
 
 @dataclass(frozen=True)
@@ -93,9 +100,11 @@ def parameter_target(name: str) -> str:
 
 
 class Planner:
-    def __init__(self, *, config: IncidentBotConfig, providers: ActionProviders) -> None:
+    def __init__(self, *, config: IncidentBotConfig, providers: ActionProviders,
+                 gate_wait_seconds: float = GATE_SCORE_WAIT_SECONDS) -> None:
         self._config = config
         self._providers = providers
+        self._gate_wait_seconds = gate_wait_seconds
         self._planners: dict[ActionKind, Callable[[ActionRequest, str], Awaitable[Plan]]] = {
             ActionKind.SCALE: self._scale,
             ActionKind.STOP: self._scale,
@@ -231,7 +240,7 @@ class Planner:
             raise ActionUnavailable(f"The worker is not serving {model} yet, so there is nothing to roll back.")
         target, change = self._model_target(request, state)
         bar = self._config.actions.model_accuracy_gate
-        gate = await self._model_gate(model, target, serving=state.serving, bar=bar) if bar is not None else None
+        gate = await self._model_gate(state, target, bar=bar) if bar is not None else None
         return Plan(
             kind=request.kind, service=name, target=model_target(model), target_label=model,
             before={"version": state.serving},
@@ -242,21 +251,33 @@ class Planner:
             gate=gate,
         )
 
-    async def _model_gate(self, model: str, version: str, *, serving: str, bar: float) -> ModelGate:
-        """Score ``version`` on its golden set before it serves; on the serving one's if it has none.
+    async def _model_gate(self, state: ModelState, version: str, *, bar: float) -> ModelGate:
+        """How ``version`` does on its golden set (on the serving one's if it has none) against ``bar``.
 
-        A gate that cannot be checked is not passed: the load then needs an approver, as a miss does.
+        The worker's stored score, from the state already read, answers at once; only a version
+        never scored is sent to the worker, for at most ``gate_wait_seconds``. A gate that
+        cannot be checked (in time) is not passed: the load then needs an approver, as a miss does.
         """
-        assert self._providers.models is not None
-        try:
+        serving = state.serving or ""
+        info = state.version(version)
+        score = info.golden if info is not None else None
+        if score is None or score.golden_version not in (version, serving):
             try:
-                score = await self._providers.models.golden_score(model, version=version)
-            except ProviderRejected:  # a version published before golden sets: borrow the serving one's
-                score = await self._providers.models.golden_score(model, version=version, golden_from=serving)
-        except ProviderError as exc:
-            return ModelGate(version=version, bar=bar, accuracy=None, why_unchecked=exc.message[:300])
+                async with asyncio.timeout(self._gate_wait_seconds):
+                    score = await self._golden_score(state.name, version, serving=serving)
+            except TimeoutError:
+                return ModelGate(version=version, bar=bar, accuracy=None, why_unchecked=NOT_SCORED_YET)
+            except ProviderError as exc:
+                return ModelGate(version=version, bar=bar, accuracy=None, why_unchecked=exc.message[:300])
         return ModelGate(version=version, bar=bar, accuracy=score.accuracy, golden_version=score.golden_version,
                          examples=score.examples)
+
+    async def _golden_score(self, model: str, version: str, *, serving: str) -> GoldenScore:
+        assert self._providers.models is not None
+        try:
+            return await self._providers.models.golden_score(model, version=version)
+        except ProviderRejected:  # a version published before golden sets: borrow the serving one's
+            return await self._providers.models.golden_score(model, version=version, golden_from=serving)
 
     def _model_target(self, request: ActionRequest, state: ModelState) -> tuple[str, str]:
         known = ", ".join(v.version for v in state.versions)

@@ -11,14 +11,28 @@ from typing import Protocol
 
 
 @dataclass(frozen=True)
+class GoldenScore:
+    """How a version did on a golden set (its own, or ``golden_version``'s when it has none)."""
+
+    version: str
+    golden_version: str
+    accuracy: float
+    macro_f1: float | None
+    examples: int
+
+
+@dataclass(frozen=True)
 class ModelVersionInfo:
     version: str
     created_at: datetime | None
     deployed_at: datetime | None  # the last time the deploy log put this version in service
-    accuracy: float | None
+    accuracy: float | None  # from training, on its held-out data
     macro_f1: float | None
     serving: bool
     notes: str
+    # The worker's stored score on the golden set a gate uses (its own, else the serving version's);
+    # None until the version has been scored.
+    golden: GoldenScore | None = None
 
     def listing_line(self) -> str:
         """The seeds' version listing: ``v3 · accuracy 94.1% · deployed 2026-11-20 14:02 UTC (serving)``."""
@@ -47,17 +61,6 @@ class ModelState:
         return next((info for info in self.versions if info.version == version), None)
 
 
-@dataclass(frozen=True)
-class GoldenScore:
-    """How a version did on a golden set (its own, or ``golden_version``'s when it has none)."""
-
-    version: str
-    golden_version: str
-    accuracy: float
-    macro_f1: float | None
-    examples: int
-
-
 class ModelControl(Protocol):
     """What runbook actions ask of the model worker."""
 
@@ -73,4 +76,7 @@ class ModelControl(Protocol):
         """The version the worker reports serving right now; None while it is not ready."""
 
     async def golden_score(self, name: str, *, version: str, golden_from: str | None = None) -> GoldenScore:
-        """``version`` scored on its own golden set, or on ``golden_from``'s; reading only."""
+        """``version`` scored on its own golden set, or on ``golden_from``'s; reading only.
+
+        The worker keeps every score it computes, so this is slow (seconds) only the first time;
+        ``state`` then carries it."""

@@ -10,8 +10,11 @@ from storage.models import Incident
 
 
 def start_diagnostics(services: Services, incident: Incident, *, actor: str, only: tuple[str, ...] = (),
-                      runbook_step: StepRef | None = None) -> Reply:
-    if services.diagnoser.start(incident, actor=actor, only=only, runbook_step=runbook_step):
+                      runbook_step: StepRef | None = None, thread_ts: str | None = None) -> Reply:
+    if services.diagnoser.start(incident, actor=actor, only=only, runbook_step=runbook_step, thread_ts=thread_ts):
+        if thread_ts is not None:
+            return Reply(text=f"🔬 Diagnosing incident #{incident.number}: the results fill in in the "
+                              "checklist's thread.")
         return Reply(text=f"🔬 Diagnosing incident #{incident.number}: the results fill in below as each check ends.")
     return Reply(text=f"🔬 Diagnostics for incident #{incident.number} are already running; see the channel.")
 

@@ -14,8 +14,8 @@ from bot.core.ports.errors import (
     ProviderRejected,
     ProviderUnavailable,
 )
-from bot.core.ports.models import ModelControl, ModelState, ModelVersionInfo
-from bot.integrations.models import WorkerModelControl
+from bot.core.ports.models import GoldenScore, ModelControl, ModelState, ModelVersionInfo
+from bot.integrations.models import WorkerModelControl, parse_model_state
 from bot.integrations.worker import HttpWorkerClient
 from inference.registry import LocalRegistry
 from sandbox.runner import ThreadedServer
@@ -63,6 +63,9 @@ async def test_state_lists_versions_newest_first_with_their_records(control: Mod
         assert info.macro_f1 is not None and 0 < info.macro_f1 <= 1
         assert info.created_at is not None and info.created_at.tzinfo is not None
     assert newer.created_at > serving.created_at
+    for info in state.versions:  # training stored each version's score on its own golden set
+        assert info.golden is not None and info.golden.golden_version == info.version
+        assert info.golden.examples > 0 and 0 < info.golden.accuracy <= 1
     assert serving.deployed_at is not None and newer.deployed_at is None
     assert state.serving_history == ("v1",) and state.rollback_target() is None
     assert state.version("v2") == newer and state.version("v9") is None
@@ -148,3 +151,18 @@ def test_listing_lines_and_rollback_targets_from_plain_data() -> None:
                        serving_history=("v1", "v2", "v3"))
     assert [state.rollback_target(steps) for steps in (0, 1, 2, 3)] == [None, "v2", "v1", None]
     assert state.version("v3") is serving
+
+
+def test_a_stored_score_is_read_from_the_description_and_a_hostile_one_is_ignored() -> None:
+    good = {"golden_version": "v1", "accuracy": 0.84, "macro_f1": 0.83, "examples": 360, "scored_at": "x"}
+    hostile: list[object] = [None, "0.9", [], {"accuracy": 0.9}, {**good, "accuracy": 1.5},
+                             {**good, "accuracy": float("nan")}, {**good, "accuracy": True}, {**good, "examples": 0},
+                             {**good, "examples": "360"}, {**good, "golden_version": ""},
+                             {**good, "golden_version": 3}]
+    body = {"version": "v2", "ready": True, "serving_history": ["v2"],
+            "versions": [{"version": "v2", "golden_score": good},
+                         *({"version": f"v{i + 3}", "golden_score": score} for i, score in enumerate(hostile))]}
+    state = parse_model_state(TEXT, body)
+    assert state.version("v2") is not None and state.version("v2").golden == GoldenScore(  # type: ignore[union-attr]
+        version="v2", golden_version="v1", accuracy=0.84, macro_f1=0.83, examples=360)
+    assert [info.golden for info in state.versions if info.version != "v2"] == [None] * len(hostile)

@@ -2,6 +2,8 @@
 0.90 on its golden set, or an approver overrides it, and the audit row says who and why.
 
 A real worker on quick models (they score about 0.84 on their golden sets) and a real database.
+Training stores each version's score, so a plan reads it from the worker's description of the
+model; a version never scored is sent to the worker, for a short while only.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import yaml
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -24,15 +27,19 @@ from bot.core.actions.apply import Executor
 from bot.core.actions.errors import ActionDenied
 from bot.core.actions.kinds import ActionKind, ActionState
 from bot.core.actions.pipeline import ActionPipeline
-from bot.core.actions.plans import ModelGate, Planner
+from bot.core.actions.plans import NOT_SCORED_YET, ModelGate, Plan, Planner
 from bot.core.actions.providers import ActionProviders
 from bot.core.actions.rbac import Authorizer
 from bot.core.actions.requests import ActionRequest
+from bot.core.errors import InvalidInput
 from bot.core.unit_of_work import Core
 from bot.integrations.models import WorkerModelControl
 from bot.integrations.worker import HttpWorkerClient
+from inference.registry import LocalRegistry
+from inference.scores import golden_key, read_stored
 from sandbox.runner import ThreadedServer
 from storage.models import AuditEntry, ResponseAction
+from tests.inference.test_stored_scores import scorings, unscored_copy
 from tests.inference.test_worker import start_worker
 
 ALICE, EVAN = "U0ALICE", "U0EVAN"  # commander; approver
@@ -44,9 +51,8 @@ class _NoDirectory:
 
 
 def config(gate: float | None = 0.90) -> IncidentBotConfig:
-    actions: dict[str, object] = {"verify_timeout": "60s", "verify_every": "1s"}
-    if gate is not None:
-        actions["model_accuracy_gate"] = gate
+    actions: dict[str, object] = {"verify_timeout": "60s", "verify_every": "1s",
+                                  "model_accuracy_gate": False if gate is None else gate}
     return IncidentBotConfig.from_mapping({
         "services": {"multimodal-api": {"models": ["incident-text"]}},
         "rbac": {"roles": {"commander": {"users": [ALICE]}, "approver": {"users": [EVAN]}},
@@ -124,6 +130,12 @@ async def test_a_version_under_the_090_bar_waits_for_an_approver_who_overrides_i
             await actions.approve(actor=ALICE, action_id=action.id, reason="mine")
         assert (await client.model("incident-text"))["version"] == "v2"  # nothing happened yet
 
+        with pytest.raises(InvalidInput, match="Say why"):  # an override without a reason is refused
+            await actions.approve(actor=EVAN, action_id=action.id, reason="  \u200b ")
+        async with sessions() as session:
+            waiting = await session.get(ResponseAction, action.id)
+            assert waiting is not None and waiting.state == ActionState.AWAITING_APPROVAL.value
+
         why = "v2 mislabels every outage; v1 is the lesser evil"
         await actions.approve(actor=EVAN, action_id=action.id, reason=why)
         row = await finished(sessions, action.id)
@@ -164,7 +176,78 @@ def test_a_gate_that_could_not_be_checked_is_not_passed() -> None:
     assert ModelGate(version="v2", bar=0.9, accuracy=0.9, golden_version="v2", examples=10).passed
 
 
-def test_the_bar_is_a_fraction() -> None:
-    assert IncidentBotConfig.from_mapping({}).actions.model_accuracy_gate is None
-    with pytest.raises(ConfigError, match="model_accuracy_gate"):
-        IncidentBotConfig.from_mapping({"actions": {"model_accuracy_gate": 90}})
+def test_the_gate_is_on_at_the_seeds_bar_unless_turned_off_and_the_bar_is_a_fraction() -> None:
+    assert IncidentBotConfig.from_mapping({}).actions.model_accuracy_gate == 0.90
+    off = IncidentBotConfig.from_mapping(yaml.safe_load("actions: {model_accuracy_gate: false}"))
+    assert off.actions.model_accuracy_gate is None
+    blank = IncidentBotConfig.from_mapping(yaml.safe_load("actions: {model_accuracy_gate: ~}"))
+    assert blank.actions.model_accuracy_gate == 0.90  # a key with no value is the default, as everywhere
+    for bad in (90, -0.1, "high", True):
+        with pytest.raises(ConfigError, match="model_accuracy_gate"):
+            IncidentBotConfig.from_mapping({"actions": {"model_accuracy_gate": bad}})
+
+
+async def test_a_gate_that_is_off_asks_nothing(client: HttpWorkerClient) -> None:
+    plan = await plan_rollback(client, config(gate=None), wait=NO_TIME)
+    assert plan.gate is None and not plan.needs_override and not any("Accuracy gate" in n for n in plan.notes)
+
+
+# No worker could score a version this fast: a gate with a score read it from the model's state.
+NO_TIME = 1e-6
+# Time enough for the request to reach the worker; a scoring (360 texts through MiniLM) takes longer.
+FIRST_WAIT = 0.3
+
+
+async def plan_rollback(client: HttpWorkerClient, settings: IncidentBotConfig, *, wait: float) -> Plan:
+    planner = Planner(config=settings, providers=ActionProviders(models=WorkerModelControl(client)),
+                      gate_wait_seconds=wait)
+    return await planner.plan(ROLLBACK, incident_service="multimodal-api")
+
+
+async def test_the_plan_reads_the_score_stored_at_training_and_scores_nothing(
+        worker: ThreadedServer, client: HttpWorkerClient, trained_registry: Path) -> None:
+    plan = await plan_rollback(client, config(), wait=NO_TIME)
+    registry = LocalRegistry(trained_registry)
+    key = golden_key(registry.manifest("incident-text", "v1"))
+    assert key is not None
+    stored = read_stored(registry, key)
+    assert stored is not None and plan.gate is not None
+    assert (plan.gate.accuracy, plan.gate.golden_version, plan.gate.examples) == (
+        stored.result["accuracy"], "v1", stored.result["examples"])
+    assert f"v1 scores {plan.gate.accuracy:.1%} on its golden set ({plan.gate.examples} examples)" in plan.gate.line
+    assert scorings(worker.url) == 0
+
+
+@pytest.fixture
+def unscored_worker(trained_registry: Path, tmp_path: Path) -> Iterator[ThreadedServer]:
+    server = start_worker(unscored_copy(trained_registry, tmp_path / "source"), tmp_path)
+    httpx.post(f"{server.url}/v1/models/incident-text/versions/v2:load", timeout=120).raise_for_status()
+    yield server
+    server.stop()
+
+
+async def test_a_version_never_scored_is_not_checked_in_time_and_is_scored_for_the_next_plan(
+        unscored_worker: ThreadedServer) -> None:
+    async with HttpWorkerClient(unscored_worker.url, timeout=300) as client:
+        started = asyncio.get_running_loop().time()
+        first = await plan_rollback(client, config(), wait=FIRST_WAIT)
+        assert asyncio.get_running_loop().time() - started < FIRST_WAIT + 5  # the plan did not wait for the scoring
+        assert first.gate is not None and first.gate.accuracy is None and first.needs_override
+        assert first.gate.why_unchecked == NOT_SCORED_YET and "An approver must override" in first.gate.line
+
+        # The worker goes on scoring after the plan stopped waiting, and keeps the score.
+        stored = await stored_score(client, "v1")
+        second = await plan_rollback(client, config(), wait=NO_TIME)
+        assert second.gate is not None and second.gate.accuracy is not None and second.gate.golden_version == "v1"
+        assert second.needs_override == (second.gate.accuracy < 0.90)
+        assert second.gate.accuracy == stored["accuracy"] and scorings(unscored_worker.url) == 1
+
+
+async def stored_score(client: HttpWorkerClient, version: str) -> dict[str, object]:
+    async with asyncio.timeout(120):
+        while True:
+            versions = (await client.model("incident-text"))["versions"]
+            score = next((v["golden_score"] for v in versions if v["version"] == version), None)
+            if score:
+                return dict(score)
+            await asyncio.sleep(0.2)
