@@ -18,6 +18,7 @@ from __future__ import annotations
 import io
 import os
 import shutil
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -135,6 +136,20 @@ def read_file_card(page, title_part: str) -> str:  # type: ignore[no-untyped-def
     return response.text()
 
 
+def under_the_accuracy_gate(page, done, timeout: float = 30.0) -> bool:  # type: ignore[no-untyped-def]
+    """Whether the model action waits for an approver (its version is under the accuracy gate)
+    rather than finishing: whichever of the two the channel shows first."""
+    waiting = page.locator("[data-testid=message] [data-action-id=action_approve]")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if done.count():
+            return False
+        if waiting.count():
+            return True
+        page.wait_for_timeout(200)
+    raise AssertionError("the model action neither finished nor asked for an approver")
+
+
 def click_button(page, action_id: str) -> None:  # type: ignore[no-untyped-def]
     """The newest message's control with that action id (the page keeps the channel scrolled down)."""
     page.locator(f"[data-testid=message] [data-action-id={action_id}]").last.click()
@@ -199,6 +214,18 @@ def test_the_model_regression_scenario_clicked_through_in_chromium(  # type: ign
     expect(modal).to_contain_text("Confirmed")
     page.get_by_test_id("modal-close").click()
     rolled_back = messages.filter(has_text="Action #").filter(has_text="incident-text").filter(has_text="Done")
+    if under_the_accuracy_gate(page, rolled_back):
+        # The quick models the tests train score under the seeds' 0.90 bar: a second person with the
+        # approver role overrides the gate, and the form asks them why, as in Slack.
+        page.get_by_test_id("user-switcher").select_option("U0ENGMGR1")
+        expect(messages.filter(has_text="Accuracy gate").last).to_be_visible()
+        click_button(page, "action_approve")
+        expect(modal).to_contain_text("Override the gate")
+        modal.locator("[data-action-id=reason]").fill("the newer version mislabels outages; v1 is the lesser evil")
+        page.get_by_test_id("modal-submit").click()
+        expect(modal).to_contain_text("Follow it in the channel")  # running, or already done
+        page.get_by_test_id("modal-close").click()
+        page.get_by_test_id("user-switcher").select_option("U0ALICE")
     expect(rolled_back.last).to_be_visible()
     shot(page, "4-rolled-back")
 
