@@ -14,13 +14,13 @@ and cleaned, and unparseable timestamps are ``None``. Only ``WebhookError`` subc
 from __future__ import annotations
 
 import hmac
-import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from bot.core.json_values import finite_number
 from bot.core.signals import AlertSignal, MetricRef, SignalKind, Source
 from handlers.payloads import TooDeeplyNested, loads_bounded, object_or_empty
 from handlers.webhooks.bodies import load_json_body
@@ -79,18 +79,9 @@ def _text(value: object, limit: int = FIELD_MAX) -> str | None:
     return value[:limit].replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
 
 
-def _number(value: object) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    try:
-        number = float(value)
-    except OverflowError:
-        return None
-    return number if math.isfinite(number) else None
-
 
 def _integer(value: object) -> int | None:
-    number = _number(value)
+    number = finite_number(value)
     if number is None or not number.is_integer():
         return None
     return int(number)
@@ -208,7 +199,7 @@ def _metric_from_queries(queries: list[Any], keys: _MetricKeys, *, threshold: fl
 def _sns_metric(trigger: dict[str, Any]) -> MetricRef | None:
     if not trigger:
         return None
-    threshold = _number(trigger.get("Threshold"))
+    threshold = finite_number(trigger.get("Threshold"))
     comparison = _text(trigger.get("ComparisonOperator"))
     queries = _list(trigger.get("Metrics"), MAX_METRICS)
     if queries:
@@ -321,7 +312,7 @@ def _threshold_from_reason_data(raw: object) -> float | None:
         data = loads_bounded(raw)
     except (TooDeeplyNested, ValueError):
         return None
-    return _number(data.get("threshold")) if isinstance(data, dict) else None
+    return finite_number(data.get("threshold")) if isinstance(data, dict) else None
 
 
 def _comparison_from_reason(reason: str | None) -> str | None:

@@ -21,12 +21,12 @@ what was wrong, never a crash.
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from bot.core.json_values import finite_number
 from bot.core.text import clean_text
 
 NESTED = "normalization_context"
@@ -91,25 +91,15 @@ def _version(*candidates: object) -> str | None:
     for value in candidates:
         if isinstance(value, str) and value.strip():
             return clean_text(value, limit=64)
-        number = _finite(value)
+        number = finite_number(value)
         if number is not None:
             return str(value) if isinstance(value, int) else f"{number:g}"
     return None
 
 
-def _finite(value: object) -> float | None:
-    """A JSON number as a float; None for anything else, NaN, infinities and ints past a float."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    try:
-        number = float(value)
-    except OverflowError:
-        return None
-    return number if math.isfinite(number) else None
-
 
 def _age(name: str, value: object) -> timedelta:
-    seconds = _finite(value)
+    seconds = finite_number(value)
     if seconds is None:
         raise StatsUnreadable(f"{name} is not a number of seconds")
     if seconds < 0:
@@ -121,7 +111,7 @@ def _age(name: str, value: object) -> timedelta:
 
 def _time(name: str, value: object) -> datetime:
     if isinstance(value, int | float) and not isinstance(value, bool):
-        epoch = _finite(value)
+        epoch = finite_number(value)
         if epoch is None or not 0 <= epoch < 1e11:  # 1e11 s is the year 5138: milliseconds, likely
             raise StatsUnreadable(f"{name} is not Unix epoch seconds")
         return datetime.fromtimestamp(epoch, UTC)
