@@ -19,9 +19,7 @@ from typing import Annotated, Any
 
 from pydantic import (
     AfterValidator,
-    BaseModel,
     BeforeValidator,
-    ConfigDict,
     Field,
     Strict,
     ValidationError,
@@ -29,6 +27,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from bot.config.base import Audience, ConfigModel
 from bot.config.durations import format_duration
 from bot.config.errors import (
     ConfigError,
@@ -47,41 +46,14 @@ from bot.config.fields import (
     RunbookName,
     SeverityKey,
     SeverityValue,
-    UserGroupId,
-    UserId,
 )
 from bot.config.http_url import HttpUrl
 from bot.config.severity import Severity
 
 
-class ConfigModel(BaseModel):
-    """Base for every section: frozen, strict about keys, and `key:` with no value means absent."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _null_means_absent(cls, data: Any) -> Any:
-        # In YAML `channels:` with nothing after it is null; treat it like a missing key so the
-        # default applies, rather than failing with "expected a mapping".
-        if isinstance(data, Mapping):
-            return {key: value for key, value in data.items() if value is not None}
-        return data
-
-
 class ChannelsConfig(ConfigModel):
     announce: ChannelRef = "incidents"
     escalations: ChannelRef = "incident-escalations"
-
-
-class Audience(ConfigModel):
-    """Who to reach: Slack users and user groups."""
-
-    users: tuple[UserId, ...] = ()
-    usergroups: tuple[UserGroupId, ...] = ()
-
-    def __bool__(self) -> bool:
-        return bool(self.users or self.usergroups)
 
 
 class SeverityPolicy(ConfigModel):
