@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,32 +29,44 @@ from bot.core.actions.rbac import Authorizer
 from bot.core.background import BackgroundTasks
 from bot.core.clock import Clock, utc_now
 from bot.core.escalation import EscalationPolicy
+from bot.core.evidence import EvidenceCollector
+from bot.core.notice_queue import OutboxNoticePublisher
 from bot.core.unit_of_work import Core
+from bot.integrations.access_keys import Boto3AccessKeys
 from bot.integrations.aws import aws_region
+from bot.integrations.budget_metrics import CloudWatchEventCounts
 from bot.integrations.cloudwatch import Boto3CloudWatch
 from bot.integrations.ecs import Boto3Ecs
 from bot.integrations.elb import Boto3TargetHealth
 from bot.integrations.embedding import WorkerEmbedder
+from bot.integrations.evidence import Boto3EvidenceStore, Boto3StateSnapshots
 from bot.integrations.http_probe import HttpxProbe
 from bot.integrations.logs import Boto3Logs
 from bot.integrations.models import WorkerModelControl
 from bot.integrations.pagerduty import PagerDutyEventsClient, PagerDutyRestClient
 from bot.integrations.pagerduty_sync import PagerDutySync
 from bot.integrations.paging import PagerDutyPaging
+from bot.integrations.provider_admin import HttpxProviderAdmin
+from bot.integrations.secrets import Boto3SecretStore
 from bot.integrations.ssm import Boto3ParameterStore
+from bot.integrations.status_page import HttpxStatusPage
 from bot.integrations.worker import HttpWorkerClient
 from bot.metrics import Metrics
 from bot.outbox.dispatcher import DispatchPolicy, OutboxDispatcher
 from bot.outbox.headline_refresh import keep_headlines_current
 from bot.outbox.writers import outbox_writers
 from bot.slack.blocks import service_action_buttons
+from bot.slack.budget_writes import BudgetWrites
 from bot.slack.checklist_writes import ChecklistWrites
 from bot.slack.escalation_writes import EscalationWrites
 from bot.slack.gateway import SlackSdkGateway, build_web_client
+from bot.slack.notice_writes import NoticeWrites
 from bot.slack.postmortem_writes import PostmortemWrites
 from bot.slack.writes import SlackWorkspaceConfig, SlackWrites
 from handlers.http import health
 from handlers.jobs.action_sweep import sweep_actions
+from handlers.jobs.budget_job import JOB_ID as BUDGET_JOB_ID
+from handlers.jobs.budget_job import BudgetJob
 from handlers.jobs.diagnose import Diagnoser
 from handlers.jobs.fire_timers import TimerJob
 from handlers.jobs.investigate import Investigator
@@ -135,12 +148,16 @@ def create_app(settings: Settings, options: AppOptions = AppOptions()) -> FastAP
         severity_names={sev.value: policy.name for sev, policy in config.severities.items()},
         summary_every=config.alerts.summary_every,
         service_actions=service_action_buttons(config),
+        security=config.security,
     )
     slack_writes = SlackWrites(sessions=sessions, gateway=gateway, workspace=workspace, clock=options.clock)
+    pagerduty = _pagerduty_client(settings)
     escalation_writes = EscalationWrites(
         sessions=sessions, gateway=gateway, clock=options.clock, escalations_channel=config.channels.escalations,
         severity_names=workspace.severity_names,
         update_cadence={sev.value: policy.update_every for sev, policy in config.severities.items()},
+        security=config.security,
+        oncall=pagerduty,  # who PagerDuty schedules put on call, for levels that page schedules
     )
     worker = HttpWorkerClient(settings.worker_url)
     postmortem_writes = PostmortemWrites(sessions=sessions, gateway=gateway, clock=options.clock, config=config,
@@ -150,13 +167,17 @@ def create_app(settings: Settings, options: AppOptions = AppOptions()) -> FastAP
                              policy=config.runbooks, text_model=diagnose_models.text)
     checklist_writes = ChecklistWrites(sessions=sessions, gateway=gateway, clock=options.clock, library=library,
                                        chooser=chooser, config=config, region=aws_region())
-    pagerduty = _pagerduty_client(settings)
     pagerduty_sync = PagerDutySync(sessions=sessions, client=pagerduty, clock=options.clock)
     pagerduty_events = PagerDutyEventsClient(settings.pagerduty_events_url)
     paging = PagerDutyPaging(sessions=sessions, sender=pagerduty_events, clock=options.clock)
 
+    status_page = HttpxStatusPage()  # approved customer notices (seeds 002 and 003), from the outbox
+    # The status page tokens are named in the config and read from the environment once, here.
+    notice_writes = NoticeWrites(sessions=sessions, gateway=gateway, clock=options.clock, config=config,
+                                 models=WorkerModelControl(worker), status_page=status_page, environ=dict(os.environ))
     writers = outbox_writers(slack=slack_writes, escalations=escalation_writes, postmortems=postmortem_writes,
-                             checklists=checklist_writes, pagerduty_status=pagerduty_sync, paging=paging)
+                             checklists=checklist_writes, pagerduty_status=pagerduty_sync, paging=paging,
+                             budgets=BudgetWrites(gateway=gateway), notices=notice_writes)
     dispatcher = OutboxDispatcher(
         sessions=sessions,
         perform=writers.perform,
@@ -168,22 +189,34 @@ def create_app(settings: Settings, options: AppOptions = AppOptions()) -> FastAP
     core = Core(sessions=sessions, clock=options.clock, outbox_ready=dispatcher.wake)
     escalation = EscalationPolicy(config)
     timer_scheduler = TimerScheduler(TimerJob(core=core, policy=escalation), interval=settings.timer_tick_interval)
+    # Seed 004's burn check and daily digest: timers of no incident, fired by their own job.
+    budget_scheduler = TimerScheduler(
+        BudgetJob(core=core, config=config,
+                  counts=CloudWatchEventCounts(endpoint_url=settings.aws_endpoint_url or None)),
+        interval=settings.timer_tick_interval, job_id=BUDGET_JOB_ID)
+    http_probe = HttpxProbe()  # reads of the services' own pages: a feature store's health, a /stats page
+    provider_admin = HttpxProviderAdmin()  # an AI orchestrator's routing API (seed 003's failover)
     action_providers = ActionProviders(
         ecs=Boto3Ecs(endpoint_url=settings.aws_endpoint_url or None),
         parameters=Boto3ParameterStore(endpoint_url=settings.aws_endpoint_url or None),
         models=WorkerModelControl(worker),
+        probe=http_probe,
+        metrics=Boto3CloudWatch(endpoint_url=settings.aws_endpoint_url or None),
+        provider_admin=provider_admin,
+        secrets=Boto3SecretStore(endpoint_url=settings.aws_endpoint_url or None),
+        access_keys=Boto3AccessKeys(endpoint_url=settings.aws_endpoint_url or None),
+        notices=OutboxNoticePublisher(core=core, communication=config.communication),
     )
     actions = ActionPipeline(
         core=core, config=config, planner=Planner(config=config, providers=action_providers),
         executor=Executor(config=config, providers=action_providers),
         authorizer=Authorizer(rbac=config.rbac, directory=gateway), runbooks=ActionSteps(library),
     )
-    diagnoser = Diagnoser(core=core, config=config, gateway=gateway, worker=worker,
+    diagnoser = Diagnoser(core=core, config=config, gateway=gateway, worker=worker, probe=http_probe,
                           cloudwatch=Boto3CloudWatch(endpoint_url=settings.aws_endpoint_url or None),
                           timeouts={step: limit * settings.diagnose_timeout_factor
                                     for step, limit in STEP_TIMEOUTS.items()})
     aws_endpoint = settings.aws_endpoint_url or None
-    http_probe = HttpxProbe()  # reads of the services' own pages: a feature store's health, a /stats page
     investigator = Investigator(core=core, config=config, gateway=gateway,
                                 investigations=investigations(logs=Boto3Logs(endpoint_url=aws_endpoint),
                                                               ecs=Boto3Ecs(endpoint_url=aws_endpoint),
@@ -194,7 +227,11 @@ def create_app(settings: Settings, options: AppOptions = AppOptions()) -> FastAP
                                 timeout_factor=settings.diagnose_timeout_factor)
     services = Services(core=core, gateway=gateway, config=config, metrics=metrics, actions=actions,
                         action_providers=action_providers, diagnoser=diagnoser, escalation=escalation,
-                        runbooks=library, investigator=investigator)
+                        runbooks=library, investigator=investigator,
+                        evidence=EvidenceCollector(core=core, config=config, authorizer=actions.authorizer,
+                                                   store=Boto3EvidenceStore(endpoint_url=aws_endpoint),
+                                                   snapshots=Boto3StateSnapshots(endpoint_url=aws_endpoint),
+                                                   logs=Boto3Logs(endpoint_url=aws_endpoint)))
     # Bolt's own client carries no token: the authorize function hands it one per request.
     bolt_client = AsyncWebClient(base_url=settings.slack_api_url)
     bolt = build_bolt_app(settings, client=bolt_client, services=services)
@@ -210,6 +247,7 @@ def create_app(settings: Settings, options: AppOptions = AppOptions()) -> FastAP
                     name="headline-refresh")
         loops.spawn(sweep_actions(actions=actions, interval=settings.action_sweep_interval), name="action-sweep")
         timer_scheduler.start()
+        budget_scheduler.start()
         socket = await _start_socket_mode(bolt, settings) if options.socket_mode else None
         try:
             yield
@@ -220,11 +258,14 @@ def create_app(settings: Settings, options: AppOptions = AppOptions()) -> FastAP
             # shutdown is about to cut off.
             await loops.aclose()
             await timer_scheduler.stop()
+            await budget_scheduler.stop()
             # A run cut off here is marked interrupted by the next sweep, on this or another replica.
             await actions.aclose()
             await diagnoser.aclose()
             await investigator.aclose()
             await http_probe.aclose()
+            await provider_admin.aclose()
+            await status_page.aclose()
             await worker.aclose()
             dispatcher.stop()
             await delivery

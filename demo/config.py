@@ -12,16 +12,26 @@ import yaml
 from bot.config import IncidentBotConfig
 from sandbox.aws_seed import (
     DATA_QUALITY_SERVICE,
+    EVIDENCE_BUCKET,
     FEATURE_DIMENSION,
     FEATURE_NAMESPACE,
     FEATURES,
     FRESHNESS_METRIC,
     NULL_RATE_METRIC,
     SCORING_LOG_GROUP,
+    SECURITY_KEY_USER,
 )
+from sandbox.budget_seed import error_budget_yaml
 
 DEMO_PAGERDUTY_SERVICE = "PSVC002"  # the scoring API's PagerDuty service, where the outage scenario pages
 DEMO_TIME_SCALE = 30  # a configured minute passes in two seconds
+# Seed 003's AI providers, served by the stand-in orchestrator (sandbox/ai_providers.py) that
+# `incident-bot demo` starts; its address replaces the placeholder once it listens.
+DEMO_PROVIDERS = ("openai", "anthropic", "bedrock")
+DEMO_ORCHESTRATOR_PLACEHOLDER = "http://ai-orchestrator.demo.internal"
+DEMO_ORCHESTRATOR_TOKEN_ENV = "DEMO_ORCHESTRATOR_ADMIN_TOKEN"
+_ORCHESTRATOR = DEMO_ORCHESTRATOR_PLACEHOLDER
+_SCORING_BUDGET = error_budget_yaml(indent="    ")
 
 DEMO_CONFIG_YAML = f"""
 channels: {{announce: incidents, escalations: incident-escalations}}
@@ -89,6 +99,8 @@ services:
     flags: {{prefix: /scoring/prod/, names: [weights.yaml]}}  # seed 004's version-locked weights file
     logs: {{group: {SCORING_LOG_GROUP}}}  # seeded with the outage's out-of-memory and rate-limit errors
     alarms: ["scoring-api-*"]
+    # Seed 004's error budget (99.9% of requests a month); the fast-burn scenario seeds its counters.
+{_SCORING_BUDGET}
     # Seeds 002 and 004: each input feature's freshness and null rate, which sandbox/aws_seed.py seeds in
     # CloudWatch with one stale feature. No feature store or /stats page runs in the demo, so it names
     # neither probe_url nor stats_url.
@@ -103,7 +115,22 @@ services:
       max_null_rate: 0.05
   ai-orchestrator:
     alarms: ["ai-orchestrator-*"]
-    flags: {{prefix: /orchestrator/prod/, names: [active_model]}}  # seed 003's failover switches it to backup-model
+    flags: {{prefix: /orchestrator/prod/, names: [active_model]}}
+    # Seed 003's providers: Diagnose checks their health, `/incident failover` moves the traffic to a
+    # backup through the orchestrator's admin API, and `failover restore` brings it back 10% → 50% → 100%.
+    providers:
+      primary: {{name: openai, health_url: "{_ORCHESTRATOR}/providers/openai/health"}}
+      backups:
+        - {{name: anthropic, health_url: "{_ORCHESTRATOR}/providers/anthropic/health"}}
+        - {{name: bedrock, health_url: "{_ORCHESTRATOR}/providers/bedrock/health"}}
+      switch:
+        http:
+          url: "{_ORCHESTRATOR}/admin/routing"
+          method: PUT
+          body: {{provider: "{{provider}}", share: "{{share}}", fallback: "{{fallback}}"}}
+          token_env: {DEMO_ORCHESTRATOR_TOKEN_ENV}
+          state_url: "{_ORCHESTRATOR}/admin/routing"
+          weights: true
 # Scenarios for one service a few minutes apart are separate incidents in the demo.
 alerts: {{group_window: 2m, summary_every: 3s}}
 routing:
@@ -135,14 +162,30 @@ rbac:
     rollback: [commander]
     flag: [responder, commander]
     stop: [commander]
+    failover: [responder, commander]
+    security: [responder, commander]  # rotate-secret, deactivate-key: always approved by a second person
+    evidence: [responder, commander]
     assign_role: [commander]  # Alice, a commander, hands the incident to Bob
   approval_required: [stop]
   approval_ttl: 5h
 actions:
   verify_timeout: 10m
   verify_every: 30s
+# Seeds 002 and 003's security incidents: the leaked-key scenario's IAM user, secret and evidence
+# bucket are seeded in the local AWS stand-in (sandbox/aws_seed.py, seed_security). The sandbox
+# has no compliance officer, so the VP of engineering stands in.
+security:
+  responders: {{usergroups: [S0SECURTY]}}
+  compliance: {{users: [U0VPENG01]}}
+  evidence: {{bucket: {EVIDENCE_BUCKET}}}
+  rotatable_secrets: ["prod/scoring/*"]
+  deactivatable_key_users: [{SECURITY_KEY_USER}]
 """
 
 
-def demo_config() -> IncidentBotConfig:
-    return IncidentBotConfig.from_mapping(yaml.safe_load(DEMO_CONFIG_YAML), source="demo")
+def demo_config(orchestrator_url: str | None = None) -> IncidentBotConfig:
+    """The demo's config; ``orchestrator_url`` is where the stand-in AI orchestrator listens."""
+    text = DEMO_CONFIG_YAML
+    if orchestrator_url is not None:
+        text = text.replace(DEMO_ORCHESTRATOR_PLACEHOLDER, orchestrator_url.rstrip("/"))
+    return IncidentBotConfig.from_mapping(yaml.safe_load(text), source="demo")

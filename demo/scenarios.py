@@ -13,20 +13,26 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import boto3
 import httpx
 
-from demo.config import DEMO_PAGERDUTY_SERVICE, demo_config
+from demo.config import DEMO_PAGERDUTY_SERVICE, DEMO_PROVIDERS, demo_config
+from sandbox.ai_providers import ProviderOrchestrator
 from sandbox.aws_seed import (
     ACCURACY_AFTER_MODEL,
     DATA_QUALITY_SERVICE,
+    DUMMY_CREDENTIALS,
     FEATURE_DIMENSION,
     FEATURE_NAMESPACE,
     FEATURES,
     FRESHNESS_METRIC,
     LATENCY_AFTER_DEPLOY,
+    SECURITY_KEY_USER,
+    SECURITY_SECRET_NAME,
     STALE_FEATURE,
     MetricStep,
 )
+from sandbox.budget_seed import fast_burn, seed_budget
 from sandbox.cloudwatch_events import AlarmChange, alarm_event, deliver
 from sandbox.pagerduty_api import PagerDutySandbox
 from sandbox.web import Scenario
@@ -41,6 +47,10 @@ STORM_ALARMS = ("ai-orchestrator-provider-errors", "ai-orchestrator-error-rate",
                 "ai-orchestrator-openai-errors", "ai-orchestrator-anthropic-errors", "ai-orchestrator-timeouts")
 
 
+# How long the outage scenario's provider stays down: time to fail over, then to restore.
+PROVIDER_RECOVERS_AFTER_S = 120.0
+
+
 class ScenarioError(Exception):
     """A scenario could not start; the message is shown in the sandbox."""
 
@@ -53,6 +63,8 @@ class Targets:
     eventbridge_token: str
     worker_url: str | None
     pagerduty: PagerDutySandbox
+    providers: ProviderOrchestrator | None = None  # seed 003's stand-in orchestrator
+    aws_url: str | None = None  # the local AWS stand-in, where the fast-burn scenario puts its counters
 
 
 def _client() -> httpx.AsyncClient:
@@ -172,6 +184,66 @@ async def alert_storm(targets: Targets) -> str:
         return where_it_went(list(await asyncio.gather(*(one(http, i) for i in range(STORM_ALERTS)))))
 
 
+async def provider_outage(targets: Targets) -> str:
+    """Seed 003: the primary AI provider goes down; its error alarm fires. It comes back after a
+    few minutes, so the failover and then the canary restore can both be tried."""
+    if targets.providers is None:
+        raise ScenarioError("The stand-in AI orchestrator is not running.")
+    primary = DEMO_PROVIDERS[0]
+    targets.providers.set_health(primary, 503, recover_after=PROVIDER_RECOVERS_AFTER_S)
+    metric = MetricStep("AI/Performance", "ProviderErrors", {"ServiceName": "ai-orchestrator", "Provider": primary},
+                        before=1, after=240, stepped_minutes_ago=3, unit="Count")
+    change = AlarmChange(alarm_name=f"ai-orchestrator-{primary}-provider-outage", metric=metric, threshold=50,
+                         description=f"{primary} provider outage: requests failing and timing out "
+                                     "(seed 003: provider availability below 95%)")
+    async with _client() as http:
+        answer = await deliver(http, targets.bot_url, targets.eventbridge_token, alarm_event(change))
+    return (where_it_went([answer]) + f" Diagnose finds {primary} down and offers Fail over…; {primary} recovers in "
+            f"{PROVIDER_RECOVERS_AFTER_S // 60:g} minutes, then `/incident failover restore` brings the traffic back "
+            "10% → 50% → 100%.")
+
+
+async def budget_fast_burn(targets: Targets) -> str:
+    """Seed 004: the scoring engine's 5xx counter jumps to 2.5% of requests, 25x the pace its
+    monthly budget allows; no alarm is sent, the bot's own burn check finds it."""
+    if targets.aws_url is None:
+        raise ScenarioError("The local AWS stand-in is not running.")
+    aws_url = targets.aws_url
+    await asyncio.to_thread(lambda: seed_budget(aws_url, now=datetime.now(UTC), profile=fast_burn))
+    every = demo_config().scaled(demo_config().error_budgets.check_every).total_seconds()
+    return (f"scoring-api's request counters now show a fast burn. Within {every:g} s the burn check opens a P1 "
+            "incident (or raises scoring-api's open one to P1); its headline shows the budget it spent and what is "
+            "left this month.")
+
+
+async def leaked_key(targets: Targets) -> str:
+    """Seeds 002 and 003: GuardDuty sees the CI deployer's access key used from an unknown network.
+    The alarm routes to the security runbook at once, so the incident is confidential from its first
+    write: a private channel for the security group, a neutral line in #incidents."""
+    if targets.aws_url is None:
+        raise ScenarioError("The local AWS stand-in is not running.")
+    key_id = await asyncio.to_thread(leaked_key_id, targets.aws_url)
+    metric = MetricStep("IncidentBot/Security", "UnauthorizedApiCalls", {"ServiceName": "multimodal-api"},
+                        before=0, after=37, stepped_minutes_ago=2, unit="Count")
+    change = AlarmChange(alarm_name="multimodal-unauthorized-key-use", metric=metric, threshold=5,
+                         description=f"GuardDuty: access key {key_id} of {SECURITY_KEY_USER} used from an unknown "
+                                     "network (seeds 002, 003: unauthorized access, leaked credentials)")
+    async with _client() as http:
+        answer = await deliver(http, targets.bot_url, targets.eventbridge_token, alarm_event(change))
+    return (where_it_went([answer]) + " In its private channel: the checklist's Preserve evidence (or "
+            "`/incident evidence`) copies logs, ECS and SSM state and the audit rows to S3 with SHA-256 hashes; "
+            f"`/incident deactivate-key {SECURITY_KEY_USER} {key_id}` and `/incident rotate-secret "
+            f"{SECURITY_SECRET_NAME}` wait for an approver (Vera, paged in as the compliance officer).")
+
+
+def leaked_key_id(aws_url: str) -> str:
+    iam = boto3.client("iam", endpoint_url=aws_url, region_name="us-east-1", **DUMMY_CREDENTIALS)
+    keys = iam.list_access_keys(UserName=SECURITY_KEY_USER)["AccessKeyMetadata"]
+    if not keys:
+        raise ScenarioError(f"{SECURITY_KEY_USER} has no access key in the local AWS stand-in.")
+    return str(keys[0]["AccessKeyId"])
+
+
 def _outage_description() -> str:
     severity = demo_config().pagerduty.priority_map[OUTAGE_PRIORITY]
     return (f"PagerDuty pages scoring-api at its priority {OUTAGE_PRIORITY} (its highest) and sends its signed "
@@ -189,6 +261,17 @@ _SCENARIOS: tuple[tuple[str, str, str, Callable[[Targets], Any]], ...] = (
      "Investigate → Data quality reads every feature's freshness and null rate.", stale_feature),
     ("alert-storm", f"An alert storm ({STORM_ALERTS} alarms)",
      "ai-orchestrator's error alarms arrive at once: one incident, summarised in the channel.", alert_storm),
+    ("provider-outage", "AI provider outage with failover (seed 003)",
+     "ai-orchestrator's primary provider, openai, goes down. Diagnose checks every provider; Fail over… "
+     "moves the traffic to a healthy backup and verifies it moved; once openai recovers, "
+     "`/incident failover restore` brings it back in canary steps.", provider_outage),
+    ("budget-fast-burn", "Error budget fast burn on the scoring engine (seed 004)",
+     "scoring-api's 5xx share jumps to 25x the pace of its 99.9% monthly budget. No alarm: the bot's burn check "
+     "reads the counters from CloudWatch and opens a P1 incident.", budget_fast_burn),
+    ("leaked-key", "Leaked access key (security, seeds 002 and 003)",
+     "GuardDuty flags the CI deployer's access key. The incident is confidential: a private channel for the "
+     "security group, a neutral line in #incidents. Preserve evidence to S3, then deactivate the key and "
+     "rotate the secret, each approved by a second person.", leaked_key),
 )
 
 

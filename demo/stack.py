@@ -3,6 +3,7 @@
 - a moto server seeded like the seeds' production (ECS, task-definition revisions, SSM flags,
   CloudWatch metrics with the latency and accuracy steps), standing in for AWS;
 - the local PagerDuty (REST, Events API and signed webhooks);
+- a stand-in AI orchestrator: its providers' health URLs and its routing admin API (seed 003);
 - the model worker, as its own process like in production (the bot never imports torch);
 - the local Slack sandbox with its web UI;
 - the bot itself, on SQLite in the demo's state folder.
@@ -26,11 +27,12 @@ from typing import IO
 
 from bot.app import create_app
 from bot.config.settings import Settings
-from demo.config import demo_config
+from demo.config import DEMO_ORCHESTRATOR_TOKEN_ENV, DEMO_PROVIDERS, demo_config
 from demo.scenarios import Targets, demo_scenarios
 from demo.welcome import welcome_text
 from demo.worker_process import free_port, stop_process, wait_ready
-from sandbox.aws_seed import seed_investigations, seed_metrics, seed_production
+from sandbox.ai_providers import ProviderOrchestrator
+from sandbox.aws_seed import seed_investigations, seed_metrics, seed_production, seed_security
 from sandbox.pagerduty_api import DEFAULT_TOKEN, LocalPagerDutyServer
 from sandbox.runner import ThreadedServer
 from sandbox.slack_api import LocalSlackServer
@@ -92,6 +94,7 @@ class DemoStack:
         self._stack = ExitStack()
         self.sandbox: LocalSlackServer | None = None
         self.pagerduty: LocalPagerDutyServer | None = None
+        self.providers: ProviderOrchestrator | None = None
 
     def __enter__(self) -> RunningDemo:
         try:
@@ -124,7 +127,8 @@ class DemoStack:
         self.sandbox = sandbox
 
         secret, token, pd_secret = secrets.token_hex(16), secrets.token_hex(16), secrets.token_hex(16)
-        config = demo_config()
+        providers = self._start_providers()
+        config = demo_config(orchestrator_url=providers.base_url)
         settings = Settings(
             slack_bot_token="xoxb-demo", slack_signing_secret=secret, slack_api_url=sandbox.base_url,
             database_url=f"sqlite:///{(options.state_dir / 'incident-bot.db').resolve()}",
@@ -139,7 +143,8 @@ class DemoStack:
         pagerduty.webhook_sender(f"{bot.url}/webhooks/pagerduty", [pd_secret])
         sandbox.attach_bot(BotLink(bot_url=bot.url, signing_secret=secret))
         sandbox.add_scenarios(demo_scenarios(Targets(bot_url=bot.url, eventbridge_token=token,
-                                                     worker_url=worker_url, pagerduty=pagerduty)))
+                                                     worker_url=worker_url, pagerduty=pagerduty,
+                                                     providers=providers, aws_url=aws_url)))
         sandbox.web.greet(welcome_text(config))
         return RunningDemo(url=sandbox.root_url or "", bot_url=bot.url, worker_url=worker_url, aws_url=aws_url)
 
@@ -156,7 +161,16 @@ class DemoStack:
         production = seed_production(url)
         seed_metrics(url, now=datetime.now(UTC))
         seed_investigations(url, production, now=datetime.now(UTC))
+        seed_security(url)  # the leaked-key scenario's IAM user and key, secret and evidence bucket
         return url
+
+    def _start_providers(self) -> ProviderOrchestrator:
+        """Seed 003's AI orchestrator stand-in; the bot reads its admin token from the environment,
+        as it would in production, never from the config."""
+        token = secrets.token_hex(16)
+        os.environ[DEMO_ORCHESTRATOR_TOKEN_ENV] = token
+        self.providers = self._stack.enter_context(ProviderOrchestrator(DEMO_PROVIDERS, token=token))
+        return self.providers
 
     def _start_worker(self) -> str | None:
         registry = self.options.registry

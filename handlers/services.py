@@ -9,6 +9,7 @@ from bot.config import IncidentBotConfig
 from bot.core.actions.pipeline import ActionPipeline
 from bot.core.actions.providers import ActionProviders
 from bot.core.escalation import EscalationPolicy
+from bot.core.evidence import EvidenceCollector
 from bot.core.unit_of_work import Core
 from bot.metrics import Metrics
 from bot.slack.gateway import SlackGateway
@@ -31,6 +32,7 @@ class Services:
     escalation: EscalationPolicy
     runbooks: Library
     investigator: Investigator
+    evidence: EvidenceCollector | None = None  # "Preserve evidence" (security incidents)
 
     @property
     def severity_names(self) -> Mapping[str, str]:

@@ -387,3 +387,49 @@ def _already_there_is_fine() -> Iterator[None]:
     except ClientError as exc:
         if exc.response.get("Error", {}).get("Code") != "ResourceAlreadyExistsException":
             raise
+
+
+# Seeds 002 and 003's leaked credential: an IAM user whose access key leaked, a secret to rotate,
+# and the bucket that "Preserve evidence" writes to.
+SECURITY_KEY_USER = "ci-deployer"
+SECURITY_SECRET_NAME = "prod/scoring/api-key"
+EVIDENCE_BUCKET = "incident-evidence"
+
+
+@dataclass(frozen=True)
+class SeededSecurity:
+    key_user: str
+    leaked_key_id: str
+    secret_name: str
+    secret_value: str
+    bucket: str
+
+
+def seed_security(endpoint_url: str, *, region: str = "us-east-1") -> SeededSecurity:
+    """The leaked key's IAM user with one active key, the secret, and the evidence bucket.
+
+    Seeding a server that already holds them (moto keeps its state per process, and the demo
+    restarts on the same one) keeps what is there: the user's first key, the secret's value.
+    """
+    iam = _client("iam", endpoint_url, region)
+    value = "scoring-api-key-0001"  # a stand-in: the demo's secret holds nothing real
+    with _exists_is_fine("EntityAlreadyExists"):
+        iam.create_user(UserName=SECURITY_KEY_USER)
+    keys = iam.list_access_keys(UserName=SECURITY_KEY_USER)["AccessKeyMetadata"]
+    key_id = str(keys[0]["AccessKeyId"] if keys else
+                 iam.create_access_key(UserName=SECURITY_KEY_USER)["AccessKey"]["AccessKeyId"])
+    with _exists_is_fine("ResourceExistsException"):
+        _client("secretsmanager", endpoint_url, region).create_secret(Name=SECURITY_SECRET_NAME, SecretString=value)
+    with _exists_is_fine("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
+        _client("s3", endpoint_url, region).create_bucket(Bucket=EVIDENCE_BUCKET)
+    return SeededSecurity(key_user=SECURITY_KEY_USER, leaked_key_id=key_id, secret_name=SECURITY_SECRET_NAME,
+                          secret_value=value, bucket=EVIDENCE_BUCKET)
+
+
+@contextlib.contextmanager
+def _exists_is_fine(*codes: str) -> Iterator[None]:
+    try:
+        yield
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") not in codes:
+            raise

@@ -14,8 +14,11 @@ Routes (PagerDuty's error shape ``{"error": {"message", "code", "errors"}}``):
 - ``GET|PUT /incidents/{id}``, ``GET|POST /incidents/{id}/notes``: need
   ``Authorization: Token token=...`` (401) and the v2 ``Accept`` header (400); writes need
   ``From`` (400). Unknown incidents answer 404.
+- ``GET /oncalls?schedule_ids[]=...``: who is on call now for the schedules set with
+  ``set_oncall`` (``include[]=users`` gives each user whole, with its email).
 - ``POST /v2/enqueue``: the Events API v2 (202, or 400 on an invalid event).
 - ``/_local/...``: a control surface for other processes: ``POST /_local/incidents``,
+  ``POST /_local/oncalls``,
   ``POST /_local/webhook``, ``POST /_local/emit``, ``GET|DELETE /_local/calls``,
   ``GET|POST|DELETE /_local/faults``, ``POST /_local/reset``.
 
@@ -230,13 +233,16 @@ class PagerDutySandbox:
         self._events: list[dict[str, Any]] = []
         self._sent: list[SentWebhook] = []
         self._target: WebhookTarget | None = None
+        self._oncalls: dict[str, list[tuple[str, str]]] = {}  # schedule id -> (name, email) on call now
         self.app = FastAPI(routes=self._routes(), docs_url=None, redoc_url=None, openapi_url=None)
 
     def _routes(self) -> list[BaseRoute]:
         return [
             Route("/incidents/{rest:path}", self._incidents_api, methods=["GET", "PUT", "POST"]),
+            Route("/oncalls", self._oncalls_api, methods=["GET"]),
             Route("/v2/enqueue", self._enqueue, methods=["POST"]),
             Route("/_local/incidents", self._local_incidents, methods=["POST"]),
+            Route("/_local/oncalls", self._local_oncalls, methods=["POST"]),
             Route("/_local/webhook", self._local_webhook, methods=["POST"]),
             Route("/_local/emit", self._local_emit, methods=["POST"]),
             Route("/_local/calls", self._local_calls, methods=["GET", "DELETE"]),
@@ -262,6 +268,11 @@ class PagerDutySandbox:
                 escalation_policy=escalation_policy)
             self._incidents[incident.id] = incident
             return incident.to_json(self.root_url)
+
+    def set_oncall(self, schedule_id: str, *people: tuple[str, str]) -> None:
+        """Who is on call now in ``schedule_id``: (name, email) pairs; none leaves it empty."""
+        with self._lock:
+            self._oncalls[schedule_id] = [(str(name), str(email)) for name, email in people]
 
     def update_incident(self, incident_id: str, **changes: Any) -> dict[str, Any]:
         """Change fields of an incident (``priority="P1"``, ``assignees=[...]``) without a call."""
@@ -336,6 +347,7 @@ class PagerDutySandbox:
             self._calls.clear()
             self._events.clear()
             self._sent.clear()
+            self._oncalls.clear()
             self._target = None
         self.faults.clear()
 
@@ -485,6 +497,27 @@ class PagerDutySandbox:
             return await self._handle(request, self._answer_notes)
         return pd_error(404, "Not Found", 2100)
 
+    async def _oncalls_api(self, request: Request) -> Response:
+        return await self._handle(request, self._answer_oncalls)
+
+    def _answer_oncalls(self, request: Request, payload: Any) -> Response:
+        schedule_ids = request.query_params.getlist("schedule_ids[]")
+        whole_users = "users" in request.query_params.getlist("include[]")
+        now = _now_iso()
+        oncalls = []
+        with self._lock:
+            for schedule_id in schedule_ids:
+                for name, email in self._oncalls.get(schedule_id, []):
+                    oncalls.append({
+                        "escalation_policy": {"id": "PESC001", "type": "escalation_policy_reference"},
+                        "escalation_level": 1,
+                        "schedule": {"id": schedule_id, "type": "schedule_reference",
+                                     "self": f"{self.root_url}/schedules/{schedule_id}"},
+                        "user": _oncall_user(name, email, self.root_url, whole=whole_users),
+                        "start": now, "end": None,
+                    })
+        return JSONResponse({"oncalls": oncalls, "limit": 25, "offset": 0, "more": False, "total": None})
+
     async def _enqueue(self, request: Request) -> Response:
         return await self._handle(request, self._answer_event, rest=False)
 
@@ -613,6 +646,14 @@ class PagerDutySandbox:
         except (ValueError, TypeError, AttributeError) as exc:
             return JSONResponse({"error": str(exc)}, status_code=400)
 
+    async def _local_oncalls(self, request: Request) -> Response:
+        try:
+            spec = await request.json()
+            self.set_oncall(str(spec["schedule_id"]), *[(p["name"], p["email"]) for p in spec.get("people", [])])
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            return JSONResponse({"error": str(exc)}, status_code=400)
+        return JSONResponse({"ok": True})
+
     async def _local_webhook(self, request: Request) -> Response:
         try:
             spec = await request.json()
@@ -707,6 +748,15 @@ def _trigger_payload_problem(payload: Any) -> str | None:
 def _raw_path(request: Request) -> str:
     raw = request.scope.get("raw_path")
     return raw.decode("latin-1").split("?")[0] if isinstance(raw, bytes) else request.url.path
+
+
+def _oncall_user(name: str, email: str, api_root: str, *, whole: bool) -> dict[str, Any]:
+    user: dict[str, Any] = {"id": _user_id(name), "type": "user_reference", "summary": name,
+                            "self": f"{api_root}/users/{_user_id(name)}",
+                            "html_url": f"{HTML_ROOT}/users/{_user_id(name)}"}
+    if whole:  # PagerDuty's include[]=users: the user object itself, email included
+        user.update(type="user", name=name, email=email)
+    return user
 
 
 def _agent(agent: str | Mapping[str, Any] | None) -> dict[str, Any] | None:

@@ -252,12 +252,17 @@ class Timer(Base):
     """
 
     __tablename__ = "timers"
-    __table_args__ = (Index("ix_timers_state_due", "state", "due_at"),)
+    __table_args__ = (Index("ix_timers_state_due", "state", "due_at"),
+                      Index("uq_timers_unique_key", "unique_key", unique=True))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"), index=True)
+    # None for a timer that belongs to no incident: the error-budget check and the daily digest.
+    incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"), index=True)
     kind: Mapped[str] = mapped_column(String(32))
     due_at: Mapped[datetime]
+    # Set on timers that several replicas may each schedule (the next budget check, tomorrow's
+    # digest): the unique index lets exactly one of them insert it.
+    unique_key: Mapped[str | None] = mapped_column(String(100))
     state: Mapped[str] = mapped_column(String(16), default="pending")
     payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime]
@@ -426,3 +431,25 @@ class ReplayReference(Base):
     service: Mapped[str] = mapped_column(String(200))
     incident_number: Mapped[int | None] = mapped_column(Integer)
     recorded_at: Mapped[datetime]
+
+
+class IncidentBudget(Base):
+    """An incident's share of its service's error budget, as the budget check last measured it.
+
+    The headline and the postmortem show these figures; they are never read from CloudWatch
+    while rendering. ``incident_bad`` counts the failed events since the incident was declared
+    (to its resolution, once resolved); the window figures are the budget's so far.
+    """
+
+    __tablename__ = "incident_budgets"
+
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"), primary_key=True)
+    service: Mapped[str] = mapped_column(String(200))
+    measured_at: Mapped[datetime]
+    target: Mapped[float] = mapped_column(Float)
+    window_start: Mapped[datetime]
+    window_total: Mapped[float] = mapped_column(Float)
+    window_bad: Mapped[float] = mapped_column(Float)
+    incident_total: Mapped[float] = mapped_column(Float)
+    incident_bad: Mapped[float] = mapped_column(Float)
+    burn_rate: Mapped[float | None] = mapped_column(Float)  # over the last hour

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
@@ -11,7 +12,16 @@ from storage.db import create_engine_for, session_factory
 from tests.databases import PostgresDatabases, migrated_sqlite_url, postgres_base_url
 
 # Session fixtures every package may use: quick-model registries and a local moto server.
-pytest_plugins = ("tests.registries", "tests.inference.moto_server")
+pytest_plugins = ("tests.registries", "tests.inference.moto_server", "tests.demo_support")
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    # The test process holds millions of long-lived objects (torch, transformers, botocore's
+    # models, every collected test): a full garbage collection walks them all, for up to a
+    # second, while an app under test must ack Slack within 3 s. Moving what exists after
+    # collection out of the collector's reach keeps those pauses short.
+    gc.collect()
+    gc.freeze()
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import io
-from collections.abc import Iterator
 from pathlib import Path
 
 import boto3
@@ -17,15 +16,8 @@ import pytest
 from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
-from demo.stack import DemoOptions, DemoStack, RunningDemo
+from demo.stack import DemoOptions, DemoStack
 from storage.models import Incident, IncidentRunbook
-
-
-@pytest.fixture
-def demo(tmp_path: Path) -> Iterator[tuple[DemoStack, RunningDemo]]:
-    stack = DemoStack(DemoOptions(state_dir=tmp_path / "demo", port=0, with_worker=False), out=io.StringIO())
-    with stack as running:
-        yield stack, running
 
 
 def incidents(state_dir: Path) -> list[tuple[Incident, IncidentRunbook | None]]:
@@ -71,7 +63,8 @@ def test_the_stack_serves_the_sandbox_page_and_seeds_production(demo, tmp_path: 
     listed = cloudwatch.list_metrics(Namespace="AWS/ApplicationELB")["Metrics"]
     assert any(m["MetricName"] == "TargetResponseTime" for m in listed)
     assert {s.name for s in stack.sandbox.web.scenarios()} == {  # type: ignore[union-attr]
-        "latency-after-deploy", "model-regression", "pagerduty-outage", "data-quality", "alert-storm"}
+        "latency-after-deploy", "model-regression", "pagerduty-outage", "data-quality", "alert-storm",
+        "provider-outage", "budget-fast-burn", "leaked-key"}
 
 
 def test_scenarios_become_incidents_with_their_runbooks(demo, tmp_path: Path) -> None:

@@ -5,32 +5,17 @@ config, names the stale feature."""
 from __future__ import annotations
 
 import asyncio
-import io
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-
-import pytest
 
 from bot.integrations.cloudwatch import Boto3CloudWatch
 from bot.integrations.http_probe import HttpxProbe
 from demo.config import demo_config
-from demo.stack import DemoOptions, DemoStack, RunningDemo
 from runbooks.diagnostics.results import Verdict
 from runbooks.investigations.base import InvestigationKind, Scope, configured_kinds, investigate
 from runbooks.investigations.data_quality import DataQualityInvestigation
 from sandbox.aws_seed import DATA_QUALITY_SERVICE, NULL_HEAVY_FEATURE, STALE_FEATURE
-from tests.inference.moto_server import reset_moto
 from tests.test_demo import incidents, scenario, wait_until
-
-
-@pytest.fixture
-def demo(tmp_path: Path) -> Iterator[tuple[DemoStack, RunningDemo]]:
-    stack = DemoStack(DemoOptions(state_dir=tmp_path / "demo", port=0, with_worker=False), out=io.StringIO())
-    with stack as running:
-        yield stack, running
-        # moto keeps its state per process: leave none of this stack's behind for the next test.
-        reset_moto(running.aws_url)
 
 
 async def data_quality(aws_url: str):

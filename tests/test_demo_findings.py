@@ -9,30 +9,16 @@ model worker; each finding is read back from the incident channel the bot posted
 from __future__ import annotations
 
 import asyncio
-import io
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
 from bot.slack.ids import ActionId, BlockId
-from demo.stack import DemoOptions, DemoStack, RunningDemo
+from demo.stack import DemoStack
 from sandbox.aws_seed import STALE_FEATURE, STOP_REASONS
 from sandbox.slack_api import LocalSlackServer
-from tests.inference.moto_server import reset_moto
 from tests.scenarios.harness import all_text
 from tests.test_demo import incidents, scenario, wait_until
 
 RESPONDER = "U0ALICE"
-
-
-@pytest.fixture
-def demo(tmp_path: Path) -> Iterator[tuple[DemoStack, RunningDemo]]:
-    stack = DemoStack(DemoOptions(state_dir=tmp_path / "demo", port=0, with_worker=False), out=io.StringIO())
-    with stack as running:
-        yield stack, running
-        # moto keeps its state per process: leave none of this stack's behind for the next test.
-        reset_moto(running.aws_url)
 
 
 def investigate(stack: DemoStack, channel: str, kind: str, words: str) -> str:

@@ -26,3 +26,13 @@ def test_timeline_capture_events_and_their_scopes_are_requested() -> None:
 
 def test_the_postmortem_may_read_peoples_names() -> None:
     assert "users:read" in MANIFEST["oauth_config"]["scopes"]["bot"]  # users.info, for names in the draft
+
+
+def test_a_schedules_on_call_may_be_found_by_email() -> None:
+    assert "users:read.email" in MANIFEST["oauth_config"]["scopes"]["bot"]  # users.lookupByEmail
+
+
+def test_a_security_incidents_private_channel_may_be_created_and_followed() -> None:
+    scopes = set(MANIFEST["oauth_config"]["scopes"]["bot"])
+    events = set(MANIFEST["settings"]["event_subscriptions"]["bot_events"])
+    assert {"groups:write", "groups:history"} <= scopes and "message.groups" in events

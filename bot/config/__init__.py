@@ -6,6 +6,7 @@
 The format is `shared/config.example.yaml`; `bot/defaults/config.yaml` is the project's copy.
 """
 
+from bot.config.base import Audience
 from bot.config.errors import ConfigError, ConfigProblem
 from bot.config.fields import KNOWN_ACTIONS, is_channel_id
 from bot.config.loader import BUNDLED_CONFIG_PATH, load_config
@@ -14,7 +15,6 @@ from bot.config.models import (
     DEFAULT_SEVERITIES,
     ActionsConfig,
     AlertsConfig,
-    Audience,
     ChannelsConfig,
     EcsConfig,
     EscalationConfig,

@@ -35,7 +35,7 @@ __all__ = [
 ]
 
 # The guarded actions that exist whether or not `rbac.actions` mentions them.
-KNOWN_ACTIONS = ("scale", "rollback", "flag", "stop")
+KNOWN_ACTIONS = ("scale", "rollback", "flag", "stop", "failover", "security", "publish_notice", "evidence")
 
 # Slack ids are upper-case letters and digits after a one-letter kind prefix.
 _USER_ID = re.compile(r"[UW][A-Z0-9]{2,31}")

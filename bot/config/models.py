@@ -28,12 +28,22 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from bot.config.base import Audience, ConfigModel
+from bot.config.budgets import BurnAlertsConfig, ErrorBudgetConfig
+from bot.config.communication import CommunicationConfig
 from bot.config.durations import format_duration
 from bot.config.errors import (
     ConfigError,
     ConfigProblem,
     NestedProblems,
     problems_from_validation_error,
+)
+from bot.config.escalation_targets import (
+    DEFAULT_RUNBOOK_DEADLINES,
+    Deadline,
+    LevelNotify,
+    OncallConfig,
+    RunbookDeadlines,
+    Until,
 )
 from bot.config.fields import (
     KNOWN_ACTIONS,
@@ -48,6 +58,8 @@ from bot.config.fields import (
     SeverityValue,
 )
 from bot.config.http_url import HttpUrl
+from bot.config.providers import ProvidersConfig
+from bot.config.security import SecurityConfig
 from bot.config.severity import Severity
 
 
@@ -60,24 +72,33 @@ class SeverityPolicy(ConfigModel):
     name: Name
     respond_within: PositiveDuration
     update_every: PositiveDuration
+    # Keys this project adds (bot/config/escalation_targets.py): the mitigation and resolution
+    # deadlines, beside the acknowledgement's; `false` means none.
+    mitigate_within: Deadline = None
+    resolve_within: Deadline = None
 
 
 def _minutes(minutes: int) -> timedelta:
     return timedelta(minutes=minutes)
 
 
-def _policy(name: str, respond_within_minutes: int, update_every_minutes: int) -> SeverityPolicy:
+def _policy(name: str, respond_within_minutes: int, update_every_minutes: int, *,
+            mitigate_within_minutes: int | None = None, resolve_within_minutes: int | None = None) -> SeverityPolicy:
     return SeverityPolicy(
         name=name,
         respond_within=_minutes(respond_within_minutes),
         update_every=_minutes(update_every_minutes),
+        mitigate_within=None if mitigate_within_minutes is None else _minutes(mitigate_within_minutes),
+        resolve_within=None if resolve_within_minutes is None else _minutes(resolve_within_minutes),
     )
 
 
+# Mitigation and resolution deadlines after seed 004 (Severity 1, 2, 3 as P0, P1, P2); the
+# choice of each number is in docs/escalation.md.
 DEFAULT_SEVERITIES: dict[Severity, SeverityPolicy] = {
-    Severity.P0: _policy("Critical", 15, 30),
-    Severity.P1: _policy("High", 60, 30),
-    Severity.P2: _policy("Medium", 4 * 60, 2 * 60),
+    Severity.P0: _policy("Critical", 15, 30, mitigate_within_minutes=30, resolve_within_minutes=4 * 60),
+    Severity.P1: _policy("High", 60, 30, mitigate_within_minutes=60, resolve_within_minutes=4 * 60),
+    Severity.P2: _policy("Medium", 4 * 60, 2 * 60, resolve_within_minutes=24 * 60),
     Severity.P3: _policy("Low", 24 * 60, 24 * 60),
 }
 
@@ -421,6 +442,8 @@ class ServiceConfig(ConfigModel):
     canary: CanaryConfig | None = None
     determinism: DeterminismConfig | None = None
     data_quality: DataQualityConfig | None = None
+    error_budget: ErrorBudgetConfig | None = None  # seed 004's SLO in events: see bot/config/budgets.py
+    providers: ProvidersConfig | None = None  # seed 003's AI providers: failover and restore
 
     @model_validator(mode="after")
     def _canary_reads_health_metrics(self) -> ServiceConfig:
@@ -504,15 +527,18 @@ class PagerDutyConfig(ConfigModel):
 
 class EscalationLevel(ConfigModel):
     after: Duration  # measured from declaration (or from reopening)
-    notify: Audience = Field(default_factory=Audience)
+    notify: LevelNotify = Field(default_factory=LevelNotify)  # schedules: a key this project adds
     # A key this project adds: page this level through PagerDuty's Events API v2 as well.
     routing_key: Name | None = None
+    # Also added: the level fires only while the incident has not reached this status.
+    until: Until = Until.ACKNOWLEDGED
 
     @model_validator(mode="after")
     def _reaches_someone(self) -> EscalationLevel:
         if not self.notify and self.routing_key is None:
             raise PydanticCustomError(
-                "nobody_to_notify", "this level notifies nobody: give notify.users, notify.usergroups or routing_key"
+                "nobody_to_notify",
+                "this level notifies nobody: give notify.users, notify.usergroups, notify.schedules or routing_key",
             )
         return self
 
@@ -545,6 +571,11 @@ class EscalationConfig(ConfigModel):
     by_severity: dict[SeverityKey, EscalationLevels] = Field(default_factory=dict)
     by_runbook: dict[RunbookName, EscalationLevels] = Field(default_factory=dict)
     pagerduty_routing_keys: dict[NonNegativeInt, Name] = Field(default_factory=dict)
+    # A key this project adds: a runbook class's own deadlines (seed 001's 15 minutes for a
+    # regression). A given mapping replaces the default whole.
+    runbook_deadlines: dict[RunbookName, RunbookDeadlines] = Field(
+        default_factory=lambda: dict(DEFAULT_RUNBOOK_DEADLINES)
+    )
 
     @model_validator(mode="after")
     def _routing_keys_name_levels(self) -> EscalationConfig:
@@ -691,7 +722,7 @@ class IncidentBotConfig(ConfigModel):
     """The whole YAML file. Build it with `load_config` or `from_mapping`."""
 
     channels: ChannelsConfig = Field(default_factory=ChannelsConfig)
-    oncall: Audience = Field(default_factory=Audience)
+    oncall: OncallConfig = Field(default_factory=OncallConfig)  # backup, backup_after: keys this project adds
     severities: Severities = Field(default_factory=lambda: dict(DEFAULT_SEVERITIES))
     services: Services = Field(default_factory=dict)
     routing: tuple[RoutingRule, ...] = ()
@@ -702,6 +733,9 @@ class IncidentBotConfig(ConfigModel):
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)
     postmortems: PostmortemsConfig = Field(default_factory=PostmortemsConfig)
     runbooks: RunbooksConfig = Field(default_factory=RunbooksConfig)
+    communication: CommunicationConfig = Field(default_factory=CommunicationConfig)
+    security: SecurityConfig = Field(default_factory=SecurityConfig)
+    error_budgets: BurnAlertsConfig = Field(default_factory=BurnAlertsConfig)  # burn alerts and the digest
     time_scale: PositiveNumber = 1.0
 
     @model_validator(mode="after")
@@ -769,7 +803,21 @@ class IncidentBotConfig(ConfigModel):
                           severity: Severity | str | None = None) -> tuple[EscalationLevel, ...]:
         """The runbook's own escalation levels, else the severity's, else the default ones."""
         parsed = Severity.parse(severity) if severity is not None else None
-        return self.escalation.levels_for(severity=parsed, runbook=runbook)
+        levels = self.escalation.levels_for(severity=parsed, runbook=runbook)
+        return (*levels, *self._compliance_level(levels, runbook))
+
+    def _compliance_level(self, levels: tuple[EscalationLevel, ...],
+                          runbook: str | None) -> tuple[EscalationLevel, ...]:
+        """A confidential incident's compliance officer (`security.compliance`), as a last level."""
+        compliance = self.security.compliance
+        if runbook not in self.security.runbooks or not compliance:
+            return ()
+        named_users = {user for level in levels for user in level.notify.users}
+        named_groups = {group for level in levels for group in level.notify.usergroups}
+        if set(compliance.users) <= named_users and set(compliance.usergroups) <= named_groups:
+            return ()
+        return (EscalationLevel(after=self.security.compliance_after, until=Until.RESOLVED,
+                                notify=LevelNotify(users=compliance.users, usergroups=compliance.usergroups)),)
 
     def scaled(self, duration: timedelta) -> timedelta:
         """A configured duration in real time: with `time_scale: 60` a minute lasts a second."""

@@ -3,6 +3,11 @@
 Plain Python over the database. Slack and PagerDuty are reached only through outbox rows,
 written in the same transaction that fires the timer, so a firing is all or nothing: a timer
 that fired has its page, brief and thread reply queued durably, and one that did not has none.
+
+Each level pages until the incident reaches its `until` status (acknowledged by default, or
+mitigated, or resolved); the planner runs again on every change of status or severity, so a
+level stops, or starts waiting again after a reopen, with the incident. Beside the levels it
+keeps the deadlines (bot/core/escalation_deadlines.py) and the backup on-call's page.
 """
 
 from __future__ import annotations
@@ -16,9 +21,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import EscalationLevel, IncidentBotConfig
 from bot.config.durations import format_duration
+from bot.config.escalation_targets import Until
 from bot.config.severity import Severity
 from bot.core import postmortems, timers
 from bot.core.errors import InvalidInput, InvalidTransition
+from bot.core.escalation_deadlines import Deadline, Deadlines, deadlines_for, missed_since, record_missed
 from bot.core.lifecycle import Status
 from bot.core.manager_thread import note_in_thread
 from bot.core.outbox import OutboxKind, enqueue, incident_ordering_key
@@ -36,9 +43,10 @@ class Targets:
     users: tuple[str, ...] = ()
     usergroups: tuple[str, ...] = ()
     routing_key: str | None = None
+    schedules: tuple[str, ...] = ()  # PagerDuty schedules: whoever is on call when the page goes out
 
     def __bool__(self) -> bool:
-        return bool(self.users or self.usergroups or self.routing_key)
+        return bool(self.users or self.usergroups or self.routing_key or self.schedules)
 
 
 @dataclass(frozen=True)
@@ -56,13 +64,23 @@ class EscalationPolicy:
             raise InvalidInput(_no_such_level(level, levels))
         chosen = levels[level]
         return Targets(users=chosen.notify.users, usergroups=chosen.notify.usergroups,
-                       routing_key=self.config.escalation.routing_key(levels, level))
+                       routing_key=self.config.escalation.routing_key(levels, level),
+                       schedules=chosen.notify.schedules)
+
+    def backup(self) -> Targets:
+        """Seed 000's backup on-call (`oncall.backup`); empty when none is configured."""
+        backup = self.config.oncall.backup
+        return Targets(users=backup.users, usergroups=backup.usergroups)
+
+    def backup_after(self, incident: Incident) -> timedelta:
+        """When the backup is paged: `oncall.backup_after`, else when the response time runs out."""
+        return self.config.scaled(self.config.oncall.backup_after or self.deadlines(incident).respond)
+
+    def deadlines(self, incident: Incident) -> Deadlines:
+        return deadlines_for(self.config, incident)
 
     def delay(self, level: EscalationLevel) -> timedelta:
         return self.config.scaled(level.after)
-
-    def respond_within(self, severity: str) -> timedelta:
-        return self.config.scaled(self.config.severity_policy(severity).respond_within)
 
     def update_every(self, severity: str) -> timedelta:
         return self.config.scaled(self.config.severity_policy(severity).update_every)
@@ -81,16 +99,16 @@ async def plan(session: AsyncSession, *, incident: Incident, policy: EscalationP
                reason: str) -> None:
     """(Re)schedule the incident's timers from its state now.
 
-    Runs when the incident is declared, reopened, changes severity or gets a status update.
+    Runs when the incident is declared, acknowledged, mitigated, reopened, changes severity or
+    gets a status update.
     """
     if not Status(incident.status).is_open:
         await timers.cancel(session, incident_id=incident.id)
         return
-    # Read once: the reminder cadence and the escalation levels both count from it.
+    # Read once: the reminder cadence, the escalation levels and the deadlines all count from it.
     triggered_at = await _triggered_at(session, incident=incident)
     await _plan_reminder(session, incident=incident, policy=policy, now=now, reason=reason, triggered_at=triggered_at)
-    if Status(incident.status) == Status.TRIGGERED:
-        await _plan_escalation(session, incident=incident, policy=policy, now=now, reason=reason, anchor=triggered_at)
+    await _plan_escalation(session, incident=incident, policy=policy, now=now, reason=reason, anchor=triggered_at)
 
 
 async def _plan_reminder(session: AsyncSession, *, incident: Incident, policy: EscalationPolicy, now: datetime,
@@ -105,21 +123,62 @@ async def _plan_reminder(session: AsyncSession, *, incident: Incident, policy: E
                           payload={"misses": misses})
 
 
+# What the escalation planner owns: the pages and the deadlines. Each plan cancels them all and
+# schedules what the incident's status still calls for.
+PAGING_TIMERS = (TimerKind.ESCALATE, TimerKind.RESPONSE_DUE, TimerKind.MITIGATE_DUE, TimerKind.RESOLVE_DUE)
+
+# The statuses that stop a level with each `until`.
+_REACHED: dict[Until, frozenset[Status]] = {
+    Until.ACKNOWLEDGED: frozenset({Status.ACKNOWLEDGED, Status.MITIGATED, Status.RESOLVED, Status.CLOSED}),
+    Until.MITIGATED: frozenset({Status.MITIGATED, Status.RESOLVED, Status.CLOSED}),
+    Until.RESOLVED: frozenset({Status.RESOLVED, Status.CLOSED}),
+}
+
+
+def pages_while(level: EscalationLevel, status: Status) -> bool:
+    """Whether ``level`` still pages an incident in ``status`` (it has not reached the level's `until`)."""
+    return status not in _REACHED[level.until]
+
+
 async def _plan_escalation(session: AsyncSession, *, incident: Incident, policy: EscalationPolicy, now: datetime,
                            reason: str, anchor: datetime) -> None:
-    await timers.cancel(session, incident_id=incident.id, kinds=timers.UNTIL_ACKNOWLEDGED)
+    await timers.cancel(session, incident_id=incident.id, kinds=PAGING_TIMERS)
+    status = Status(incident.status)
     if reason == "reopened" and incident.escalation_level >= 0:
         # Paging starts again from the first level: the people who left may not be watching.
         await session.execute(update(Incident).where(Incident.id == incident.id).values(escalation_level=-1)
                               .execution_options(synchronize_session=False))
         incident.escalation_level = -1
     for index, level in enumerate(policy.levels(incident)):
-        if index > incident.escalation_level:
+        if index > incident.escalation_level and pages_while(level, status):
             await timers.schedule(session, incident_id=incident.id, kind=TimerKind.ESCALATE,
                                   due_at=anchor + policy.delay(level), now=now, payload={"level": index})
-    if not await _breached_since(session, incident=incident, since=anchor):
+    if status == Status.TRIGGERED:
+        await _plan_backup(session, incident=incident, policy=policy, now=now, anchor=anchor)
+    await _plan_deadlines(session, incident=incident, policy=policy, now=now, anchor=anchor)
+
+
+async def _plan_backup(session: AsyncSession, *, incident: Incident, policy: EscalationPolicy, now: datetime,
+                       anchor: datetime) -> None:
+    if policy.backup() and not await _backup_paged_since(session, incident=incident, since=anchor):
+        await timers.schedule(session, incident_id=incident.id, kind=TimerKind.ESCALATE,
+                              due_at=anchor + policy.backup_after(incident), now=now, payload={"backup": True})
+
+
+async def _plan_deadlines(session: AsyncSession, *, incident: Incident, policy: EscalationPolicy, now: datetime,
+                          anchor: datetime) -> None:
+    status = Status(incident.status)
+    deadlines = policy.deadlines(incident)
+    if status == Status.TRIGGERED and not await _breached_since(session, incident=incident, since=anchor):
         await timers.schedule(session, incident_id=incident.id, kind=TimerKind.RESPONSE_DUE,
-                              due_at=anchor + policy.respond_within(incident.severity), now=now)
+                              due_at=anchor + policy.config.scaled(deadlines.respond), now=now)
+    for deadline, kind in ((Deadline.MITIGATE, TimerKind.MITIGATE_DUE), (Deadline.RESOLVE, TimerKind.RESOLVE_DUE)):
+        within = deadlines.of(deadline)
+        if within is None or status not in deadline.still_open_in:
+            continue
+        if not await missed_since(session, incident_id=incident.id, deadline=deadline, since=anchor):
+            await timers.schedule(session, incident_id=incident.id, kind=kind,
+                                  due_at=anchor + policy.config.scaled(within), now=now)
 
 
 async def _last_update_at(session: AsyncSession, *, incident: Incident, triggered_at: datetime) -> datetime:
@@ -144,6 +203,16 @@ async def _triggered_at(session: AsyncSession, *, incident: Incident) -> datetim
     return incident.declared_at
 
 
+async def _backup_paged_since(session: AsyncSession, *, incident: Incident, since: datetime) -> bool:
+    events = await session.scalars(
+        select(TimelineEvent).where(
+            TimelineEvent.incident_id == incident.id, TimelineEvent.kind == EventKind.ESCALATED.value,
+            TimelineEvent.occurred_at >= since,
+        )
+    )
+    return any(event.data.get("backup") for event in events)
+
+
 async def _breached_since(session: AsyncSession, *, incident: Incident, since: datetime) -> bool:
     found = await session.scalar(
         select(TimelineEvent.id).where(
@@ -165,16 +234,17 @@ async def fire(session: AsyncSession, *, timer: Timer, policy: EscalationPolicy,
     match TimerKind(timer.kind):
         case TimerKind.PLAN:
             await plan(session, incident=incident, policy=policy, now=now, reason=str(timer.payload.get("reason", "")))
+        case TimerKind.ESCALATE if timer.payload.get("backup"):
+            await _page_backup(session, incident=incident, policy=policy, now=now)
         case TimerKind.ESCALATE:
-            level = int(timer.payload["level"])
-            if Status(incident.status) == Status.TRIGGERED and level > incident.escalation_level:
-                levels = policy.levels(incident)
-                if level < len(levels):
-                    await escalate(session, incident=incident, targets=policy.targets(incident, level), level=level,
-                                   actor=BOT_ACTOR, now=now, reason=f"unacknowledged after {_age(incident, now)}")
+            await _page_level(session, incident=incident, policy=policy, level=int(timer.payload["level"]), now=now)
         case TimerKind.RESPONSE_DUE:
             if Status(incident.status) == Status.TRIGGERED:
                 await _record_breach(session, incident=incident, policy=policy, now=now)
+        case TimerKind.MITIGATE_DUE:
+            await _deadline_due(session, incident=incident, policy=policy, deadline=Deadline.MITIGATE, now=now)
+        case TimerKind.RESOLVE_DUE:
+            await _deadline_due(session, incident=incident, policy=policy, deadline=Deadline.RESOLVE, now=now)
         case TimerKind.STATUS_REMINDER:
             if Status(incident.status).is_open:
                 await _remind(session, incident=incident, policy=policy, now=now,
@@ -188,6 +258,50 @@ async def fire(session: AsyncSession, *, timer: Timer, policy: EscalationPolicy,
 
 def _age(incident: Incident, now: datetime) -> str:
     return format_duration(now - incident.declared_at)
+
+
+async def _page_level(session: AsyncSession, *, incident: Incident, policy: EscalationPolicy, level: int,
+                      now: datetime) -> None:
+    # Checked again at firing: the incident may have moved on since the timer was planned.
+    levels = policy.levels(incident)
+    if level <= incident.escalation_level or level >= len(levels):
+        return
+    chosen = levels[level]
+    if pages_while(chosen, Status(incident.status)):
+        await escalate(session, incident=incident, targets=policy.targets(incident, level), level=level,
+                       actor=BOT_ACTOR, now=now, reason=f"{chosen.until.missing} after {_age(incident, now)}")
+
+
+async def _page_backup(session: AsyncSession, *, incident: Incident, policy: EscalationPolicy, now: datetime) -> None:
+    targets = policy.backup()
+    if Status(incident.status) == Status.TRIGGERED and targets:
+        await escalate(session, incident=incident, targets=targets, level=None, actor=BOT_ACTOR, now=now,
+                       reason=f"backup on-call: unacknowledged after {_age(incident, now)}", backup=True)
+
+
+async def _deadline_due(session: AsyncSession, *, incident: Incident, policy: EscalationPolicy, deadline: Deadline,
+                        now: datetime) -> None:
+    if Status(incident.status) in deadline.still_open_in:
+        await record_missed(session, incident=incident, deadline=deadline, deadlines=policy.deadlines(incident),
+                            now=now, next_page=await _next_page(session, incident=incident, policy=policy))
+
+
+async def _next_page(session: AsyncSession, *, incident: Incident, policy: EscalationPolicy) -> str | None:
+    """The level that pages next, and when, as the planner left it: for the missed-deadline notice."""
+    waiting = await timers.pending(session, incident_id=incident.id, kind=TimerKind.ESCALATE)
+    levels = policy.levels(incident)
+    for timer in waiting:
+        index = timer.payload.get("level")
+        if isinstance(index, int) and 0 <= index < len(levels):
+            names = _names(policy.targets(incident, index))
+            return f"level {index} ({names}) at {format_duration(timer.due_at - incident.declared_at)}" \
+                if names else f"level {index}"
+    return None
+
+
+def _names(targets: Targets) -> str:
+    return ", ".join([f"<@{user}>" for user in targets.users] + [f"<!subteam^{group}>" for group in targets.usergroups]
+                     + [f"PagerDuty schedule {schedule}" for schedule in targets.schedules])
 
 
 async def escalate_by_hand(
@@ -214,7 +328,7 @@ async def escalate_by_hand(
 
 async def escalate(
     session: AsyncSession, *, incident: Incident, targets: Targets, level: int | None, actor: str, now: datetime,
-    reason: str = "", by_hand: bool = False,
+    reason: str = "", by_hand: bool = False, backup: bool = False,
 ) -> TimelineEvent:
     """Page ``targets``: invite and brief them in the channel, trigger PagerDuty, tell managers.
 
@@ -225,7 +339,7 @@ async def escalate(
     if not Status(incident.status).is_open:
         raise InvalidTransition(f"Incident #{incident.number} is {incident.status}; only open incidents escalate.")
     if not targets:
-        raise InvalidInput("Nobody to escalate to: that level has no users, user groups or PagerDuty key.")
+        raise InvalidInput("Nobody to escalate to: that level has no users, user groups, schedules or PagerDuty key.")
     values: dict[str, Any] = {}
     if level is not None and level > incident.escalation_level:
         values["escalation_level"] = level
@@ -237,10 +351,14 @@ async def escalate(
                               .execution_options(synchronize_session=False))
         for key, value in values.items():
             setattr(incident, key, value)
+    data: dict[str, Any] = {"level": level, "users": list(targets.users), "usergroups": list(targets.usergroups),
+                            "pagerduty": targets.routing_key is not None}
+    if targets.schedules:
+        data["schedules"] = list(targets.schedules)  # who is on call is asked when the page is delivered
+    if backup:
+        data["backup"] = True
     event = await record_event(
-        session, incident_id=incident.id, kind=EventKind.ESCALATED, actor=actor, now=now, text=reason,
-        data={"level": level, "users": list(targets.users), "usergroups": list(targets.usergroups),
-              "pagerduty": targets.routing_key is not None},
+        session, incident_id=incident.id, kind=EventKind.ESCALATED, actor=actor, now=now, text=reason, data=data,
         announce=False,  # the brief that mentions the people paged is the channel post
     )
     await enqueue(session, kind=OutboxKind.ESCALATION_PAGE, incident_id=incident.id,
@@ -266,10 +384,11 @@ async def _trigger_pagerduty(session: AsyncSession, *, incident: Incident, routi
 
 
 async def _record_breach(session: AsyncSession, *, incident: Incident, policy: EscalationPolicy, now: datetime) -> None:
-    within = policy.config.severity_policy(incident.severity).respond_within
+    deadlines = policy.deadlines(incident)
+    within = deadlines.respond
     event = await record_event(
         session, incident_id=incident.id, kind=EventKind.RESPONSE_BREACHED, actor=BOT_ACTOR, now=now,
-        text=f"No acknowledgement within {format_duration(within)}, the {incident.severity} response time.",
+        text=f"No acknowledgement within {format_duration(within)}, the {deadlines.source} response time.",
         data={"severity": incident.severity, "respond_within_s": within.total_seconds()},
     )
     await note_in_thread(session, incident=incident, event=event, now=now)

@@ -27,6 +27,7 @@ from bot.core.errors import (
 )
 from bot.core.lifecycle import OPEN_STATUSES, Status, ensure_transition
 from bot.core.manager_thread import note_in_thread
+from bot.core.notice_queue import queue_resolution_notice
 from bot.core.outbox import (
     OutboxKind,
     enqueue,
@@ -87,7 +88,8 @@ async def declare(
         session, incident_id=incident.id, kind=EventKind.DECLARED, actor=declared_by, now=now,
         text=title, data={"severity": severity.value, "service": service}, announce=False,
     )
-    if service and source == "slack":
+    # Ingest claims the group itself; a declaration by hand or by the budget check claims it here.
+    if service and source in ("slack", "error_budget"):
         await _claim_group_if_free(session, key=group_key(service), incident_id=incident.id, now=now)
     await enqueue(
         session, kind=OutboxKind.PROVISION_CHANNEL, incident_id=incident.id,
@@ -223,6 +225,8 @@ async def transition(
         # Queued, not composed: the draft is written and posted after this commits, so a
         # failure to draft or post it can never hold up the resolve.
         await postmortems.request_draft(session, incident_id=incident_id, reason="resolved", actor=actor, now=now)
+        # Likewise the resolution notice, to wherever the updates went (seeds 002 and 003).
+        await queue_resolution_notice(session, incident_id=incident_id, now=now)
     if sync_pagerduty and target in (Status.ACKNOWLEDGED, Status.RESOLVED):
         await enqueue_pagerduty_sync(session, incident=incident, status=target, now=now)
     return incident
@@ -236,6 +240,9 @@ async def _follow_status_with_timers(session: AsyncSession, *, incident_id: int,
         await timers.request_plan(session, incident_id=incident_id, now=now, reason="reopened")
     else:
         await timers.cancel(session, incident_id=incident_id, kinds=timers.UNTIL_ACKNOWLEDGED)
+        # Levels with `until: mitigated` or `resolved` and the mitigation and resolution
+        # deadlines outlive the acknowledgement: the planner schedules what is still owed.
+        await timers.request_plan(session, incident_id=incident_id, now=now, reason=target.value)
 
 
 async def release_groups(session: AsyncSession, *, incident_id: int) -> None:

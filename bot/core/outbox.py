@@ -36,6 +36,8 @@ class OutboxKind(StrEnum):
     POSTMORTEM_DRAFT = "postmortem_draft"  # compose a postmortem draft, keep it, and post it for review
     POSTMORTEM_MESSAGE = "postmortem_message"  # edit the draft's review message after a decision
     RUNBOOK_CHECKLIST = "runbook_checklist"  # choose the runbook if none is, then post or edit its pinned checklist
+    NOTICE = "notice"  # an update or resolution notice for one audience, or the resolution's fan-out to them all
+    BUDGET_DIGEST = "budget_digest"  # one service's daily error-budget digest, to its channel (no incident)
 
 
 class OutboxState(StrEnum):

@@ -25,7 +25,15 @@ def _rules(severity: str, *alarms: str) -> tuple[RoutingRule, ...]:
 # Critical alerts ("page immediately") are P0; warnings ("Slack notification", seed 000; "non-critical
 # warnings", seed 003's P3) are P3, which pages nobody unless `escalation.by_severity.P3` says so.
 # Thresholds are in the seeds' units: seconds for latency, percent for error rates.
+# The security runbook's alarm names (runbooks/library/security.yaml). Unlike the others these
+# name the runbook here, at routing: a security incident must be confidential from its first
+# write (a private channel, no title in #incidents), before the runbook's match rules run.
+SECURITY_ALARMS = ("*security*", "*Security*", "*unauthorized*", "*Unauthorized*", "*GuardDuty*", "*guardduty*",
+                   "*pii*", "*PII*")
+
 SEED_ROUTING: tuple[RoutingRule, ...] = (
+    *(RoutingRule.model_validate({"match": {"alarm": alarm}, "runbook": "security", "severity": "P0"})
+      for alarm in SECURITY_ALARMS),
     # Seed 001: "Confidence scores consistently below 0.75" is a model regression (the library
     # sends it to model_regression: disable auto-apply first). Its initial response is 15
     # minutes, P0's respond_within.

@@ -32,6 +32,7 @@ __all__ = [
     "StatusContext",
     "render_resolution",
     "render_status_update",
+    "render_template",
     "unfilled_prompts",
     "update_context",
 ]
@@ -54,7 +55,7 @@ TEMPLATES_DIR = Path(__file__).resolve().parents[1] / "templates"
 # The labels of the templates' [bracketed] prompts. A draft posted with one still in it would
 # publish a question as if it were news.
 PROMPT_LABELS = ("Model/Service", "Summary", "Impact", "Actions taken", "Now", "Expected resolution",
-                 "Root cause", "Resolution", "Preventive measures", "Not resolved yet")
+                 "Root cause", "Resolution", "Preventive measures", "Not resolved yet", "Customer impact")
 _PROMPT = re.compile(r"\[(?:" + "|".join(re.escape(label) for label in PROMPT_LABELS) + r"): [^\]\n]*\]")
 
 
@@ -221,16 +222,24 @@ def render_status_update(context: StatusContext, *, limit: int = UPDATE_TEXT_MAX
     return _render_within("status_update.md.j2", context, limit=limit)
 
 
-def render_resolution(context: StatusContext, *, limit: int = UPDATE_TEXT_MAX) -> str:
-    """The draft of the resolution notice, within ``limit`` characters."""
-    return _render_within("resolution.md.j2", context, limit=limit)
+def render_resolution(context: StatusContext, *, limit: int = UPDATE_TEXT_MAX,
+                      models: tuple[str, ...] = ()) -> str:
+    """The draft of the resolution notice, within ``limit`` characters; ``models``: the model
+    versions serving at the resolution ("incident-text v1 (rolled back from v2)")."""
+    return _render_within("resolution.md.j2", context, limit=limit, models=models)
 
 
-def _render_within(name: str, context: StatusContext, *, limit: int) -> str:
+def render_template(name: str, context: StatusContext, *, limit: int = UPDATE_TEXT_MAX, **values: object) -> str:
+    """Another notice from `bot/templates` (the executive summary, the customer draft), with the
+    same filters and the same fitting of the actions list within ``limit``."""
+    return _render_within(name, context, limit=limit, **values)
+
+
+def _render_within(name: str, context: StatusContext, *, limit: int, **values: object) -> str:
     template = _ENVIRONMENT.get_template(name)
 
     def render(shown: int) -> str:
-        return template.render(context=_keep_newest(context, shown)).strip()
+        return template.render(context=_keep_newest(context, shown), **values).strip()
 
     listed = len(context.actions or ())
     text = render(listed)

@@ -30,12 +30,15 @@ class EventKind(StrEnum):
     DIAGNOSTIC = "diagnostic"  # one step of a Diagnose run, with its numbers
     ESCALATED = "escalated"  # a level of the escalation policy, or a person, was paged
     RESPONSE_BREACHED = "response_breached"  # nobody acknowledged within the severity's response time
+    DEADLINE_MISSED = "deadline_missed"  # not mitigated, or not resolved, within its deadline
     UPDATE_REMINDER = "update_reminder"  # the commander was reminded that a status update is due
     CAPTURED = "captured"  # a Slack message someone put on the timeline (a 📌, the shortcut)
     FOLLOW_UP = "follow_up"  # an action item was added, done or reopened
     POSTMORTEM = "postmortem"  # a postmortem draft, review, approval or failure to post
     RUNBOOK = "runbook"  # the runbook was chosen or changed, or one of its steps was done or reopened
     JOINED = "joined"  # a person joined the incident channel
+    BUDGET_BURN = "budget_burn"  # the error budget burns fast enough to open or raise the incident (seed 004)
+    EVIDENCE_PRESERVED = "evidence_preserved"  # a snapshot went to the evidence bucket: its manifest and hashes
 
 
 # Kinds that can prove a runbook step done (bot.core.record_facts): each queues a checklist edit,

@@ -30,6 +30,11 @@ class TimerKind(StrEnum):
     RESPONSE_DUE = "response_due"  # nobody acknowledged within the severity's response time
     STATUS_REMINDER = "status_reminder"  # the commander's status update is due
     POSTMORTEM_REVIEW = "postmortem_review"  # the postmortem is still not approved
+    MITIGATE_DUE = "mitigate_due"  # not mitigated within the severity's (or runbook's) mitigation deadline
+    RESOLVE_DUE = "resolve_due"  # not resolved within the resolution deadline
+    # Timers of no incident (``incident_id`` None), fired by the budget job, not by fire_timers:
+    BURN_CHECK = "burn_check"  # read every budgeted service's error budget and judge its burn
+    BUDGET_DIGEST = "budget_digest"  # the daily error-budget digest, to each service's channel
 
 
 class TimerState(StrEnum):
@@ -90,6 +95,8 @@ async def due(session: AsyncSession, *, now: datetime, limit: int) -> Sequence[T
     query = (
         select(Timer)
         .where(Timer.state == TimerState.PENDING.value, Timer.due_at <= now)
+        # Incident timers only: the budget job claims its own (bot/core/budget_schedule.py).
+        .where(Timer.incident_id.is_not(None))
         .order_by(Timer.due_at, Timer.id)
         .limit(limit)
     )

@@ -26,6 +26,7 @@ from botocore.exceptions import (
     ParamValidationError,
 )
 from botocore.exceptions import ConnectionError as BotoConnectionError
+from botocore.loaders import create_loader
 from botocore.parsers import ResponseParserError
 
 from bot.core.ports.errors import ProviderError, ProviderRejected, ProviderUnavailable
@@ -51,6 +52,11 @@ NOT_FOUND_CODES = frozenset(
 
 T = TypeVar("T")
 
+# One reader of botocore's service models for every session: each session would otherwise parse
+# the same large JSON files again (tens of milliseconds of CPU under the GIL per client, which a
+# replica pays on every start and the event loop feels). The loader only caches what it read.
+_SHARED_MODEL_LOADER = create_loader()
+
 
 def aws_region(region: str | None = None) -> str:
     return region or os.environ.get("AWS_DEFAULT_REGION") or os.environ.get("AWS_REGION") or DEFAULT_REGION
@@ -69,6 +75,7 @@ def aws_client(service: str, *, endpoint_url: str | None = None, region: str | N
                     connect_timeout=CONNECT_TIMEOUT_S, read_timeout=READ_TIMEOUT_S)
     # A session of its own: boto3's default session is not safe to share between threads.
     session = boto3.session.Session()
+    session._session.register_component("data_loader", _SHARED_MODEL_LOADER)
     return session.client(service, endpoint_url=endpoint_url, region_name=aws_region(region),
                           config=config)
 

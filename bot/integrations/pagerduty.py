@@ -1,4 +1,4 @@
-"""PagerDuty as a provider: the REST API (acknowledge, resolve, notes) and the Events API v2.
+"""PagerDuty as a provider: the REST API (acknowledge, resolve, notes, who is on call) and the Events API v2.
 
 Both clients speak httpx and map every httpx error and HTTP status to
 ``bot.core.ports.errors`` here, at the boundary: 429, 5xx, timeouts and connection errors
@@ -89,10 +89,11 @@ def raise_for_response(response: httpx.Response, what: str) -> None:
 
 
 async def _request(http: httpx.AsyncClient, method: str, url: str, *, what: str,
-                   json: dict[str, Any], headers: dict[str, str],
-                   timeout: float) -> httpx.Response:
+                   json: dict[str, Any] | None, headers: dict[str, str],
+                   timeout: float, params: httpx.QueryParams | None = None) -> httpx.Response:
     try:
-        response = await http.request(method, url, json=json, headers=headers, timeout=timeout)
+        response = await http.request(method, url, json=json, headers=headers, timeout=timeout,
+                                      params=params)
     except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
         # A wrong PAGERDUTY_API_URL: retrying will not fix it.
         raise ProviderError(f"PagerDuty {what}: bad URL {url!r}: {exc}", provider=PROVIDER) from exc
@@ -162,6 +163,18 @@ class PagerDutyRestClient(_OwnedClient):
         await self._send("POST", f"{incident_path(incident_id)}/notes", body,
                          f"note on {incident_id}")
 
+    async def oncall_emails(self, schedule_id: str) -> tuple[str, ...]:
+        """``GET /oncalls`` for one schedule, now, with the users whole (their emails)."""
+        if not schedule_id:
+            raise ValueError("a PagerDuty schedule id is required")
+        what = f"on-call of schedule {schedule_id}"
+        response = await _request(
+            self.http, "GET", f"{self.base_url}/oncalls", what=what, json=None,
+            headers={k: v for k, v in self._headers.items() if k != "Content-Type"}, timeout=self.timeout,
+            params=httpx.QueryParams([("schedule_ids[]", schedule_id), ("include[]", "users"), ("earliest", "true")]),
+        )
+        return _oncall_emails(response, what)
+
     async def _send(self, method: str, path: str, body: dict[str, Any],
                     what: str) -> httpx.Response:
         return await _request(self.http, method, f"{self.base_url}{path}", what=what, json=body,
@@ -193,6 +206,23 @@ class PagerDutyEventsClient(_OwnedClient):
                                   headers={"Content-Type": "application/json"},
                                   timeout=self.timeout)
         return _returned_dedup_key(response) or dedup_key or ""
+
+
+def _oncall_emails(response: httpx.Response, what: str) -> tuple[str, ...]:
+    try:
+        body = response.json()
+    except ValueError as exc:
+        raise ProviderError(f"PagerDuty {what}: the answer is not JSON", provider=PROVIDER) from exc
+    oncalls = body.get("oncalls") if isinstance(body, dict) else None
+    if not isinstance(oncalls, list):
+        raise ProviderError(f"PagerDuty {what}: the answer has no oncalls list", provider=PROVIDER)
+    emails: dict[str, None] = {}  # in PagerDuty's order, once each
+    for oncall in oncalls:
+        user = oncall.get("user") if isinstance(oncall, dict) else None
+        email = user.get("email") if isinstance(user, dict) else None
+        if isinstance(email, str) and email.strip():
+            emails[email.strip()] = None
+    return tuple(emails)
 
 
 def _returned_dedup_key(response: httpx.Response) -> str | None:

@@ -46,6 +46,7 @@ class OutboxWriters:
 def outbox_writers(
     *, slack: SlackKindWriter, escalations: SlackKindWriter, postmortems: SlackKindWriter,
     checklists: SlackKindWriter, pagerduty_status: PagerDutySync, paging: PagerDutyPaging,
+    budgets: SlackKindWriter, notices: SlackKindWriter,
 ) -> OutboxWriters:
     """The bot's table: each kind to the writer that knows how to deliver it."""
     to_slack = _by_kind(slack)
@@ -71,8 +72,10 @@ def outbox_writers(
         OutboxKind.POSTMORTEM_DRAFT: to_postmortems,
         OutboxKind.POSTMORTEM_MESSAGE: to_postmortems,
         OutboxKind.RUNBOOK_CHECKLIST: _by_kind(checklists),
+        OutboxKind.NOTICE: _by_kind(notices),
         OutboxKind.PAGERDUTY_STATUS: sync_pagerduty_status,
         OutboxKind.PAGERDUTY_EVENT: send_page,
+        OutboxKind.BUDGET_DIGEST: _by_kind(budgets),
     })
 
 

@@ -12,6 +12,7 @@ from bot.core.text import escape_mrkdwn
 from bot.slack.blocks import Block, context, section
 from bot.slack.format import person, slack_date
 from bot.slack.ids import ActionId, BlockId
+from bot.slack.notice_blocks import approval_text
 from storage.models import ResponseAction
 
 _STATE_LINES: dict[ActionState, str] = {
@@ -98,6 +99,9 @@ def action_message(action: ResponseAction) -> tuple[str, list[Block]]:
         message=escape_mrkdwn(str(result.get("message", ""))),
     )
     blocks: list[Block] = [section(f"{action_title(action)}\n{line}")]
+    if kind_shows_text(action):
+        # The approver approves these words, so they read them where they click.
+        blocks.append(approval_text(str((action.after or {}).get("text", ""))))
     if state == ActionState.AWAITING_APPROVAL:
         expires = f" It expires {slack_date(action.expires_at)}." if action.expires_at else ""
         blocks.append(section(
@@ -118,6 +122,10 @@ def action_message(action: ResponseAction) -> tuple[str, list[Block]]:
         ]})
     blocks.append(context(*_footer(action)))
     return f"{escape_mrkdwn(action.summary)}: {state.value.replace('_', ' ')}", blocks
+
+
+def kind_shows_text(action: ResponseAction) -> bool:
+    return ActionKind(action.kind) == ActionKind.PUBLISH_NOTICE
 
 
 def _footer(action: ResponseAction) -> list[str]:

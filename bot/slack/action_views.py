@@ -6,11 +6,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from bot.core.actions.kinds import ActionKind
 from bot.core.actions.snapshot import ServiceSnapshot
 from bot.core.text import escape_mrkdwn
 from bot.slack.action_blocks import action_title
 from bot.slack.blocks import Block, context, section
 from bot.slack.ids import ActionId, BlockId, CallbackId, InputId
+from bot.slack.notice_blocks import approval_text
 from storage.models import ResponseAction
 
 OPTION_TEXT_MAX = 75
@@ -191,6 +193,8 @@ def flags_modal(snapshot: ServiceSnapshot, *, metadata: dict[str, Any], preselec
 def confirm_modal(action: ResponseAction) -> dict[str, Any]:
     notes = [escape_mrkdwn(str(n)) for n in (action.result or {}).get("notes", [])][:6]
     blocks: list[Block] = [section(action_title(action) + ("\n" + "\n".join(f"• {n}" for n in notes) if notes else ""))]
+    if ActionKind(action.kind) == ActionKind.PUBLISH_NOTICE:
+        blocks.append(approval_text(str((action.after or {}).get("text", ""))))
     if action.needs_approval:
         blocks.append(context("After you confirm, a second person with the *approver* role must approve it."))
     if action.dry_run:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -107,8 +107,9 @@ def service_action_buttons(config: IncidentBotConfig) -> dict[str, ActionButtons
 
 def headline(
     incident: Incident, *, now: datetime, severity_names: Mapping[str, str], roles: Mapping[Role, str],
-    alerts: AlertCounts | None = None, actions: ActionButtons = ActionButtons(),
+    alerts: AlertCounts | None = None, actions: ActionButtons = ActionButtons(), budget: str | None = None,
 ) -> list[Block]:
+    """``budget``: the incident's share of its error budget in words, from the stored figures."""
     status = Status(incident.status)
     ended = incident.resolved_at if status in (Status.RESOLVED, Status.CLOSED) else None
     duration = format_duration((ended or now) - incident.declared_at)
@@ -123,6 +124,8 @@ def headline(
     ]
     if alerts is not None and alerts.received:
         fields.append(f"*Alerts*\n{alerts.received:,} received · {alerts.firing} of {alerts.distinct} firing")
+    if budget:
+        fields.append(f"*Error budget*\n{escape_mrkdwn(budget)}")
     blocks: list[Block] = [
         {"type": "header", "text": _plain(display_title(f"{emoji} #{incident.number} {incident.title}"))},
         {"type": "section", "fields": [_mrkdwn(f) for f in fields]},
@@ -258,6 +261,8 @@ def timeline_event_line(event: TimelineEvent) -> str:
             return escalation_line(event)
         case "response_breached":
             return f"⏰ *Response time missed.* {user_text(event.text)}"
+        case "deadline_missed":
+            return f"⏰ *Deadline missed.* {user_text(event.text)}"
         case "update_reminder":
             misses = int(event.data.get("misses", 1))
             return f"⏰ Status update due from {person(event.data.get('commander'))}: {_missed(misses)}."
@@ -269,6 +274,8 @@ def timeline_event_line(event: TimelineEvent) -> str:
             return f"📝 {user_text(event.text, limit=600)}"
         case "joined":
             return f"👋 {actor} joined the incident channel."
+        case "budget_burn":
+            return f"🔥 {user_text(event.text, limit=600)}"
         case "runbook":
             emoji = "✅" if event.data.get("done") else "📘"
             return f"{emoji} {actor}: {user_text(event.text, limit=300)}"
@@ -281,10 +288,13 @@ def escalation_line(event: TimelineEvent) -> str:
     """Who an escalation paged, and why, in words."""
     paged = [person(u) for u in event.data.get("users", [])]
     paged += [f"<!subteam^{g}>" for g in event.data.get("usergroups", [])]
+    paged += [f"the on-call of PagerDuty schedule {escape_mrkdwn(str(s))}" for s in event.data.get("schedules", [])]
     if event.data.get("pagerduty"):
         paged.append("PagerDuty")
     level = event.data.get("level")
     how = f"level {level}" if level is not None else f"by {person(event.actor)}"
+    if event.data.get("backup"):
+        how = "backup on-call"
     why = f" ({user_text(event.text, limit=300)})" if event.text else ""
     return f"📈 *Escalated* ({how}) to {', '.join(paged) or 'nobody'}{why}."
 
@@ -326,12 +336,17 @@ def timeline_listing(incident: Incident, events: Sequence[TimelineEvent], *, tot
 
 
 def open_incidents_listing(incidents: Sequence[Incident], *, now: datetime,
-                           severity_names: Mapping[str, str]) -> list[Block]:
+                           severity_names: Mapping[str, str], confidential: Collection[int] = ()) -> list[Block]:
+    """``confidential``: ids of incidents listed by number and status only (no title, severity or channel)."""
     if not incidents:
         return [section("No open incidents. 🎉")]
     blocks: list[Block] = [section(f"*{len(incidents)} open incident{'s' if len(incidents) != 1 else ''}*")]
     for incident in incidents[:45]:
         status = Status(incident.status)
+        if incident.id in confidential:
+            blocks.append(section(f"🔒 *#{incident.number}* Confidential incident\n{status.label} · "
+                                  f"{format_duration(now - incident.declared_at)}"))
+            continue
         blocks.append(
             section(
                 f"{SEVERITY_EMOJI.get(incident.severity, '⚪')} *#{incident.number}* "

@@ -25,7 +25,8 @@ _MAX_STEP_BLOCKS = 40
 _PHASE_TITLES = {"triage": "Triage", "containment": "Containment", "investigation": "Investigation",
                  "resolution": "Resolution", "verification": "Verification"}
 _BUTTON_LABELS = {"scale": "Scale…", "rollback": "Roll back…", "flag": "Set flag…", "stop": "Emergency stop…",
-                  "redeploy": "Redeploy…", "diagnose": "Diagnose"}
+                  "redeploy": "Redeploy…", "diagnose": "Diagnose", "failover": "Fail over…",
+                  "restore_provider": "Restore provider…", "evidence": "Preserve evidence"}
 _MAX_BRANCHES = 6
 # A step's commands as shown: enough for the seeds' longest (five lines); the rest is in
 # `incident-bot runbooks show`. Keeps a step's text far under Slack's 3000 characters.

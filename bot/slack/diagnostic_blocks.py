@@ -10,7 +10,7 @@ from bot.slack.ids import ActionId
 from runbooks.diagnostics.results import StepResult, worst
 
 _OPENS = {"rollback": (ActionId.OPEN_ROLLBACK, "Rollback…"), "scale": (ActionId.OPEN_SCALE, "Scale…"),
-          "flags": (ActionId.OPEN_FLAGS, "Flags…")}
+          "flags": (ActionId.OPEN_FLAGS, "Flags…"), "failover": (ActionId.PROPOSE_FAILOVER, "Fail over…")}
 
 
 # Enough for the golden set's three models with the worse one's comparison, per-class drops and

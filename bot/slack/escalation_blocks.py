@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -61,10 +61,15 @@ def _mentions(event: TimelineEvent) -> str:
 
 
 def brief(incident: Incident, event: TimelineEvent, *, now: datetime, severity_names: Mapping[str, str],
-          last_update: TimelineEvent | None) -> tuple[str, list[Block]]:
-    """The message that pages people into the incident channel: what it is, in one look."""
+          last_update: TimelineEvent | None, oncall: Sequence[str] = (),
+          oncall_problems: Sequence[str] = ()) -> tuple[str, list[Block]]:
+    """The message that pages people into the incident channel: what it is, in one look.
+
+    ``oncall`` are the people PagerDuty schedules put on call, found when the page went out;
+    ``oncall_problems`` say which schedules could not be turned into a person.
+    """
     title = escape_mrkdwn(display_title(incident.title))
-    mentions = _mentions(event)
+    mentions = " ".join([_mentions(event), *(person(user) for user in oncall)]).strip()
     text = f"{mentions} you are paged for incident #{incident.number}: {title}"
     blocks = [
         section(f"{mentions} 📈 *You are paged for incident #{incident.number}: {title}*".strip()),
@@ -72,6 +77,8 @@ def brief(incident: Incident, event: TimelineEvent, *, now: datetime, severity_n
                                                       last_update=last_update)},
         context(escalation_line(event)),
     ]
+    if oncall_problems:
+        blocks.append(context("⚠️ " + " ".join(escape_mrkdwn(problem) for problem in oncall_problems)))
     return text.strip(), blocks
 
 

@@ -48,11 +48,12 @@ class CreatedChannel:
 
 
 class SlackGateway(Protocol):
-    async def create_channel(self, name: str) -> CreatedChannel: ...
+    async def create_channel(self, name: str, *, is_private: bool = False) -> CreatedChannel: ...
     async def find_channel(self, name: str) -> str | None: ...
     async def join_channel(self, channel_id: str) -> None: ...
     async def invite(self, channel_id: str, user_id: str) -> None: ...
     async def usergroup_members(self, usergroup_id: str) -> list[str]: ...
+    async def user_by_email(self, email: str) -> str | None: ...
     async def set_topic(self, channel_id: str, topic: str) -> None: ...
     async def post(self, channel: str, *, text: str, blocks: Blocks | None = None,
                    thread_ts: str | None = None) -> PostedMessage: ...
@@ -114,9 +115,9 @@ class SlackSdkGateway:
                 return {}
             raise
 
-    async def create_channel(self, name: str) -> CreatedChannel:
+    async def create_channel(self, name: str, *, is_private: bool = False) -> CreatedChannel:
         try:
-            data = await self._call("conversations.create", name=name, is_private=False)
+            data = await self._call("conversations.create", name=name, is_private=is_private)
         except SlackRejected as exc:
             if exc.code == "name_taken":
                 raise ChannelNameTaken(name) from exc
@@ -148,6 +149,17 @@ class SlackSdkGateway:
     async def usergroup_members(self, usergroup_id: str) -> list[str]:
         data = await self._call("usergroups.users.list", usergroup=usergroup_id)
         return [str(u) for u in data.get("users", [])]
+
+    async def user_by_email(self, email: str) -> str | None:
+        """The Slack user with this email (``users.lookupByEmail``); None when there is none."""
+        try:
+            data = await self._call("users.lookupByEmail", email=email)
+        except SlackRejected as exc:
+            if exc.code == "users_not_found":
+                return None
+            raise
+        user_id = (data.get("user") or {}).get("id")
+        return str(user_id) if user_id else None
 
     async def set_topic(self, channel_id: str, topic: str) -> None:
         await self._call("conversations.setTopic", channel=channel_id, topic=topic)

@@ -12,6 +12,8 @@ class ActionId(StrEnum):
     OPEN_FLAGS = "action_open_flags"
     DISABLE_AUTO_APPLY = "action_disable_auto_apply"
     DIAGNOSE = "incident_diagnose"
+    # On Diagnose's results when the primary AI provider is down: proposes the failover.
+    PROPOSE_FAILOVER = "action_propose_failover"
     # The headline's Investigate menu; the chosen option's value is the investigation's kind.
     INVESTIGATE = "incident_investigate"
     # Inside the Scale modal.
@@ -34,6 +36,9 @@ class ActionId(StrEnum):
     RUNBOOK_STEP = "runbook_step"
     RUNBOOK_STEP_CHECK = "runbook_step_check"
     RUNBOOK_PICK = "runbook_pick"  # the select that picks a runbook when none was chosen
+    # On a notice draft for an approval audience (the customer notice); the value is
+    # "<incident id>:<audience>". Opens the form to edit it and send it for approval.
+    EDIT_NOTICE = "notice_edit"
 
 
 class BlockId(StrEnum):
@@ -55,6 +60,8 @@ class BlockId(StrEnum):
     RUNBOOK_STEP = "runbook_step"  # "runbook_step-<step id>"
     RUNBOOK_PICK = "runbook_pick"
     OVERRIDE_REASON = "override_reason"  # the approver's reason for overriding the accuracy gate
+    NOTICE_TEXT = "notice_text"  # the notice's text in the publish form
+    NOTICE_ACTIONS = "notice_actions"  # the Edit button on a notice draft
 
 
 class InputId(StrEnum):
@@ -69,6 +76,7 @@ class InputId(StrEnum):
     UPDATE = "update"
     COMMENT = "comment"
     REASON = "reason"
+    NOTICE = "notice"
 
 
 class CallbackId(StrEnum):
@@ -82,3 +90,4 @@ class CallbackId(StrEnum):
     ADD_TO_TIMELINE_SHORTCUT = "add_to_timeline"  # the message shortcut
     POSTMORTEM_CHANGES_MODAL = "postmortem_request_changes"
     GATE_OVERRIDE_MODAL = "action_gate_override"  # Approve on a version under the accuracy gate
+    NOTICE_MODAL = "notice_publish"  # edit a notice for an approval audience, then request its approval

@@ -17,10 +17,13 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.config.security import SecurityConfig
+from bot.core import incident_budgets
 from bot.core import incidents as core
 from bot.core.actions import store as actions
 from bot.core.actions.kinds import ActionState
 from bot.core.clock import Clock
+from bot.core.confidential import is_confidential
 from bot.core.delivery import NotReady
 from bot.core.ingest import (
     alert_stats,
@@ -31,7 +34,7 @@ from bot.core.ingest import (
 from bot.core.outbox import OutboxKind, enqueue_headline_refresh
 from bot.core.text import TOPIC_MAX, display_title, incident_channel_name, truncate
 from bot.core.timeline import get_event
-from bot.slack import action_blocks, blocks
+from bot.slack import action_blocks, blocks, confidential_blocks
 from bot.slack.channels import NamedChannel
 from bot.slack.errors import ChannelNameTaken, SlackRejected
 from bot.slack.gateway import CreatedChannel, SlackGateway
@@ -55,6 +58,8 @@ class SlackWorkspaceConfig:
     summary_every: timedelta = timedelta(seconds=5)
     # Which action buttons each service's incidents get on their headline.
     service_actions: Mapping[str, blocks.ActionButtons] = field(default_factory=dict)
+    # Which incidents are confidential, and who responds to them (private channel, neutral announcement).
+    security: SecurityConfig = field(default_factory=SecurityConfig)
 
 
 class SlackWrites:
@@ -88,7 +93,7 @@ class SlackWrites:
     async def provision_channel(self, incident_id: int) -> None:
         incident = await self._load(incident_id)
         if not incident.channel_id:
-            created = await self._create_channel(incident)
+            created = await self._create_channel(incident, private=self._confidential(incident))
             async with self._sessions() as session, session.begin():
                 await core.record_slack_channel(
                     session, incident_id=incident_id, channel_id=created.id, channel_name=created.name
@@ -109,24 +114,37 @@ class SlackWrites:
         if not incident.announcement_ts:
             await self._announce(incident)
 
-    async def _create_channel(self, incident: Incident) -> CreatedChannel:
+    def _confidential(self, incident: Incident) -> bool:
+        return is_confidential(incident, self._workspace.security)
+
+    async def _create_channel(self, incident: Incident, *, private: bool = False) -> CreatedChannel:
+        # A private channel's name still shows in its members' sidebars and in links: no title in it.
+        title = confidential_blocks.channel_title() if private else incident.title
         for attempt in range(_NAME_ATTEMPTS):
             name = incident_channel_name(
-                declared_at=incident.declared_at, number=incident.number, title=incident.title, attempt=attempt
+                declared_at=incident.declared_at, number=incident.number, title=title, attempt=attempt
             )
             try:
-                return await self._gateway.create_channel(name)
+                return await self._gateway.create_channel(name, is_private=private)
             except ChannelNameTaken:
                 continue
         raise SlackRejected("conversations.create", f"name_taken after {_NAME_ATTEMPTS} tries")
 
     def _topic(self, incident: Incident) -> str:
+        if self._confidential(incident):
+            return confidential_blocks.channel_topic(incident)
         text = f"Incident #{incident.number} · {incident.severity} · {display_title(incident.title)}"
         return truncate(text + " · status in the pinned headline", TOPIC_MAX)
 
     async def _invite_responders(self, channel_id: str, incident: Incident) -> None:
         users = [incident.declared_by, *self._workspace.oncall_users]
-        for group in self._workspace.oncall_usergroups:
+        groups = self._workspace.oncall_usergroups
+        if self._confidential(incident):
+            # Only the security responders and the people named on the incident: not the general on-call.
+            responders = self._workspace.security.responders
+            users = [incident.declared_by, *(incident.commander or "",), *responders.users]
+            groups = responders.usergroups
+        for group in groups:
             try:
                 users.extend(await self._gateway.usergroup_members(group))
             except SlackRejected as exc:
@@ -142,19 +160,26 @@ class SlackWrites:
             log.warning("could not %s: %s", what, exc)
 
     async def _announce(self, incident: Incident) -> None:
-        posted = await self._announce_channel.post(
-            text=blocks.announcement_text(incident),
-            blocks=blocks.announcement(incident, severity_names=self._workspace.severity_names),
-        )
+        text, body = self._announcement(incident)
+        posted = await self._announce_channel.post(text=text, blocks=body)
         async with self._sessions() as session, session.begin():
             await core.record_announcement(session, incident_id=incident.id, channel_id=posted.channel_id, ts=posted.ts)
+
+    def _announcement(self, incident: Incident) -> tuple[str, list[dict[str, Any]]]:
+        """The line in the announce channel: neutral for a confidential incident (no title, no service)."""
+        if self._confidential(incident):
+            return confidential_blocks.announcement_text(incident), confidential_blocks.announcement(incident)
+        return (blocks.announcement_text(incident),
+                blocks.announcement(incident, severity_names=self._workspace.severity_names))
 
     async def _headline_blocks(self, incident: Incident) -> list[dict[str, Any]]:
         async with self._sessions() as session:
             roles = await core.current_roles(session, incident_id=incident.id)
             counts = blocks.AlertCounts(*await alert_stats(session, incident_id=incident.id))
+            budget = await incident_budgets.for_incident(session, incident_id=incident.id)
         return blocks.headline(incident, now=self._clock(), severity_names=self._workspace.severity_names,
-                               roles=roles, alerts=counts, actions=self._action_buttons(incident))
+                               roles=roles, alerts=counts, actions=self._action_buttons(incident),
+                               budget=incident_budgets.describe(budget) if budget is not None else None)
 
     def _action_buttons(self, incident: Incident) -> blocks.ActionButtons:
         by_service = self._workspace.service_actions
@@ -208,11 +233,9 @@ class SlackWrites:
             blocks=await self._headline_blocks(incident),
         )
         if incident.announcement_channel_id and incident.announcement_ts:
-            await self._gateway.update(
-                incident.announcement_channel_id, incident.announcement_ts,
-                text=blocks.announcement_text(incident),
-                blocks=blocks.announcement(incident, severity_names=self._workspace.severity_names),
-            )
+            text, body = self._announcement(incident)
+            await self._gateway.update(incident.announcement_channel_id, incident.announcement_ts,
+                                       text=text, blocks=body)
         await self._follow_storm(incident_id)
 
     async def _follow_storm(self, incident_id: int) -> None:

@@ -19,6 +19,7 @@ from bot.core.alerts import alerts_of
 from bot.core.background import BackgroundTasks
 from bot.core.checklists import StepRef
 from bot.core.ports.cloudwatch import MetricRef, MetricSource
+from bot.core.ports.http_probe import HttpProbe
 from bot.core.ports.worker import WorkerClient, WorkerError
 from bot.core.timeline import EventKind, record_event
 from bot.core.unit_of_work import Core
@@ -46,6 +47,7 @@ class Diagnoser:
     worker: WorkerClient
     cloudwatch: CloudWatchMetrics | None
     timeouts: dict[str, float] = field(default_factory=dict)
+    probe: HttpProbe | None = None  # the AI providers' health URLs (seed 003)
     _runs: BackgroundTasks = field(default_factory=BackgroundTasks)
 
     def start(self, incident: Incident, *, actor: str, only: tuple[str, ...] = (),
@@ -69,8 +71,11 @@ class Diagnoser:
                    runbook_step: StepRef | None, thread_ts: str | None) -> None:
         try:
             subject = await self._subject(incident)
-            tools = Tools(worker=self.worker, metrics=self.cloudwatch, files=self.gateway, publisher=self.cloudwatch)
-            names = [name for name, _ in chosen_steps(only)]
+            tools = Tools(worker=self.worker, metrics=self.cloudwatch, files=self.gateway, publisher=self.cloudwatch,
+                          probe=self.probe)
+            # The providers step applies to services with providers, or where a runbook step asks for it.
+            skip = () if subject.providers is not None or "providers" in only else ("providers",)
+            names = [name for name, _ in chosen_steps(only, skip=skip)]
             text, blocks = diagnostics_message(number=incident.number, results=[], total=len(names), pending=names)
             posted = await self.gateway.post(subject.channel_id, text=text, blocks=blocks, thread_ts=thread_ts)
             results: list[StepResult] = []
@@ -86,7 +91,7 @@ class Diagnoser:
                 except SlackError as exc:
                     log.warning("could not update the diagnostics message: %s", exc)
 
-            ran = await run_suite(subject, tools, progress, timeouts=self.timeouts, only=only)
+            ran = await run_suite(subject, tools, progress, timeouts=self.timeouts, only=only, skip=skip)
             # A check that could not run (worker down, no metric) leaves its step open to try again.
             if runbook_step is not None and any(r.verdict != Verdict.UNAVAILABLE for r in ran):
                 # The check ran, whatever it found: its findings are on the timeline for people to read.
@@ -121,6 +126,7 @@ class Diagnoser:
             channel_id=incident.channel_id or "", text_model=kinds.get("text"), chart_model=kinds.get("image"),
             fusion_model=kinds.get("fusion"), metric=metric, threshold=alarm.threshold, alarm_at=alarm_at,
             now=self.core.clock(), comparison=alarm.comparison,
+            providers=service.providers if service is not None else None,
         )
 
     def model_names(self) -> ModelNames:

@@ -10,18 +10,24 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from datetime import datetime
+from typing import Protocol
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-
-from handlers.jobs.fire_timers import TimerJob
 
 JOB_ID = "fire-timers"
 
 
+class Job(Protocol):
+    """A pass over durable timers: the incident timers (fire_timers), the budget's (budget_job)."""
+
+    async def run(self) -> int: ...
+
+
 class TimerScheduler:
-    def __init__(self, job: TimerJob, *, interval: float) -> None:
+    def __init__(self, job: Job, *, interval: float, job_id: str = JOB_ID) -> None:
         self._job = job
         self._interval = interval
+        self._job_id = job_id
         self._scheduler: AsyncIOScheduler | None = None
         # The task APScheduler runs a tick in (its result is APScheduler's, not ours).
         self._running: asyncio.Task[object] | None = None
@@ -30,7 +36,7 @@ class TimerScheduler:
         scheduler = AsyncIOScheduler(timezone="UTC")
         # max_instances=1 and coalesce: a slow pass is never overlapped by the next tick, and
         # ticks missed meanwhile collapse into one.
-        scheduler.add_job(self._tick, "interval", seconds=self._interval, id=JOB_ID, max_instances=1,
+        scheduler.add_job(self._tick, "interval", seconds=self._interval, id=self._job_id, max_instances=1,
                           coalesce=True, misfire_grace_time=None, next_run_time=datetime.now().astimezone())
         scheduler.start()
         self._scheduler = scheduler

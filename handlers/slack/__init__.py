@@ -7,9 +7,11 @@ from handlers.slack import (
     action_modals,
     actions,
     events,
+    failover_button,
     follow_up_buttons,
     gate_override,
     investigate_buttons,
+    notice_form,
     postmortem_review,
     runbook_steps,
     shortcuts,
@@ -36,4 +38,6 @@ def register(app: AsyncApp) -> None:
     follow_up_buttons.register(app)
     runbook_steps.register(app)
     investigate_buttons.register(app)
+    notice_form.register(app)
+    failover_button.register(app)
     register_error_handler(app)

@@ -35,6 +35,7 @@ from handlers.slack.action_buttons import (
 )
 from handlers.slack.actions import request_from_action
 from handlers.slack.commands.diagnose import start_diagnostics
+from handlers.slack.commands.evidence import preserve
 from handlers.slack.context import Ack, Reply, Request, respond_later, services_of
 from handlers.slack.investigate_buttons import run_step_investigation
 from runbooks.engine.schema import Runbook, Step
@@ -169,9 +170,29 @@ async def on_step_button(services: Services, request: Request, body: dict[str, A
             await propose_into_modal(services, request,
                                      lambda inc: ActionRequest(ActionKind.REDEPLOY, service=service_for(services, inc)),
                                      runbook_step=ref)
+        case "failover" | "restore_provider":
+            # No service named: the planner takes the incident's, or the only one with providers.
+            kind = ActionKind.FAILOVER if action.kind == "failover" else ActionKind.RESTORE_PROVIDER
+            await propose_into_modal(services, request, lambda _inc: ActionRequest(kind, service=""),
+                                     runbook_step=ref)
+        case "evidence":
+            await _preserve_evidence(services, request, incident, step=ref)
         case "investigate":
             await run_step_investigation(services, request, incident, InvestigationKind(action.investigate or ""),
                                          step=ref, thread_ts=_checklist_thread(here, body))
+
+
+async def _preserve_evidence(services: Services, request: Request, incident: Incident, *, step: StepRef) -> None:
+    """The evidence step: the snapshot, then the step ticks (a refusal or failure leaves it open)."""
+    try:
+        reply = await preserve(services, actor=request.user_id, incident_id=incident.id)
+        if services.evidence is not None:
+            await checklists.mark_step(services.core, incident_id=incident.id, actor=request.user_id, step=step,
+                                       via="evidence")
+    except Exception as exc:  # every failure becomes a message for the person
+        await tell(services, request, exc)
+        return
+    await respond_later(services, request, reply)
 
 
 # --- a manual step's checkbox ------------------------------------------------------------------

@@ -16,7 +16,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.async_context import AsyncBoltContext
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.core import incidents
+from bot.core import incidents, notices
 from bot.core.errors import InvalidInput, InvalidTransition
 from bot.core.lifecycle import Status
 from bot.core.status_templates import (
@@ -138,8 +138,8 @@ async def on_update_submitted(ack: Ack, body: dict[str, Any], view: dict[str, An
         return
     work = asyncio.ensure_future(services.core.change(
         actor=user, action="incident.status_update", incident_id=incident_id, detail={"via": "modal"},
-        apply=lambda session, now: incidents.post_status_update(
-            session, incident_id=incident_id, text=text, actor=user, now=now),
+        apply=lambda session, now: notices.post_update(
+            session, incident_id=incident_id, text=text, actor=user, now=now, config=services.config),
     ))
     done, _ = await asyncio.wait({work}, timeout=ACK_BUDGET_SECONDS)
     if work in done:

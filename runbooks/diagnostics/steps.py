@@ -13,7 +13,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+from bot.config.providers import ProvidersConfig
 from bot.core.ports.cloudwatch import MetricRef, MetricSource, alarm_window
+from bot.core.ports.http_probe import HttpProbe
 from bot.core.ports.worker import WorkerClient, WorkerError, WorkerRejected
 from runbooks.diagnostics.metric_chart import ChartSpec, render_metric_chart
 from runbooks.diagnostics.metric_units import unit_of
@@ -60,6 +62,7 @@ class Subject:
     alarm_at: datetime | None
     now: datetime
     comparison: str | None = None  # the alarm's ComparisonOperator: which side of the threshold breaches
+    providers: ProvidersConfig | None = None  # seed 003's AI providers, for the providers step
 
     @property
     def text(self) -> str:
@@ -82,6 +85,7 @@ class Tools:
     drift_namespace: str = "IncidentBot/Diagnostics"
     # Drift looks at the most recent traffic: during an incident, the last few hundred requests matter.
     drift_window: int = 200
+    probe: HttpProbe | None = None  # the providers' health URLs
 
 
 def _pct(value: float) -> str:

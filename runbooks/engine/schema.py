@@ -1,9 +1,9 @@
 """What a runbook file holds: match rules, a default severity, phased steps, branches, notes.
 
 Every model forbids unknown keys, so a misspelt key is an error that names it. A step's
-``action`` is one of the guarded actions (scale, rollback, flag, stop, redeploy) or Diagnose,
-with the parameters the step presets; the button on the checklist opens that action's form
-prefilled, and the guarded pipeline still decides.
+``action`` is one of the guarded actions (scale, rollback, flag, stop, redeploy, failover,
+restore_provider) or Diagnose, with the parameters the step presets; the button on the checklist
+opens that action's form prefilled, and the guarded pipeline still decides.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from bot.core.record_facts import RecordFact
 from runbooks.classes import RUNBOOK_CLASSES
 
 STEP_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
-DIAGNOSE_STEPS = ("worker", "golden", "drift", "latency", "low_confidence", "chart", "triage")
+DIAGNOSE_STEPS = ("worker", "golden", "drift", "latency", "low_confidence", "chart", "triage", "providers")
 TEMPLATES = ("initial", "update", "resolution", "security_initial")
 
 
@@ -62,7 +62,8 @@ class FlagAction(Strict):
 
 
 class DiagnoseAction(Strict):
-    steps: tuple[Literal["worker", "golden", "drift", "latency", "low_confidence", "chart", "triage"], ...] = ()
+    steps: tuple[Literal["worker", "golden", "drift", "latency", "low_confidence", "chart", "triage",
+                         "providers"], ...] = ()
 
 
 class StepAction(Strict):
@@ -73,6 +74,11 @@ class StepAction(Strict):
     flag: FlagAction | None = None
     stop: dict[str, Any] | None = None  # emergency stop; no parameters
     redeploy: dict[str, Any] | None = None
+    # Seed 003: move an AI service's traffic to its first healthy backup provider, and back.
+    failover: dict[str, Any] | None = None
+    restore_provider: dict[str, Any] | None = None
+    # Security incidents: copy the incident's logs and state to the evidence bucket, hashed.
+    evidence: dict[str, Any] | None = None
     diagnose: DiagnoseAction | None = None
     # A read-only investigation (runbooks/investigations): `investigate: logs`.
     investigate: Literal["logs", "tasks", "targets", "metrics", "data_quality", "canary", "determinism"] | None = None
@@ -83,7 +89,7 @@ class StepAction(Strict):
         if len(given) != 1:
             names = ", ".join(type(self).model_fields)
             raise ValueError(f"give exactly one action ({names}), not {len(given) or 'none'}")
-        for name in ("stop", "redeploy"):
+        for name in ("stop", "redeploy", "failover", "restore_provider", "evidence"):
             if getattr(self, name):
                 raise ValueError(f"{name} takes no parameters: write `{name}: {{}}`")
         return self

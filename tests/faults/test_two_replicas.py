@@ -2,7 +2,8 @@
 
 A storm split across both (the same alerts reaching both replicas, as retries and a balancer
 make happen) opens one incident and one channel per service, and each escalation timer of
-those incidents fires once, by one replica.
+those incidents fires once, by one replica: the levels (the last one pages until resolved), the
+backup on-call's page and the mitigation and resolution deadlines.
 """
 
 from __future__ import annotations
@@ -37,8 +38,10 @@ CONFIG = {
         {"after": "0m", "notify": {"users": ["U0ONCALL1"]}},
         {"after": "30m", "notify": {"users": ["U0MLLEAD1"]}, "routing_key": "R0LEADKEY"},
         {"after": "1h", "notify": {"users": ["U0ENGMGR1"]}},
-        {"after": "2h", "notify": {"users": ["U0VPENG01"]}},
+        {"after": "2h", "notify": {"users": ["U0VPENG01"]}, "until": "resolved"},
     ]},
+    "oncall": {"backup": {"users": ["U0BOB"]}, "backup_after": "45m"},  # seed 000's backup on-call
+    "severities": {"P1": {"mitigate_within": "1h", "resolve_within": "2h"}},  # each missed once per incident
     # Half an hour passes in a second, so the levels are due while the storm is still going.
     "time_scale": 1800,
 }
@@ -79,6 +82,13 @@ def test_two_replicas_behind_a_round_robin_open_each_incident_once_and_fire_each
         escalated = wait_for(lambda: _escalations(db) if len(_escalations(db)) >= len(SERVICES) * LEVELS else None,
                              timeout=60, what="every level of every incident")
         assert len(escalated) == len(set(escalated)) == len(SERVICES) * LEVELS
+        backups = wait_for(lambda: _backups(db) if len(_backups(db)) >= len(SERVICES) else None,
+                           timeout=60, what="the backup on-call of every incident")
+        missed = wait_for(lambda: _missed(db) if len(_missed(db)) >= len(SERVICES) * 2 else None,
+                          timeout=60, what="both deadlines of every incident")
+        db.wait_outbox_drained(timeout=60)
+        assert sorted(backups) == sorted(set(backups)) == sorted(_backups(db))
+        assert len(missed) == len(set(missed)) == len(_missed(db)) == len(SERVICES) * 2
         with db.engine.connect() as conn:
             fired = conn.execute(select(Timer.fired_by, func.count()).where(Timer.state == "fired")
                                  .group_by(Timer.fired_by)).all()
@@ -96,4 +106,16 @@ def test_two_replicas_behind_a_round_robin_open_each_incident_once_and_fire_each
 def _escalations(db: Database) -> list[tuple[int, int]]:
     with db.engine.connect() as conn:
         rows = conn.execute(select(TimelineEvent).where(TimelineEvent.kind == "escalated")).all()
-    return [(row.incident_id, row.data["level"]) for row in rows]
+    return [(row.incident_id, row.data["level"]) for row in rows if not row.data.get("backup")]
+
+
+def _backups(db: Database) -> list[int]:
+    with db.engine.connect() as conn:
+        rows = conn.execute(select(TimelineEvent).where(TimelineEvent.kind == "escalated")).all()
+    return [row.incident_id for row in rows if row.data.get("backup")]
+
+
+def _missed(db: Database) -> list[tuple[int, str]]:
+    with db.engine.connect() as conn:
+        rows = conn.execute(select(TimelineEvent).where(TimelineEvent.kind == "deadline_missed")).all()
+    return [(row.incident_id, row.data["deadline"]) for row in rows]

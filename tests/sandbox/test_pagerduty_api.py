@@ -366,3 +366,18 @@ def test_python_dash_m_serves_a_pagerduty(tmp_path: object) -> None:
     finally:
         process.terminate()
         process.wait(10)
+
+
+def test_oncalls_answers_who_is_on_call_per_schedule(pd: LocalPagerDutyServer, http: httpx.Client) -> None:
+    pd.set_oncall("PSCHED01", ("Maya Lead", "ml-lead@example.com"))
+    url = f"{pd.url}/oncalls"
+    assert http.get(url, params={"schedule_ids[]": "PSCHED01"}).status_code == 401
+    whole = http.get(url, params=[("schedule_ids[]", "PSCHED01"), ("schedule_ids[]", "PNONE001"),
+                                  ("include[]", "users")], headers=REST_HEADERS).json()["oncalls"]
+    assert [(o["schedule"]["id"], o["user"]["email"]) for o in whole] == [("PSCHED01", "ml-lead@example.com")]
+    reference = http.get(url, params={"schedule_ids[]": "PSCHED01"}, headers=REST_HEADERS).json()["oncalls"][0]
+    assert reference["user"]["type"] == "user_reference" and "email" not in reference["user"]
+    control = http.post(f"{pd.url}/_local/oncalls", json={"schedule_id": "PSCHED01", "people": []})
+    assert control.json() == {"ok": True}
+    assert http.get(url, params={"schedule_ids[]": "PSCHED01"}, headers=REST_HEADERS).json()["oncalls"] == []
+    assert http.post(f"{pd.url}/_local/oncalls", json={"people": []}).status_code == 400

@@ -17,11 +17,14 @@ from datetime import timedelta
 from typing import Any
 
 from bot.config import IncidentBotConfig
+from bot.core.actions.failover_run import RunTiming, failover_runner
 from bot.core.actions.kinds import ActionKind, ActionState
+from bot.core.actions.planned import Progress, StaleTarget
 from bot.core.actions.providers import ActionProviders
+from bot.core.actions.publish_notice import publish
+from bot.core.actions.security_actions import deactivate_key, rotate_secret
 from bot.core.ports.errors import ProviderError
 
-Progress = Callable[[str], Awaitable[None]]
 Sleep = Callable[[float], Awaitable[None]]
 
 
@@ -41,12 +44,6 @@ class StoredPlan:
     before: dict[str, Any]
     after: dict[str, Any]
     actor: str
-
-
-class _StaleState(Exception):
-    def __init__(self, observed: dict[str, Any]) -> None:
-        super().__init__("stale")
-        self.observed = observed
 
 
 class Executor:
@@ -74,10 +71,15 @@ class Executor:
             ActionKind.LOAD_MODEL: self._model,
             ActionKind.ROLLBACK_CONFIG: self._parameter,
             ActionKind.SET_FLAG: self._parameter,
+            ActionKind.FAILOVER: self._providers_routing,
+            ActionKind.RESTORE_PROVIDER: self._providers_routing,
+            ActionKind.ROTATE_SECRET: self._security,
+            ActionKind.DEACTIVATE_KEY: self._security,
+            ActionKind.PUBLISH_NOTICE: self._publish_notice,
         }
         try:
             return await runners[plan.kind](plan, progress)
-        except _StaleState as stale:
+        except StaleTarget as stale:
             return Outcome(ActionState.STALE, "The state changed since this was requested "
                            f"({_describe(stale.observed)} instead of {_describe(plan.before)}), so nothing was "
                            "done. Look at the current state and ask again if it is still needed.", stale.observed)
@@ -116,7 +118,7 @@ class Executor:
             # An emergency stop wants no tasks whatever the count is now; it may have just
             # superseded the scale that moved the count since it was asked for.
             if state.desired != plan.before["desired"] and plan.kind != ActionKind.STOP:
-                raise _StaleState({"desired": state.desired})
+                raise StaleTarget({"desired": state.desired})
             await progress(f"Setting the desired count of {names['service']} to {wanted}…")
             await ecs.set_desired_count(**names, count=wanted)
         already = state.desired == wanted
@@ -147,7 +149,7 @@ class Executor:
         ecs, names = self._providers.ecs, self._ecs_names(plan)
         state = await ecs.describe(**names)
         if state.task_definition != plan.before["task_definition"]:
-            raise _StaleState({"revision": state.revision_label})
+            raise StaleTarget({"revision": state.revision_label})
         await progress(f"Starting a new deployment of {state.revision_label}…")
         await ecs.force_new_deployment(**names)
         return await self._wait_for_revision(ecs, names, plan.after["task_definition"], progress,
@@ -162,7 +164,7 @@ class Executor:
             return Outcome(ActionState.NO_CHANGE, f"{names['service']} already runs {plan.after['revision']}.",
                            {"revision": state.revision_label})
         if state.task_definition != plan.before["task_definition"]:
-            raise _StaleState({"revision": state.revision_label})
+            raise StaleTarget({"revision": state.revision_label})
         await progress(f"Rolling {names['service']} back to {plan.after['revision']}…")
         await ecs.set_task_definition(**names, task_definition=target)
         return await self._wait_for_revision(ecs, names, target, progress)
@@ -195,7 +197,7 @@ class Executor:
         if serving == target:
             return Outcome(ActionState.NO_CHANGE, f"The worker already serves {name} {target}.", {"version": target})
         if serving != before:
-            raise _StaleState({"version": serving})
+            raise StaleTarget({"version": serving})
         await progress(f"Asking the worker to serve {name} {target} instead of {before}…")
         if plan.kind == ActionKind.ROLLBACK_MODEL:
             await models.rollback(name, steps=int(plan.after.get("steps", 1)), expect=before, actor=plan.actor)
@@ -223,7 +225,7 @@ class Executor:
         if current.value == wanted:
             return Outcome(ActionState.NO_CHANGE, f"{path} already reads `{wanted}`.", {"value": wanted})
         if current.version != plan.before["version"]:
-            raise _StaleState({"value": current.value, "version": current.version})
+            raise StaleTarget({"value": current.value, "version": current.version})
         await progress(f"Writing {path}…")
         version = await store.put(path, wanted)
 
@@ -237,6 +239,37 @@ class Executor:
             return Outcome(ActionState.SUCCEEDED, f"Verified: {path} reads `{wanted}` (version {observed['version']}).",
                            observed)
         return Outcome(ActionState.UNVERIFIED, f"{path} still reads `{observed.get('value')}`.", observed)
+
+    # --- AI providers (seed 003) -------------------------------------------------------------
+
+    async def _providers_routing(self, plan: StoredPlan, progress: Progress) -> Outcome:
+        runner = failover_runner(self._providers, sleep=self._sleep)
+        timing = RunTiming(timeout=self._timeout, interval=self._interval, hold=self._config.scaled)
+        run = runner.restore if plan.kind == ActionKind.RESTORE_PROVIDER else runner.failover
+        result = await run(plan.service, self._config.services[plan.service], before=plan.before, after=plan.after,
+                           timing=timing, progress=progress)
+        return Outcome(result.state, result.message, result.observed)
+
+    # --- security incidents (seeds 002, 003) --------------------------------------------------
+
+    async def _security(self, plan: StoredPlan, progress: Progress) -> Outcome:
+        run = rotate_secret if plan.kind == ActionKind.ROTATE_SECRET else deactivate_key
+
+        async def poll(read: Callable[[], Awaitable[tuple[bool, dict[str, Any], str]]]) -> tuple[bool, dict[str, Any]]:
+            return await self._poll(read, progress)
+
+        try:
+            state, message, observed = await run(before=plan.before, after=plan.after, providers=self._providers,
+                                                 progress=progress, poll=poll)
+        except StaleTarget as stale:
+            raise StaleTarget(stale.observed) from stale
+        return Outcome(state, message, observed)
+
+    # --- notices for approval audiences (seeds 002, 003) --------------------------------------
+
+    async def _publish_notice(self, plan: StoredPlan, progress: Progress) -> Outcome:
+        state, message, observed = await publish(after=plan.after, providers=self._providers, progress=progress)
+        return Outcome(state, message, observed)
 
 
 def _describe(state: dict[str, Any]) -> str:

@@ -15,6 +15,18 @@ class Permission(StrEnum):
     # Giving someone an incident role: the incident's commander holds `commander` for every
     # action in it, so handing out roles is guarded like the actions it opens.
     ASSIGN_ROLE = "assign_role"
+    # Moving an AI service's traffic between its providers (seed 003), and back: its own
+    # permission, since it reroutes every request of the service, not one setting.
+    FAILOVER = "failover"
+    # Rotating a secret and deactivating an access key in a security incident: guarded on their
+    # own, and in `rbac.approval_required` by default, since a wrong one locks a service out.
+    SECURITY = "security"
+    # Posting a customer-facing notice (a status page draft, seeds 002 and 003) once a second
+    # person approved it: always two-person, whatever `rbac.approval_required` says.
+    PUBLISH_NOTICE = "publish_notice"
+    # Copying an incident's logs and state to the evidence bucket (security incidents): read-only
+    # for the services, but it writes to S3 what the bot can see, so it is guarded and audited.
+    EVIDENCE = "evidence"
 
 
 class ActionKind(StrEnum):
@@ -26,6 +38,11 @@ class ActionKind(StrEnum):
     ROLLBACK_DEPLOY = "rollback_deploy"
     ROLLBACK_CONFIG = "rollback_config"
     SET_FLAG = "set_flag"
+    FAILOVER = "failover"  # route an AI service's traffic to a backup provider
+    RESTORE_PROVIDER = "restore_provider"  # back to the primary, in canary steps when the switch has weights
+    ROTATE_SECRET = "rotate_secret"  # a Secrets Manager secret, in a security incident
+    DEACTIVATE_KEY = "deactivate_key"  # an IAM user's access key, in a security incident
+    PUBLISH_NOTICE = "publish_notice"  # a customer notice to its channel and status page, once approved
 
     @property
     def permission(self) -> Permission:
@@ -45,6 +62,11 @@ _PERMISSIONS = {
     ActionKind.ROLLBACK_DEPLOY: Permission.ROLLBACK,
     ActionKind.ROLLBACK_CONFIG: Permission.ROLLBACK,
     ActionKind.SET_FLAG: Permission.FLAG,
+    ActionKind.FAILOVER: Permission.FAILOVER,
+    ActionKind.RESTORE_PROVIDER: Permission.FAILOVER,
+    ActionKind.ROTATE_SECRET: Permission.SECURITY,
+    ActionKind.DEACTIVATE_KEY: Permission.SECURITY,
+    ActionKind.PUBLISH_NOTICE: Permission.PUBLISH_NOTICE,
 }
 
 _LABELS = {
@@ -56,6 +78,11 @@ _LABELS = {
     ActionKind.ROLLBACK_DEPLOY: "Deployment rollback",
     ActionKind.ROLLBACK_CONFIG: "Config rollback",
     ActionKind.SET_FLAG: "Set flag",
+    ActionKind.FAILOVER: "Provider failover",
+    ActionKind.RESTORE_PROVIDER: "Provider restore",
+    ActionKind.ROTATE_SECRET: "Rotate secret",
+    ActionKind.DEACTIVATE_KEY: "Deactivate access key",
+    ActionKind.PUBLISH_NOTICE: "Publish customer notice",
 }
 
 

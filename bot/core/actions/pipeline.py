@@ -46,6 +46,9 @@ log = logging.getLogger(__name__)
 # A run that has not finished this long after its verification time is up was cut off (the bot
 # stopped or lost its database); the sweep marks it so its target is free again.
 RUN_GRACE = timedelta(minutes=2)
+# Kinds that still make sense once the incident has ended: the resolution's customer notice is
+# news only after the resolve.
+_AFTER_THE_INCIDENT = frozenset({ActionKind.PUBLISH_NOTICE})
 
 _FINAL_AUDIT = {
     ActionState.SUCCEEDED: Outcome.OK,
@@ -92,7 +95,7 @@ class ActionPipeline:
         """
         incident = await self._core.read(lambda s: incidents.get_incident(s, incident_id=incident_id))
         permission = request.kind.permission
-        if not Status(incident.status).is_open:
+        if not Status(incident.status).is_open and request.kind not in _AFTER_THE_INCIDENT:
             reason = f"Incident #{incident.number} is {incident.status}; actions are for open incidents."
             await self._refused_request(actor=actor, incident_id=incident_id, request=request,
                                         outcome=Outcome.INVALID, reason=reason)

@@ -15,9 +15,12 @@ from typing import Any
 from bot.config import IncidentBotConfig
 from bot.config.models import EcsConfig, FlagsConfig, ServiceConfig
 from bot.core.actions.errors import ActionInputError, ActionUnavailable
+from bot.core.actions.failover_plan import failover_planner
 from bot.core.actions.kinds import ActionKind
 from bot.core.actions.providers import ActionProviders
+from bot.core.actions.publish_notice import plan_publish_notice
 from bot.core.actions.requests import ActionRequest
+from bot.core.actions.security_actions import plan_deactivate_key, plan_rotate_secret
 from bot.core.ports.errors import ProviderError, ProviderRejected
 from bot.core.ports.models import GoldenScore, ModelState
 
@@ -114,6 +117,11 @@ class Planner:
             ActionKind.LOAD_MODEL: self._model,
             ActionKind.ROLLBACK_CONFIG: self._rollback_config,
             ActionKind.SET_FLAG: self._set_flag,
+            ActionKind.FAILOVER: self._providers_routing,
+            ActionKind.RESTORE_PROVIDER: self._providers_routing,
+            ActionKind.ROTATE_SECRET: self._security,
+            ActionKind.DEACTIVATE_KEY: self._security,
+            ActionKind.PUBLISH_NOTICE: self._publish_notice,
         }
 
     async def plan(self, request: ActionRequest, *, incident_service: str | None) -> Plan:
@@ -372,6 +380,38 @@ class Planner:
             change=f"{_short(current.value)} → {_short(chosen.value)} (version {chosen.version})",
             notes=(f"Parameter {path}",),
         )
+
+    # --- AI providers (seed 003) -------------------------------------------------------------
+
+    async def _providers_routing(self, request: ActionRequest, incident_service: str) -> Plan:
+        """Failover (``value``: the backup asked for, or empty for the first healthy one) or restore."""
+        name, service = self._service(request.service, incident_service, has=lambda s: s.providers is not None,
+                                      what="AI providers")
+        planner = failover_planner(self._providers)
+        if request.kind == ActionKind.RESTORE_PROVIDER:
+            parts = await planner.restore(name, service)
+        else:
+            parts = await planner.failover(name, service, requested=request.value or "")
+        return Plan(kind=request.kind, service=name, target=parts.target, target_label=parts.target_label,
+                    before=parts.before, after=parts.after, change=parts.change, notes=parts.notes)
+
+    # --- security incidents (seeds 002, 003) --------------------------------------------------
+
+    async def _security(self, request: ActionRequest, incident_service: str) -> Plan:
+        """Rotate an allow-listed secret or deactivate an allow-listed user's access key."""
+        plan = plan_rotate_secret if request.kind == ActionKind.ROTATE_SECRET else plan_deactivate_key
+        parts = await plan(request, config=self._config, providers=self._providers)
+        # The incident's service names the action in the audit; the target is the secret or key.
+        return Plan(kind=request.kind, service=incident_service, target=parts.target, target_label=parts.target_label,
+                    before=parts.before, after=parts.after, change=parts.change, notes=parts.notes)
+
+    # --- notices for approval audiences (seeds 002, 003) --------------------------------------
+
+    async def _publish_notice(self, request: ActionRequest, incident_service: str) -> Plan:
+        """A customer-facing notice: checked now, sent once a second person approves it."""
+        parts = plan_publish_notice(request, config=self._config)
+        return Plan(kind=request.kind, service=incident_service, target=parts.target, target_label=parts.target_label,
+                    before=parts.before, after=parts.after, change=parts.change, notes=parts.notes)
 
 
 def _short(text: str, limit: int = 60) -> str:

@@ -15,7 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from bot.config.models import Audience, RbacConfig
+from bot.config.base import Audience
+from bot.config.models import RbacConfig
 from bot.core.actions.kinds import Permission
 
 APPROVER_ROLE = "approver"
@@ -24,9 +25,18 @@ MEMBERSHIP_TTL_SECONDS = 60.0
 
 # Permissions that hold without an `rbac.actions` entry, so a config written before the entry
 # existed hands out roles only through those who lead incidents, never through everyone.
-_DEFAULT_ROLES: dict[Permission, tuple[str, ...]] = {Permission.ASSIGN_ROLE: (COMMANDER_ROLE,)}
+_DEFAULT_ROLES: dict[Permission, tuple[str, ...]] = {Permission.ASSIGN_ROLE: (COMMANDER_ROLE,),
+                                                     # Whoever leads an incident may keep its evidence.
+                                                     Permission.EVIDENCE: (COMMANDER_ROLE,)}
 # What a refusal calls the permission, where its config name is not plain words.
-_DOING = {Permission.ASSIGN_ROLE: "give incident roles"}
+_DOING = {Permission.ASSIGN_ROLE: "give incident roles",
+          Permission.SECURITY: "rotate secrets or deactivate access keys",
+          Permission.PUBLISH_NOTICE: "publish customer notices",
+          Permission.EVIDENCE: "preserve evidence"}
+# Always two-person, whatever `rbac.approval_required` lists: a wrong secret rotation or key
+# deactivation locks a service out, and security incidents are where a hijacked account acts.
+# A customer notice is two-person too: what leaves the company cannot be taken back.
+_ALWAYS_APPROVED = frozenset({Permission.SECURITY, Permission.PUBLISH_NOTICE})
 
 
 class Directory(Protocol):
@@ -53,7 +63,7 @@ class Authorizer:
         return tuple(configured) if configured is not None else _DEFAULT_ROLES.get(permission, ())
 
     def needs_approval(self, permission: Permission) -> bool:
-        return permission.value in self._rbac.approval_required
+        return permission.value in self._rbac.approval_required or permission in _ALWAYS_APPROVED
 
     async def may(self, user_id: str, permission: Permission, *, commander: str | None = None) -> Decision:
         roles = self.roles_for(permission)

@@ -23,6 +23,10 @@ class ActionRequest:
     version: str | None = None  # load_model: "v4"; rollback_deploy: a revision; rollback_config: a version
     parameter: str | None = None  # set_flag, rollback_config: the name under the service's prefix
     value: str | None = None  # set_flag
+    text: str | None = None  # publish_notice: the notice as the requester wrote it (the audience is ``parameter``)
+    secret_id: str | None = None  # rotate_secret: the secret's name or ARN
+    user: str | None = None  # deactivate_key: the IAM user
+    access_key_id: str | None = None  # deactivate_key: the key
 
 
 def scale(service: str, count: int) -> ActionRequest:

@@ -26,3 +26,11 @@ class PagerDutyEventSender(Protocol):
     async def send_event(self, routing_key: str, action: EventAction,
                          dedup_key: str | None = None, summary: str = "", source: str = "",
                          severity: EventSeverity = "critical") -> str: ...
+
+
+class OncallDirectory(Protocol):
+    """Who is on call now in a PagerDuty schedule (a level's `notify.schedules`)."""
+
+    async def oncall_emails(self, schedule_id: str) -> tuple[str, ...]:
+        """The emails of the people on call in ``schedule_id`` now; empty when nobody is."""
+        ...

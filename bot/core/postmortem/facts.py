@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import IncidentBotConfig
 from bot.config.durations import format_duration
-from bot.core import followups, postmortems
+from bot.core import followups, incident_budgets, postmortems
 from bot.core.alerts import alerts_of
 from bot.core.incidents import current_roles, get_incident
 from bot.core.postmortem.durations import Durations, alert_started_at, measure
@@ -165,6 +165,8 @@ class PostmortemFacts:
     related: Related = field(default_factory=Related)
     refusals: tuple[RefusalRow, ...] = ()
     runs: tuple[DiagnoseRun, ...] = ()
+    # The incident's share of its service's error budget, as the budget check stored it (seed 004).
+    budget: str | None = None
 
     def summary_numbers(self) -> dict[str, Any]:
         """What the Slack summary message shows, kept with the draft."""
@@ -196,6 +198,7 @@ async def gather(
     items = await followups.list_for(session, incident_id=incident_id)
     roles = {role.value: user for role, user in (await current_roles(session, incident_id=incident_id)).items()}
     first_alert = min(alerts, key=alert_started_at) if alerts else None
+    budget = await incident_budgets.for_incident(session, incident_id=incident_id)
     policy = config.severity_policy(incident.severity)
     return PostmortemFacts(
         incident_id=incident.id, number=incident.number, title=incident.title, severity=incident.severity,
@@ -216,6 +219,7 @@ async def gather(
         went_well=tuple(_went_well(incident, durations, actions, config)),
         could_improve=tuple(_could_improve(events, actions)),
         roles=roles, draft_number=draft_number, generated_at=now,
+        budget=incident_budgets.describe(budget) if budget is not None else None,
     )
 
 

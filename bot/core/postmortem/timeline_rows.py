@@ -74,10 +74,14 @@ def describe(event: TimelineEvent) -> str:
             return f"Diagnose {data.get('step')}: {_short(event.text)}"
         case "escalated":
             paged = [mention(u) for u in data.get("users", [])] + list(data.get("usergroups", []))
+            paged += [f"PagerDuty schedule {schedule}" for schedule in data.get("schedules", [])]
             level = data.get("level")
-            return f"Escalated{f' (level {level})' if level is not None else ''} to {', '.join(paged) or 'nobody'}"
+            how = " (backup on-call)" if data.get("backup") else f" (level {level})" if level is not None else ""
+            return f"Escalated{how} to {', '.join(paged) or 'nobody'}"
         case "response_breached":
             return f"Response time missed: {_short(event.text)}"
+        case "deadline_missed":
+            return f"Deadline missed: {_short(event.text)}"
         case "follow_up":
             change = {"added": "Follow-up added", "done": "Follow-up done", "reopened": "Follow-up reopened"}
             return f"{change.get(str(data.get('change')), 'Follow-up')}: {_short(event.text)}"

@@ -21,12 +21,25 @@ from handlers.slack.context import Reply, Request, answer_within_budget, respond
 DEFAULT_SEVERITY = Severity.P2
 
 
+# `/incident declare security P1 <title>`: a security incident, confidential from the start
+# (private channel, neutral announcement). Its channel cannot be made private later.
+SECURITY_WORDS = frozenset({"security", "--security", "confidential"})
+
+
 async def run(invocation: Invocation) -> None:
-    severity, title = parse_declare_args(invocation.args)
+    confidential, args = split_security(invocation.args)
+    severity, title = parse_declare_args(args)
+    if confidential and not title:
+        raise UsageError("Give the security incident a title: `declare security P1 <title>`.")
     if title:
+        security_runbooks = invocation.services.config.security.runbooks
+        runbook = (security_runbooks[0] if security_runbooks else None) if confidential else None
+        if confidential and runbook is None:
+            raise UsageError("No security runbook is configured (`security.runbooks`).")
         await answer_within_budget(
             invocation.ack, invocation.services, invocation.request,
-            declare_incident(invocation.services, invocation.request, title=title, severity=severity),
+            declare_incident(invocation.services, invocation.request, title=title, severity=severity,
+                             runbook_class=runbook),
         )
         return
     if not invocation.request.trigger_id:
@@ -46,6 +59,17 @@ async def run(invocation: Invocation) -> None:
         )
 
 
+def split_security(args: str) -> tuple[bool, str]:
+    """Whether the declaration starts with `security` (before or after the severity), and the rest."""
+    first, rest = split_first(args)
+    if first.lower() in SECURITY_WORDS:
+        return True, rest
+    second, after = split_first(rest)
+    if first and looks_like_severity(first) and second.lower() in SECURITY_WORDS:
+        return True, f"{first} {after}"
+    return False, args
+
+
 def parse_declare_args(args: str) -> tuple[Severity, str]:
     first, rest = split_first(args)
     if first and looks_like_severity(first):
@@ -54,15 +78,18 @@ def parse_declare_args(args: str) -> tuple[Severity, str]:
 
 
 async def declare_incident(
-    services: Services, request: Request, *, title: str, severity: Severity, service: str | None = None
+    services: Services, request: Request, *, title: str, severity: Severity, service: str | None = None,
+    runbook_class: str | None = None,
 ) -> Reply:
     actor = request.user_id
     incident = await services.core.change(
         actor=actor, action="incident.declare", incident_id=None,
         apply=lambda session, now: incidents.declare(
-            session, title=title, severity=severity, declared_by=actor, now=now, service=service
+            session, title=title, severity=severity, declared_by=actor, now=now, service=service,
+            runbook_class=runbook_class,
         ),
-        detail={"severity": severity.value, "service": service},
+        detail={"severity": severity.value, "service": service,
+                **({"runbook": runbook_class} if runbook_class else {})},
     )
     return Reply(
         text=(
@@ -74,7 +101,7 @@ async def declare_incident(
 
 
 SUBCOMMAND = Subcommand(
-    name="declare", usage="declare [P0|P1|P2|P3] <title>",
+    name="declare", usage="declare [security] [P0|P1|P2|P3] <title>",
     summary="Open an incident with its own channel. Without a title, a form opens.", run=run,
     aliases=("new", "open"),
 )

@@ -1,6 +1,7 @@
 """`/incident list`: the open incidents."""
 
 from bot.core import incidents
+from bot.core.confidential import is_confidential
 from bot.slack import blocks
 from handlers.slack.commands.base import Invocation, Subcommand, UsageError
 from handlers.slack.context import Reply, answer_within_budget
@@ -13,10 +14,14 @@ async def run(invocation: Invocation) -> None:
 
     async def work() -> Reply:
         open_incidents = list(await services.core.read(lambda session: incidents.list_open(session)))
+        # A confidential incident shows its title only inside its own (private) channel.
+        hidden = {i.id for i in open_incidents
+                  if is_confidential(i, services.config) and i.channel_id != invocation.request.channel_id}
         return Reply(
             text=f"{len(open_incidents)} open incidents",
             blocks=blocks.open_incidents_listing(
-                open_incidents, now=services.core.clock(), severity_names=services.severity_names
+                open_incidents, now=services.core.clock(), severity_names=services.severity_names,
+                confidential=hidden,
             ),
         )
 

@@ -4,8 +4,9 @@ text, a form opens with a draft of the update written from what the bot knows.""
 from __future__ import annotations
 
 import asyncio
+from functools import partial
 
-from bot.core import incidents
+from bot.core import notices
 from handlers.slack.commands.base import (
     Invocation,
     Subcommand,
@@ -23,7 +24,9 @@ async def run(invocation: Invocation) -> None:
         await open_draft(invocation)
         return
     await change_channel_incident(
-        invocation, action="incident.status_update", change=incidents.post_status_update,
+        # Also to the named audiences the config sends this severity's updates to.
+        invocation, action="incident.status_update",
+        change=partial(notices.post_update, config=invocation.services.config),
         done=lambda incident: f"📣 Status update posted to incident #{incident.number}.",
         text=text,
     )

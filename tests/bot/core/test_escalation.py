@@ -19,6 +19,7 @@ from bot.config.severity import Severity
 from bot.core import incidents, timers
 from bot.core.errors import InvalidInput
 from bot.core.escalation import EscalationPolicy, Targets, escalate_by_hand
+from bot.core.lifecycle import Status
 from bot.core.outbox import OutboxKind
 from bot.core.timers import TimerKind, TimerState
 from bot.core.unit_of_work import Core
@@ -167,7 +168,8 @@ async def test_acknowledging_stops_the_escalation_but_not_the_reminders(world: W
 async def test_resolving_cancels_every_timer(world: World) -> None:
     incident_id = await world.declare()
     await world.at(0)
-    assert {kind for kind, _ in await world.pending(incident_id)} == {"escalate", "response_due", "status_reminder"}
+    assert {kind for kind, _ in await world.pending(incident_id)} == {
+        "escalate", "response_due", "status_reminder", "mitigate_due", "resolve_due"}  # P1's deadlines by default
     world.clock.now = START + timedelta(minutes=5)
     await world.change(incident_id, incidents.resolve)
     assert await world.pending(incident_id) == []
@@ -214,7 +216,9 @@ async def test_reminders_come_at_the_cadence_and_the_second_miss_reaches_manager
     misses = [e.data["misses"] for e in await world._events(incident_id, "update_reminder")]
     assert misses == [1, 2]
     assert len(await world.outbox(incident_id, OutboxKind.UPDATE_REMINDER)) == 2
-    threads = await world.outbox(incident_id, OutboxKind.MANAGER_THREAD)
+    reminders = {e.id for e in await world._events(incident_id, "update_reminder")}
+    threads = [t for t in await world.outbox(incident_id, OutboxKind.MANAGER_THREAD)
+               if t.payload["event_id"] in reminders]  # the missed 1 h mitigation deadline is there too
     assert len(threads) == 1, "the second miss is noted in the escalation thread"
 
     world.clock.now = START + timedelta(minutes=61)
@@ -222,7 +226,7 @@ async def test_reminders_come_at_the_cadence_and_the_second_miss_reaches_manager
     await world.at(62)
     # The update restarts the cadence from its own time and clears the misses.
     assert [(k, due) for k, due in await world.pending(incident_id)] == [
-        ("status_reminder", START + timedelta(minutes=91))]
+        ("status_reminder", START + timedelta(minutes=91)), ("resolve_due", START + timedelta(hours=4))]
     await world.at(91)
     assert [e.data["misses"] for e in await world._events(incident_id, "update_reminder")] == [1, 2, 1]
 
@@ -294,7 +298,105 @@ async def test_two_replicas_on_one_postgres_fire_each_timer_exactly_once(postgre
                                              .group_by(Timer.fired_by))).all())
         assert escalated == distinct == 60 * 4
         assert set(fired_by) <= {"replica-a", "replica-b"}
-        assert sum(fired_by.values()) == 60 * 7  # plan, four levels, response due, first reminder
+        # plan, four levels, response due, first reminder, and P1's 1 h mitigation deadline (4 h to resolve)
+        assert sum(fired_by.values()) == 60 * 8
+        async with first.core.sessions() as s:
+            missed = (await s.execute(select(TimelineEvent.incident_id, TimelineEvent.data["deadline"].as_string())
+                                      .where(TimelineEvent.kind == "deadline_missed"))).all()
+        assert len(missed) == len(set(missed)) == 60 and {deadline for _, deadline in missed} == {"mitigate"}
     finally:
         await engine_a.dispose()
         await engine_b.dispose()
+
+
+UNTIL_CONFIG = IncidentBotConfig.from_mapping({
+    "oncall": {"users": ["U0ONCALL1"], "backup": {"users": ["U0BOB"]}, "backup_after": "10m"},
+    "severities": {"P1": {"mitigate_within": "45m", "resolve_within": "3h"}},
+    "escalation": {"default": [
+        {"after": "0m", "notify": {"users": ["U0ONCALL1"]}},
+        {"after": "30m", "notify": {"users": ["U0MLLEAD1"]}},
+        {"after": "1h", "notify": {"users": ["U0ENGMGR1"]}, "until": "mitigated"},
+        {"after": "2h", "notify": {"users": ["U0VPENG01"]}, "until": "resolved"},
+    ]},
+})
+
+
+@pytest.fixture
+async def until_world(database_url: str):
+    engine, built = _world(database_url, UNTIL_CONFIG)
+    yield built
+    await engine.dispose()
+
+
+async def _missed(world: World, incident_id: int) -> list[str]:
+    return [e.data["deadline"] for e in await world._events(incident_id, "deadline_missed")]
+
+
+async def test_levels_page_until_their_status_and_deadlines_are_missed_once(until_world: World) -> None:
+    world = until_world
+    incident_id = await world.declare()
+    await world.at(0)
+    world.clock.now = START + timedelta(minutes=5)
+    await world.change(incident_id, incidents.acknowledge)  # before the backup's 10 minutes
+    await world.at(44)
+    assert [level for level, _ in _paged(await world.escalations(incident_id))] == [0]  # level 1: until ack
+    assert await _missed(world, incident_id) == []
+    await world.at(45)
+    assert await _missed(world, incident_id) == ["mitigate"]
+    missed = (await world._events(incident_id, "deadline_missed"))[0]
+    assert "45m" in missed.text and "level 2" in missed.text, "says the deadline and who is paged next"
+    await world.at(60)
+    assert [level for level, _ in _paged(await world.escalations(incident_id))] == [0, 2]
+    world.clock.now = START + timedelta(minutes=70)
+    await world.change(incident_id, incidents.mitigate)
+    await world.at(130)
+    # Mitigated: level 2's `until` is reached, level 3 (until resolved) still pages.
+    assert [level for level, _ in _paged(await world.escalations(incident_id))] == [0, 2, 3]
+    await world.at(400)
+    assert await _missed(world, incident_id) == ["mitigate", "resolve"]
+    assert [e.data.get("backup") for e in await world.escalations(incident_id)] == [None, None, None]
+
+
+async def test_the_backup_is_paged_once_when_nobody_acknowledges(until_world: World) -> None:
+    world = until_world
+    incident_id = await world.declare()
+    await world.at(0)
+    await world.at(10)
+    await world.at(11)
+    backups = [e for e in await world.escalations(incident_id) if e.data.get("backup")]
+    assert [(e.data["level"], e.data["users"]) for e in backups] == [(None, ["U0BOB"])]
+    await world.change(incident_id, incidents.set_severity, severity=Severity.P0)  # a replan pages no second backup
+    await world.at(12)
+    assert len([e for e in await world.escalations(incident_id) if e.data.get("backup")]) == 1
+
+
+async def test_a_raise_brings_the_deadline_forward_and_a_runbook_clock_is_earlier(until_world: World) -> None:
+    world = until_world
+    p2 = await world.declare(severity=Severity.P2)  # P2: no mitigation deadline by default
+    regression = await world.declare(runbook="model_regression")  # seed 001: mitigated within 30m
+    await world.at(0)
+    await world.at(40)
+    assert await _missed(world, p2) == []
+    assert await _missed(world, regression) == ["mitigate"]
+    text = (await world._events(regression, "deadline_missed"))[0].text
+    assert "30m" in text and "model_regression" in text
+    await world.change(p2, incidents.set_severity, severity=Severity.P0)  # P0 mitigates within 30m: overdue
+    await world.at(41)
+    assert await _missed(world, p2) == ["mitigate"]
+
+
+async def test_a_reopen_starts_the_deadlines_and_the_backup_again(until_world: World) -> None:
+    world = until_world
+    incident_id = await world.declare()
+    await world.at(0)
+    await world.at(50)
+    assert await _missed(world, incident_id) == ["mitigate"]
+    world.clock.now = START + timedelta(minutes=55)
+    await world.change(incident_id, incidents.resolve)
+    world.clock.now = START + timedelta(minutes=60)
+    await world.change(incident_id, incidents.transition, target=Status.TRIGGERED)  # the alarm fires again
+    await world.at(100)
+    assert await _missed(world, incident_id) == ["mitigate"], "45 minutes from the reopen are not up"
+    await world.at(105)
+    assert await _missed(world, incident_id) == ["mitigate", "mitigate"]
+    assert len([e for e in await world.escalations(incident_id) if e.data.get("backup")]) == 2

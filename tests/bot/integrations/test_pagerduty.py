@@ -18,6 +18,7 @@ from bot.integrations.pagerduty import (
     parse_retry_after,
 )
 from sandbox.pagerduty_api import DEFAULT_TOKEN, LocalPagerDutyServer
+from tests.loopback_http import Answer, LoopbackHttp, json_answer
 
 FROM = "incident-bot@example.com"
 
@@ -239,3 +240,40 @@ def test_retry_after_reads_seconds_and_http_dates() -> None:
     assert parse_retry_after(later, now=now.timestamp()) == 30.0
     for junk in (None, "", "soon", "nan", "inf"):
         assert parse_retry_after(junk) is None
+
+
+# --- who is on call --------------------------------------------------------------------------
+
+
+async def test_oncall_emails_asks_for_one_schedule_now_with_whole_users(
+        client: PagerDutyRestClient, pd: LocalPagerDutyServer) -> None:
+    pd.set_oncall("PSCHED01", ("Maya Lead", "ml-lead@example.com"), ("Maya Again", "ml-lead@example.com"))
+    pd.set_oncall("POTHER01", ("Someone Else", "else@example.com"))
+    assert await client.oncall_emails("PSCHED01") == ("ml-lead@example.com",)  # once each
+    assert await client.oncall_emails("PNOBODY1") == ()
+    call = pd.calls("/oncalls", "GET")[0]
+    assert call.headers["authorization"] == f"Token token={DEFAULT_TOKEN}" and "from" in call.headers
+
+
+async def test_oncall_emails_maps_refusals_and_outages(pd: LocalPagerDutyServer) -> None:
+    async with PagerDutyRestClient(pd.url, "wrong-token", FROM) as wrong:
+        with pytest.raises(ProviderRejected, match="401"):
+            await wrong.oncall_emails("PSCHED01")
+    async with PagerDutyRestClient(pd.url, DEFAULT_TOKEN, FROM) as rest:
+        pd.faults.add("/oncalls", status=503, times=1)
+        with pytest.raises(ProviderUnavailable, match="503"):
+            await rest.oncall_emails("PSCHED01")
+        with pytest.raises(ValueError, match="schedule id is required"):
+            await rest.oncall_emails("")
+
+
+async def test_an_answer_without_oncalls_is_a_provider_error() -> None:
+    with LoopbackHttp() as other:  # something that is not PagerDuty at PAGERDUTY_API_URL
+        other.answers["/oncalls"] = json_answer({"incidents": []})
+        async with PagerDutyRestClient(other.base_url, DEFAULT_TOKEN, FROM) as rest:
+            with pytest.raises(ProviderError, match="no oncalls list"):
+                await rest.oncall_emails("PSCHED01")
+        other.answers["/oncalls"] = Answer(body=b"<html>")
+        async with PagerDutyRestClient(other.base_url, DEFAULT_TOKEN, FROM) as rest:
+            with pytest.raises(ProviderError, match="not JSON"):
+                await rest.oncall_emails("PSCHED01")

@@ -1,0 +1,100 @@
+"""The ``security:`` section: which incidents are confidential, who responds to them, where their
+evidence goes, and which secrets and access keys the bot may rotate or deactivate (seeds 002, 003).
+
+A section of its own module (see `bot/config/base.py`); `IncidentBotConfig.security` holds it.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from fnmatch import fnmatchcase
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, Field, Strict, model_validator
+from pydantic_core import PydanticCustomError
+
+from bot.config.base import Audience, ConfigModel
+from bot.config.errors import NestedProblems
+from bot.config.fields import Duration, Name, RunbookName
+
+# S3's bucket naming rules, short form: 3-63 lowercase letters, digits, '.' and '-'.
+_BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+# IAM user names: letters, digits and +=,.@_- (IAM's own rule), up to 64.
+_IAM_USER = re.compile(r"[A-Za-z0-9+=,.@_-]{1,64}")
+
+
+def _bucket(value: str) -> str:
+    if not _BUCKET.fullmatch(value):
+        raise PydanticCustomError("bucket", "expected an S3 bucket name: 3-63 lowercase letters, digits, '.' and '-'")
+    return value
+
+
+def _prefix(value: str) -> str:
+    if value.startswith("/") or ".." in value.split("/"):
+        raise PydanticCustomError("prefix", "a key prefix must not start with '/' or contain '..'")
+    return value if not value or value.endswith("/") else value + "/"
+
+
+def _iam_user(value: str) -> str:
+    if not _IAM_USER.fullmatch(value):
+        raise PydanticCustomError("iam_user", "expected an IAM user name (letters, digits and +=,.@_-)")
+    return value
+
+
+def _secret_pattern(value: str) -> str:
+    # A bare "*" would allow every secret in the account: the allow-list exists to prevent that.
+    if value.strip("*?") == "":
+        raise PydanticCustomError("secret_pattern", "a pattern must name something besides wildcards")
+    return value
+
+
+class EvidenceConfig(ConfigModel):
+    """Where "Preserve evidence" writes: one object per source under ``<prefix>incident-<n>/<snapshot>/``."""
+
+    bucket: Annotated[str, Strict(), AfterValidator(_bucket)]
+    prefix: Annotated[str, Strict(), Field(max_length=200), AfterValidator(_prefix)] = "incident-evidence/"
+    # How many of the incident's newest audit rows and timeline events to copy.
+    max_rows: Annotated[int, Field(ge=1, le=10_000)] = 500
+    # How many log events to copy from the service's log group over the incident's window.
+    max_log_events: Annotated[int, Field(ge=1, le=10_000)] = 2_000
+
+
+class SecurityConfig(ConfigModel):
+    """Confidential incidents and the two-person security actions (a section this project adds)."""
+
+    # Incidents following one of these runbooks are confidential: private channel, neutral
+    # announcement, only the responders below invited.
+    runbooks: tuple[RunbookName, ...] = ("security",)
+    responders: Audience = Field(default_factory=Audience)
+    # The compliance officer(s): a level of its own at the end of a confidential incident's
+    # escalation ladder (`IncidentBotConfig.escalation_levels`), paged ``compliance_after`` from
+    # declaration and until the incident is resolved (seed 002: "notify ... compliance officer
+    # immediately"). Left out when the ladder already names them.
+    compliance: Audience = Field(default_factory=Audience)
+    compliance_after: Duration = timedelta(0)
+    evidence: EvidenceConfig | None = None
+    # Secrets Manager secrets the bot may rotate: name or ARN glob patterns (``prod/api/*``).
+    rotatable_secrets: tuple[Annotated[Name, AfterValidator(_secret_pattern)], ...] = ()
+    # IAM users whose access keys the bot may deactivate. The bot's own key is refused regardless.
+    deactivatable_key_users: tuple[Annotated[str, Strict(), AfterValidator(_iam_user)], ...] = ()
+
+    @model_validator(mode="after")
+    def _no_duplicates(self) -> SecurityConfig:
+        problems: list[tuple[tuple[Any, ...], str]] = []
+        for key in ("runbooks", "rotatable_secrets", "deactivatable_key_users"):
+            seen: set[str] = set()
+            for index, value in enumerate(getattr(self, key)):
+                if value in seen:
+                    problems.append(((key, index), f"{value!r} is listed twice"))
+                seen.add(value)
+        if problems:
+            raise NestedProblems(problems)
+        return self
+
+    def secret_allowed(self, secret_id: str) -> bool:
+        """True when a secret's name or ARN matches one of ``rotatable_secrets``."""
+        return any(fnmatchcase(secret_id, pattern) for pattern in self.rotatable_secrets)
+
+    def key_user_allowed(self, user_name: str) -> bool:
+        return user_name in self.deactivatable_key_users
