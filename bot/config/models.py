@@ -560,11 +560,11 @@ EscalationLevels = Annotated[tuple[EscalationLevel, ...], AfterValidator(_check_
 
 
 class EscalationConfig(ConfigModel):
-    """Who is paged, and when, while an incident stays unacknowledged.
+    """Who is paged, and when, while an incident is not yet handled (each level's ``until``).
 
     The levels for an incident are its runbook's (``by_runbook``: security pages the security
     team at once) if it has them, else its severity's (``by_severity``), else ``default``, except
-    for P3: without ``by_severity.P3`` a P3 pages nobody.
+    for P3, a notice whatever its runbook: only ``by_severity.P3``'s levels, and none without them.
     """
 
     default: EscalationLevels = ()
@@ -591,14 +591,14 @@ class EscalationConfig(ConfigModel):
         return self
 
     def levels_for(self, *, severity: Severity | None, runbook: str | None) -> tuple[EscalationLevel, ...]:
+        if severity == Severity.P3:
+            # A P3 is a notice (the seeds' warnings: "Slack notification", no page), whatever its
+            # runbook class: its channel and announcement only, unless `by_severity.P3` names levels.
+            return self.by_severity.get(Severity.P3, ())
         if runbook is not None and runbook in self.by_runbook:
             return self.by_runbook[runbook]
         if severity is not None and severity in self.by_severity:
             return self.by_severity[severity]
-        if severity == Severity.P3:
-            # A P3 is a notice (the seeds' warnings: "Slack notification", no page): its channel
-            # and announcement only, unless `by_severity.P3` names levels.
-            return ()
         return self.default
 
     def routing_key(self, levels: tuple[EscalationLevel, ...], index: int) -> str | None:
