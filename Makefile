@@ -25,10 +25,25 @@ test-long: install
 
 # The layer contracts of docs/architecture.md (import-linter), the linter and the type checker
 # (strict on the incident core and the configuration). CI runs it before the tests.
-lint: install
+lint: install lint-deploy
 	$(BIN)/lint-imports --no-logo
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+
+# deploy/, offline: the Dockerfiles (hadolint, every finding fails), deploy/install.sh (shellcheck)
+# and the Kubernetes objects, strictly (unknown fields fail) against the newest Kubernetes the
+# validator bundles. Its WARN means it has no schema for a kind (a misspelt kind or apiVersion), so
+# that fails too; the ServiceMonitors (a CRD it cannot know) and kustomization.yaml are checked by
+# tests/deploy/test_manifests.py instead.
+K8S_VERSION ?= 1.37.0
+K8S_OBJECTS = $(filter-out %/kustomization.yaml %-servicemonitor.yaml,$(wildcard deploy/kubernetes/*.yaml))
+.PHONY: lint-deploy
+lint-deploy: install
+	$(BIN)/hadolint --config deploy/.hadolint.yaml deploy/bot.Dockerfile deploy/worker.Dockerfile
+	$(BIN)/shellcheck deploy/install.sh
+	@out="$$($(BIN)/kubernetes-validate --strict --kubernetes-version $(K8S_VERSION) $(K8S_OBJECTS))"; rc=$$?; \
+		echo "$$out"; \
+		if [ $$rc -ne 0 ] || echo "$$out" | grep -q '^WARN'; then echo "kubernetes-validate failed" >&2; exit 1; fi
 
 # Trains the full models into ./var/models the first time (minutes, with progress bars); later
 # runs recognise the same data and settings and return at once.
@@ -88,3 +103,10 @@ bench-alert-to-channel: install
 # FastAPI process and a bare torch import (limit 2 GB a process).
 bench-footprint: install
 	$(BIN)/python -m tests.bench.footprint
+
+# Regenerates the generated part of docs/configuration-reference.md from the code: the settings
+# classes of the bot, the logs and the worker, and the YAML configuration's models. Run it after
+# changing a setting or a key; tests/test_config_reference.py fails while the file is out of date.
+.PHONY: docs-reference
+docs-reference: install
+	$(BIN)/python -m tools.config_reference --write

@@ -80,6 +80,7 @@ from handlers.webhooks import routes as webhooks
 from handlers.webhooks.intake import Intake
 from handlers.webhooks.routes import WebhookSettings
 from handlers.webhooks.sns_verify import HttpxCertFetcher, SnsVerifier
+from observability.asgi import CorrelationMiddleware
 from runbooks.diagnostics.suite import STEP_TIMEOUTS
 from runbooks.engine.choosing import RunbookChooser
 from runbooks.engine.errors import RunbookError
@@ -87,7 +88,6 @@ from runbooks.engine.loader import Library, load_library
 from runbooks.engine.matching import ActionSteps
 from runbooks.investigations.table import investigations
 from storage.db import async_url, create_engine_for, is_sqlite, session_factory
-from storage.migrate import upgrade_to_head_async
 
 if TYPE_CHECKING:
     from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
@@ -240,6 +240,10 @@ def create_app(settings: Settings, options: AppOptions = AppOptions()) -> FastAP
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         if settings.migrate_on_start:
+            # Alembic loads only here: replicas deployed with MIGRATE_ON_START=false (a migration
+            # Job runs it) never hold its few megabytes.
+            from storage.migrate import upgrade_to_head_async
+
             await upgrade_to_head_async(settings.database_url)
         delivery = asyncio.create_task(dispatcher.run(), name="slack-outbox")
         loops = BackgroundTasks()
@@ -283,6 +287,8 @@ def create_app(settings: Settings, options: AppOptions = AppOptions()) -> FastAP
     for route, trust in app.state.webhooks.senders().items():
         if trust.startswith("refused"):
             security_log.warning("webhooks: %s deliveries are %s", route, trust)
+    # Every request's logs carry its correlation id, and each request gets a line once answered.
+    app.add_middleware(CorrelationMiddleware, log_requests="all", logger="incident_bot.http")
     app.include_router(health.router)
     app.include_router(webhooks.router)
     app.include_router(slack_events_router(gate=_slack_request_gate(settings, sessions), bolt=slack_handler))

@@ -9,17 +9,15 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import logging
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TypeAlias
+from typing import TYPE_CHECKING, TypeAlias
 
-from pydantic import ValidationError
+if TYPE_CHECKING:
+    from pydantic import ValidationError
 
-from bot.config import ConfigError
-from bot.config.errors import SettingsError
-from storage.errors import StorageError
+
 
 DESCRIPTION = """\
 incident-bot: incident response for teams that run ML services, in Slack.
@@ -28,12 +26,6 @@ Configuration comes from environment variables (SLACK_BOT_TOKEN, SLACK_SIGNING_S
 SLACK_APP_TOKEN, SLACK_API_URL, DATABASE_URL, ...) and an optional YAML file named by
 INCIDENT_BOT_CONFIG. See README.md for each one.
 """
-
-# Libraries that log every routine step at INFO, drowning what the bot says: Alembic's plugin
-# announcements on import, APScheduler's every timer tick, httpx's every request, and the
-# local AWS stand-in's (werkzeug) every call. Their warnings still show.
-CHATTY_LOGGERS = ("alembic.runtime.plugins", "apscheduler.executors.default", "apscheduler.scheduler", "httpx",
-                  "werkzeug")
 
 Subparsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 
@@ -76,9 +68,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     args, unrecognized = parser.parse_known_args(argv)
     if unrecognized and not getattr(args, "extra_missing", False):
         parser.error(f"unrecognized arguments: {' '.join(unrecognized)}")
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for name in CHATTY_LOGGERS:
-        logging.getLogger(name).setLevel(logging.WARNING)
+    # Imported only now: `--help` and a usage error end above without loading pydantic, the
+    # config models or the database layer, so they answer in about the time of a bare import.
+    from pydantic import ValidationError
+
+    from bot.config import ConfigError
+    from bot.config.errors import SettingsError
+    from observability.logs import LogSettings, configure_logging
+    from storage.errors import StorageError
+
+    try:
+        configure_logging(LogSettings())
+    except ValidationError as exc:
+        print(f"incident-bot: invalid settings:\n{_describe(exc)}", file=sys.stderr)
+        return 2
     try:
         return _run(args)
     except (ConfigError, SettingsError, StorageError) as exc:
@@ -155,9 +158,11 @@ def _serve(args: argparse.Namespace) -> int:
     from bot.config.settings import Settings
 
     settings = Settings()
-    logging.getLogger().setLevel(settings.log_level.upper())
     app = create_app(settings, AppOptions(socket_mode=args.socket_mode))
-    uvicorn.run(app, host=args.host, port=args.port, log_level=settings.log_level.lower())
+    # log_config=None: uvicorn's records go through the logging `main` set up (JSON by default)
+    # rather than its own text handlers; no access log, because the app writes one line per
+    # request itself, with the request's correlation id (see observability.asgi).
+    uvicorn.run(app, host=args.host, port=args.port, log_config=None, access_log=False)
     return 0
 
 
@@ -216,7 +221,7 @@ def _postmortem(args: argparse.Namespace) -> int:
 
 
 def _add_runbooks_parser(commands: Subparsers) -> None:
-    from runbooks.engine.cli import add_runbooks_parser
+    from runbooks.engine.cli_parser import add_runbooks_parser
 
     add_runbooks_parser(commands)
 

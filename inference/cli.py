@@ -44,7 +44,9 @@ def _serve_worker(args: argparse.Namespace) -> int:
 
     # No access log: at hundreds of predictions a second it costs CPU the models need, and
     # /metrics counts every request by model and outcome.
-    uvicorn.run(build_worker(WorkerSettings()), host=args.host, port=args.port, log_level="info", access_log=False)
+    # log_config=None: uvicorn's records go through the logging the command line set up (JSON by
+    # default), instead of its own text handlers.
+    uvicorn.run(build_worker(WorkerSettings()), host=args.host, port=args.port, log_config=None, access_log=False)
     return 0
 
 

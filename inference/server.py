@@ -36,6 +36,7 @@ from inference.registry import (
 )
 from inference.registry.manifest import is_version, serving_history
 from inference.scoring import VersionScores
+from observability.asgi import CorrelationMiddleware
 
 MAX_BODY_BYTES = 16 * 1024 * 1024
 TEXT_MODEL = "incident-text"
@@ -62,6 +63,9 @@ def create_worker_app(host: ModelHost, metrics: WorkerMetrics) -> FastAPI:
             await host.stop()
 
     app = FastAPI(title="incident-bot worker", lifespan=lifespan, docs_url=None, redoc_url=None)
+    # A call from the bot carries the bot's correlation id (X-Request-Id): the worker logs it
+    # under that id, so a prediction is found from the alert that asked for it.
+    app.add_middleware(CorrelationMiddleware, log_requests="sent", logger="inference.http")
 
     @app.exception_handler(InferenceError)
     async def inference_error(_request: Request, exc: InferenceError) -> JSONResponse:

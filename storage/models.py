@@ -137,6 +137,9 @@ class OutboxMessage(Base):
     claimed_until: Mapped[datetime | None]
     delivered_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
+    # The work that queued this write (a webhook delivery, a Slack request, a timer, an action),
+    # so the logs of its Slack calls carry the same correlation id as the work's own.
+    correlation_id: Mapped[str | None] = mapped_column(String(160))
 
 
 class WebhookDelivery(Base):

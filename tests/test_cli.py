@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -91,6 +92,20 @@ def test_an_unusable_database_url_is_a_clear_error() -> None:
     result = run_cli("migrate", env={"DATABASE_URL": "mysql://root@localhost/x"})
     assert result.returncode == 2
     assert "DATABASE_URL" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_an_unknown_log_format_is_named_before_anything_runs(tmp_path) -> None:
+    result = run_cli("migrate", env={"DATABASE_URL": f"sqlite:///{tmp_path}/b.db", "LOG_FORMAT": "xml"})
+    assert result.returncode == 2
+    assert "LOG_FORMAT: Input should be 'json' or 'text'" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "b.db").exists()
+
+
+def test_the_commands_log_json_lines_when_not_on_a_terminal(tmp_path) -> None:
+    result = run_cli("migrate", env={"DATABASE_URL": f"sqlite:///{tmp_path}/b.db", "LOG_FORMAT": ""})
+    assert result.returncode == 0, result.stderr
+    logged = [json.loads(line) for line in result.stderr.splitlines()]  # every line is one JSON object
+    assert any(line["logger"] == "alembic.runtime.migration" and line["level"] == "INFO" for line in logged)
 
 
 # The bot's install has no worker or demo extra: the subprocess below hides those packages the

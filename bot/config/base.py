@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from bot.config.fields import UserGroupId, UserId
 
@@ -33,8 +33,8 @@ class ConfigModel(BaseModel):
 class Audience(ConfigModel):
     """Who to reach: Slack users and user groups."""
 
-    users: tuple[UserId, ...] = ()
-    usergroups: tuple[UserGroupId, ...] = ()
+    users: tuple[UserId, ...] = Field(default=(), description="Slack users, by id (U… or W…).")
+    usergroups: tuple[UserGroupId, ...] = Field(default=(), description="Slack user groups, by id (S…).")
 
     def __bool__(self) -> bool:
         return bool(self.users or self.usergroups)

@@ -31,9 +31,12 @@ _CLOCK_TIME = re.compile(r"([01][0-9]|2[0-3]):([0-5][0-9])")
 class EventMetricConfig(ConfigModel):
     """One CloudWatch metric whose Sum over a period counts events (requests, 5xx responses)."""
 
-    namespace: Name
-    name: Name
-    dimensions: dict[Name, str] = Field(default_factory=dict)
+    namespace: Name = Field(description="The metric's CloudWatch namespace.")
+    name: Name = Field(description="The metric's name; it must count events (read as its Sum per period), not a rate.")
+    dimensions: dict[Name, str] = Field(
+        default_factory=dict,
+        description="The metric's CloudWatch dimensions, name to value.",
+    )
 
 
 def _window(value: Any) -> timedelta | Literal["month"]:
@@ -61,13 +64,31 @@ Target = Annotated[float, Strict(), Field(gt=0, lt=1, allow_inf_nan=False)]
 class ErrorBudgetConfig(ConfigModel):
     """A service's availability SLO counted in events; the budget is the share allowed to fail."""
 
-    target: Target  # 0.999: 99.9% of requests succeed, so 0.1% of them is the budget (seed 004)
-    window: BudgetWindow = MONTH
-    total_events: EventMetricConfig
-    bad_events: EventMetricConfig | None = None
-    good_events: EventMetricConfig | None = None
-    # Where the daily digest for this service goes; unset: channels.announce.
-    channel: ChannelRef | None = None
+    target: Target = Field(
+        description=(
+            "The share of requests that must succeed, strictly between 0 and 1 (0.999, not 99.9); the rest is the "
+            "budget."
+        ),
+    )
+    window: BudgetWindow = Field(
+        default=MONTH,
+        description="month (the calendar month in UTC) or a rolling duration such as 30d.",
+    )
+    total_events: EventMetricConfig = Field(description="The metric that counts every request.")
+    bad_events: EventMetricConfig | None = Field(
+        default=None,
+        description="The metric that counts failed requests (5xx); give this or good_events.",
+    )
+    good_events: EventMetricConfig | None = Field(
+        default=None,
+        description=(
+            "The metric that counts successful requests, instead of bad_events: failures are then total minus good."
+        ),
+    )
+    channel: ChannelRef | None = Field(
+        default=None,
+        description="Where this service's daily digest goes; unset: channels.announce.",
+    )
 
     @model_validator(mode="after")
     def _one_counter(self) -> ErrorBudgetConfig:
@@ -81,9 +102,13 @@ class BurnAlertConfig(ConfigModel):
     """Burning faster than ``rate`` times the sustainable pace over both windows (multiwindow:
     the long window says it matters, the short one that it is still going on)."""
 
-    rate: PositiveNumber
-    long_window: PositiveDuration
-    short_window: PositiveDuration
+    rate: PositiveNumber = Field(
+        description="How many times faster than the sustainable pace the budget must burn, over both windows.",
+    )
+    long_window: PositiveDuration = Field(description="The long window: the burn is big enough to matter.")
+    short_window: PositiveDuration = Field(
+        description="The short window, shorter than long_window: the burn is still going on.",
+    )
 
     @model_validator(mode="after")
     def _short_is_shorter(self) -> BurnAlertConfig:
@@ -109,16 +134,33 @@ ClockTime = Annotated[time, BeforeValidator(_clock_time)]
 class BurnAlertsConfig(ConfigModel):
     """The top-level ``error_budgets:`` section."""
 
-    # How often the budgets are read from CloudWatch and judged (scaled by time_scale).
-    check_every: PositiveDuration = timedelta(minutes=5)
+    check_every: PositiveDuration = Field(
+        default=timedelta(minutes=5),
+        description="How often the budgets are read from CloudWatch and judged (scaled by time_scale).",
+    )
     # Seed 004: fast burn over 10x pages at once; the SRE workbook's pair of windows, 1 h and 5 min.
-    fast_burn: BurnAlertConfig = BurnAlertConfig(rate=10, long_window=timedelta(hours=1),
-                                                 short_window=timedelta(minutes=5))
+    fast_burn: BurnAlertConfig = Field(
+        default=BurnAlertConfig(rate=10, long_window=timedelta(hours=1), short_window=timedelta(minutes=5)),
+        description="A burn that pages: it opens an incident at fast_burn_severity at once.",
+    )
     # Seed 004: slow burn over 2x goes into the daily summary; 6 h confirmed over the last 30 min.
-    slow_burn: BurnAlertConfig = BurnAlertConfig(rate=2, long_window=timedelta(hours=6),
-                                                 short_window=timedelta(minutes=30))
-    fast_burn_severity: SeverityValue = Severity.P1
+    slow_burn: BurnAlertConfig = Field(
+        default=BurnAlertConfig(rate=2, long_window=timedelta(hours=6), short_window=timedelta(minutes=30)),
+        description="A burn that goes into the daily digest.",
+    )
+    fast_burn_severity: SeverityValue = Field(
+        default=Severity.P1,
+        description="The severity a fast burn opens its incident at, or raises the open one to.",
+    )
     # Fewer events than this in a long window judge nothing: three errors in five requests is
     # not an outage worth a page.
-    min_events: Annotated[int, Strict(), Field(ge=0)] = 100
-    digest_at: ClockTime = time(9, 0)  # UTC, every day
+    min_events: Annotated[int, Strict(), Field(ge=0)] = Field(
+        default=100,
+        description=(
+            "A long window with fewer requests than this judges nothing (three errors in five requests is no outage)."
+        ),
+    )
+    digest_at: ClockTime = Field(
+        default=time(9, 0),
+        description="When the daily digest is posted, UTC; quoted, as YAML reads 09:00 as a number.",
+    )

@@ -64,10 +64,20 @@ AudienceName = Annotated[Name, AfterValidator(_audience_name)]
 class StatusPageConfig(ConfigModel):
     """A status page's incoming webhook: an approved customer notice is POSTed to it as JSON."""
 
-    url: HttpUrl
-    # The variable holding the bearer token sent with each POST; unset: no Authorization header.
-    token_env: Annotated[Name, AfterValidator(_env_name)] | None = None
-    timeout: PositiveDuration = timedelta(seconds=5)
+    url: HttpUrl = Field(
+        description="The status page's incoming webhook: each approved customer notice is POSTed to it as JSON.",
+    )
+    token_env: Annotated[Name, AfterValidator(_env_name)] | None = Field(
+        default=None,
+        description=(
+            "The environment variable that holds the bearer token sent with each POST (never the token itself); unset: "
+            "no Authorization header."
+        ),
+    )
+    timeout: PositiveDuration = Field(
+        default=timedelta(seconds=5),
+        description="How long to wait for the status page's answer; at most 30s.",
+    )
 
     @model_validator(mode="after")
     def _bounded(self) -> StatusPageConfig:
@@ -77,15 +87,33 @@ class StatusPageConfig(ConfigModel):
 
 
 class NamedAudience(ConfigModel):
-    channel: ChannelRef
-    template: NoticeTemplate = NoticeTemplate.FULL
-    # A second person (the `approver` role) must approve each notice before it is posted here.
-    approval: bool = False
-    # Updates of these severities go here unless the commander unticks it in the update form.
-    severities: tuple[SeverityKey, ...] = ()
-    # Whether the resolution notice goes here even if no update of the incident did.
-    on_resolve: bool = False
-    status_page: StatusPageConfig | None = None
+    channel: ChannelRef = Field(description="The channel this audience reads; the bot joins a public one by itself.")
+    template: NoticeTemplate = Field(
+        default=NoticeTemplate.FULL,
+        description=(
+            "How the audience reads a notice: full (as the commander wrote it), executive (impact, status, ETA, owner) "
+            "or customer (status page wording)."
+        ),
+    )
+    approval: bool = Field(
+        default=False,
+        description=(
+            "A second person with the approver role approves each notice before it is posted here; required for the "
+            "customer template."
+        ),
+    )
+    severities: tuple[SeverityKey, ...] = Field(
+        default=(),
+        description="Updates of these severities go here unless the commander unticks it in the update form.",
+    )
+    on_resolve: bool = Field(
+        default=False,
+        description="The resolution notice goes here even if no update of the incident did.",
+    )
+    status_page: StatusPageConfig | None = Field(
+        default=None,
+        description="Also send each approved notice to a status page (only with approval: true).",
+    )
 
     @model_validator(mode="after")
     def _customer_notices_need_approval(self) -> NamedAudience:
@@ -109,9 +137,15 @@ class NamedAudience(ConfigModel):
 class CommunicationConfig(ConfigModel):
     """Named audiences, and whether the resolution notice is posted on resolve."""
 
-    audiences: dict[AudienceName, NamedAudience] = Field(default_factory=dict)
+    audiences: dict[AudienceName, NamedAudience] = Field(
+        default_factory=dict,
+        description=(
+            "Named audiences for status updates and the resolution notice, besides the incident channel, "
+            "#incidents and the managers' thread."
+        ),
+    )
     # Post the resolution notice (the seeds' "Resolution Notification") when an incident resolves.
-    resolution_notice: bool = True
+    resolution_notice: bool = Field(default=True, description="Post the resolution notice when an incident resolves.")
 
     def direct(self) -> dict[str, NamedAudience]:
         """The audiences an update or resolution may go to straight away (no approval step)."""

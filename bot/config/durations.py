@@ -12,11 +12,15 @@ from datetime import timedelta
 __all__ = ["ACCEPTED_DURATIONS", "format_duration", "parse_duration"]
 
 ACCEPTED_DURATIONS = (
-    "whole numbers with a unit s, m, h or d, largest unit first, e.g. 30s, 15m, 1h, 2d or 1h30m"
+    "whole numbers with a unit s, m, h or d (ms below a second), largest unit first, "
+    "e.g. 30s, 15m, 1h, 2d, 1h30m or 1500ms"
 )
 
 # Largest first: the order they must appear in, and the order `format_duration` writes them.
 _UNIT_SECONDS = {"d": 86_400, "h": 3_600, "m": 60, "s": 1}
+# What a duration may be written in, in milliseconds: the seconds' units and `ms`, for the few
+# thresholds under a second or between two (seed 003's 1.5 s is `1500ms`).
+_UNIT_MILLISECONDS = {**{unit: size * 1000 for unit, size in _UNIT_SECONDS.items()}, "ms": 1}
 _PART = re.compile(r"([0-9]+)\s*([A-Za-z]+)\s*", re.ASCII)
 _BARE_NUMBER = re.compile(r"[0-9]+", re.ASCII)
 # More digits than this cannot fit in a timedelta whatever the unit; checking the length first
@@ -36,7 +40,7 @@ def parse_duration(text: str) -> timedelta:
         raise _invalid(text, "it is empty")
     if stripped.startswith("-"):
         raise _invalid(text, "it is negative")
-    seconds = 0
+    milliseconds = 0
     previous_unit: str | None = None
     position = 0
     while position < len(stripped):
@@ -47,11 +51,11 @@ def parse_duration(text: str) -> timedelta:
         _check_unit(text, unit, previous_unit)
         if len(digits) > _MAX_DIGITS:
             raise _invalid(text, "it is too large")
-        seconds += int(digits) * _UNIT_SECONDS[unit]
+        milliseconds += int(digits) * _UNIT_MILLISECONDS[unit]
         previous_unit = unit
         position = match.end()
     try:
-        return timedelta(seconds=seconds)
+        return timedelta(milliseconds=milliseconds)
     except OverflowError:
         raise _invalid(text, "it is too large") from None
 
@@ -84,10 +88,10 @@ def _unparsable(rest: str) -> str:
 
 
 def _check_unit(text: str, unit: str, previous_unit: str | None) -> None:
-    if unit not in _UNIT_SECONDS:
+    if unit not in _UNIT_MILLISECONDS:
         raise _invalid(text, f"unknown unit {unit[:10]!r}")
     if previous_unit is not None:
-        units = list(_UNIT_SECONDS)
+        units = list(_UNIT_MILLISECONDS)
         if units.index(unit) <= units.index(previous_unit):
             raise _invalid(text, f"unit {unit!r} is repeated or out of order")
 

@@ -54,7 +54,13 @@ PagerDutyScheduleId = Annotated[str, BeforeValidator(_schedule_id)]
 class LevelNotify(Audience):
     """Who one escalation level pages: Slack users and groups, and PagerDuty schedules' on-call."""
 
-    schedules: tuple[PagerDutyScheduleId, ...] = ()
+    schedules: tuple[PagerDutyScheduleId, ...] = Field(
+        default=(),
+        description=(
+            "PagerDuty schedules (PABC123) whose on-call person is paged when the level fires; needs "
+            "PAGERDUTY_API_TOKEN."
+        ),
+    )
 
     def __bool__(self) -> bool:
         return bool(self.users or self.usergroups or self.schedules)
@@ -63,10 +69,16 @@ class LevelNotify(Audience):
 class OncallConfig(Audience):
     """The primary on-call (invited to every incident) and, optionally, the backup."""
 
-    backup: Audience = Field(default_factory=Audience)
+    backup: Audience = Field(
+        default_factory=Audience,
+        description="The backup on-call, paged if nobody has acknowledged within backup_after.",
+    )
     # When the backup is paged if nobody has acknowledged; unset, at the severity's respond_within
     # (seed 000: the on-call engineer responds within 15 minutes, or the backup is called).
-    backup_after: Duration | None = None
+    backup_after: Duration | None = Field(
+        default=None,
+        description="When the backup is paged if nobody has acknowledged; unset: at the severity's respond_within.",
+    )
 
 
 def _off_or_duration(value: Any) -> Any:
@@ -82,9 +94,25 @@ Deadline = Annotated[PositiveDuration | None, BeforeValidator(_off_or_duration)]
 class RunbookDeadlines(ConfigModel):
     """A runbook class's own clock, where its seed states one; the earlier of it and the severity's wins."""
 
-    respond_within: Deadline = None
-    mitigate_within: Deadline = None
-    resolve_within: Deadline = None
+    respond_within: Deadline = Field(
+        default=None,
+        description=(
+            "Time to acknowledge an incident of this runbook class; the earlier of it and the severity's holds. false: "
+            "none."
+        ),
+    )
+    mitigate_within: Deadline = Field(
+        default=None,
+        description=(
+            "Time to mitigate, counted from the trigger; the earlier of it and the severity's holds. false: none."
+        ),
+    )
+    resolve_within: Deadline = Field(
+        default=None,
+        description=(
+            "Time to resolve, counted from the trigger; the earlier of it and the severity's holds. false: none."
+        ),
+    )
 
 
 # Seed 001 (model performance regression): "Initial Response (15 minutes)", then

@@ -64,18 +64,33 @@ from bot.config.severity import Severity
 
 
 class ChannelsConfig(ConfigModel):
-    announce: ChannelRef = "incidents"
-    escalations: ChannelRef = "incident-escalations"
+    announce: ChannelRef = Field(
+        default="incidents",
+        description="Where new incidents are announced; the bot joins it by itself.",
+    )
+    escalations: ChannelRef = Field(
+        default="incident-escalations",
+        description="Where managers follow escalations, one thread per incident.",
+    )
 
 
 class SeverityPolicy(ConfigModel):
-    name: Name
-    respond_within: PositiveDuration
-    update_every: PositiveDuration
+    name: Name = Field(description="The severity's name, shown beside it (Critical).")
+    respond_within: PositiveDuration = Field(description="Time to acknowledge an incident of this severity.")
+    update_every: PositiveDuration = Field(description="How often the commander is reminded to post a status update.")
     # Keys this project adds (bot/config/escalation_targets.py): the mitigation and resolution
     # deadlines, beside the acknowledgement's; `false` means none.
-    mitigate_within: Deadline = None
-    resolve_within: Deadline = None
+    mitigate_within: Deadline = Field(
+        default=None,
+        description=(
+            "Time to mitigate, counted from the trigger; false: none. A miss is said in the channel, the managers' "
+            "thread and the timeline."
+        ),
+    )
+    resolve_within: Deadline = Field(
+        default=None,
+        description="Time to resolve, counted from the trigger; false: none.",
+    )
 
 
 def _minutes(minutes: int) -> timedelta:
@@ -130,10 +145,10 @@ Severities = Annotated[dict[SeverityKey, SeverityPolicy], BeforeValidator(_merge
 
 
 class EcsConfig(ConfigModel):
-    cluster: Name
-    service: Name
-    min: NonNegativeInt
-    max: NonNegativeInt
+    cluster: Name = Field(description="The ECS cluster the service runs in.")
+    service: Name = Field(description="The ECS service's name.")
+    min: NonNegativeInt = Field(description="The fewest tasks Scale may set.")
+    max: NonNegativeInt = Field(description="The most tasks Scale may set; not less than min.")
 
     @model_validator(mode="after")
     def _bounds_in_order(self) -> EcsConfig:
@@ -149,25 +164,41 @@ def _check_flag_prefix(prefix: str) -> str:
 
 
 class FlagsConfig(ConfigModel):
-    prefix: Annotated[Name, AfterValidator(_check_flag_prefix)]
-    names: tuple[Name, ...] = ()
+    prefix: Annotated[Name, AfterValidator(_check_flag_prefix)] = Field(
+        description="The Parameter Store path of the service's flags, starting and ending with / (/multimodal/prod/).",
+    )
+    names: tuple[Name, ...] = Field(
+        default=(),
+        description="The parameters under prefix that the Flags form shows and may change.",
+    )
 
 
 class MetricConfig(ConfigModel):
-    namespace: Name
-    name: Name
-    dimensions: dict[Name, str] = Field(default_factory=dict)
+    namespace: Name = Field(description="The metric's CloudWatch namespace.")
+    name: Name = Field(description="The metric's name.")
+    dimensions: dict[Name, str] = Field(
+        default_factory=dict,
+        description="The metric's CloudWatch dimensions, name to value.",
+    )
 
 
 class LogsConfig(ConfigModel):
-    group: Name  # the CloudWatch Logs group, e.g. /aws/ecs/multimodal-prod
+    group: Name = Field(
+        description="The CloudWatch Logs group the Logs investigation reads (/aws/ecs/multimodal-prod).",
+    )
 
 
 class LoadBalancerConfig(ConfigModel):
     """The ALB target group whose target health the Targets investigation reads: its ARN or its name."""
 
-    target_group_arn: Name | None = None
-    target_group: Name | None = None  # a name, looked up in the bot's region
+    target_group_arn: Name | None = Field(
+        default=None,
+        description="The target group's ARN; give this or target_group.",
+    )
+    target_group: Name | None = Field(
+        default=None,
+        description="The target group's name, looked up in the bot's region, instead of its ARN.",
+    )
 
     @model_validator(mode="after")
     def _one_target_group(self) -> LoadBalancerConfig:
@@ -195,17 +226,44 @@ class DataQualityConfig(ConfigModel):
     feature's freshness and null rate from CloudWatch, the feature store's health URL, and the
     normalization context in the service's ``GET /stats``. Each part is optional; one is needed."""
 
-    namespace: Name | None = None  # the CloudWatch namespace of the two metrics
-    freshness_metric: Name | None = None  # seconds since the feature was last materialized
-    null_rate_metric: Name | None = None  # the share of null values, 0 to 1
-    feature_dimension: Name = "Feature"  # the dimension whose value is the feature's name
-    dimensions: dict[Name, str] = Field(default_factory=dict)  # the other dimensions, e.g. {ServiceName: x}
-    features: tuple[Name, ...] = ()
-    max_age: PositiveDuration = timedelta(hours=1)
-    max_null_rate: Annotated[PositiveNumber, AfterValidator(_check_fraction)] = 0.05  # seed 002: > 5% warns
-    probe_url: HttpUrl | None = None  # the feature store's health URL; down, slow or 5xx is critical
-    stats_url: HttpUrl | None = None  # the service's GET /stats, with its normalization context
-    max_context_age: PositiveDuration = timedelta(hours=24)  # seed 004: "normalization context < 24h old"
+    namespace: Name | None = Field(
+        default=None,
+        description="The CloudWatch namespace of the freshness and null-rate metrics.",
+    )
+    freshness_metric: Name | None = Field(
+        default=None,
+        description="A metric of the seconds since each feature was last materialized.",
+    )
+    null_rate_metric: Name | None = Field(
+        default=None,
+        description="A metric of each feature's share of null values, 0 to 1.",
+    )
+    feature_dimension: Name = Field(default="Feature", description="The dimension whose value is the feature's name.")
+    dimensions: dict[Name, str] = Field(
+        default_factory=dict,
+        description="The metrics' other dimensions ({ServiceName: scoring-api}).",
+    )
+    features: tuple[Name, ...] = Field(default=(), description="The features whose metrics are read, at most 50.")
+    max_age: PositiveDuration = Field(
+        default=timedelta(hours=1),
+        description="A feature older than this is stale; older than four times this, critical.",
+    )
+    max_null_rate: Annotated[PositiveNumber, AfterValidator(_check_fraction)] = Field(
+        default=0.05,
+        description="A feature with a larger share of nulls warns (seed 002: 5%).",
+    )
+    probe_url: HttpUrl | None = Field(
+        default=None,
+        description="The feature store's health URL; down, a 5xx or no answer is critical.",
+    )
+    stats_url: HttpUrl | None = Field(
+        default=None,
+        description="The service's GET /stats, which carries its normalization context.",
+    )
+    max_context_age: PositiveDuration = Field(
+        default=timedelta(hours=24),
+        description="A normalization context older than this is stale (seed 004: 24 hours).",
+    )
 
     @property
     def reads_metrics(self) -> bool:
@@ -267,8 +325,14 @@ class PinnedInput(ConfigModel):
     A bare string in the list is a text.
     """
 
-    text: Annotated[str, Strict(), Field(min_length=1, max_length=MAX_PINNED_TEXT_CHARS)] | None = None
-    image_b64: Annotated[str, Strict(), Field(min_length=1, max_length=MAX_PINNED_IMAGE_B64)] | None = None
+    text: Annotated[str, Strict(), Field(min_length=1, max_length=MAX_PINNED_TEXT_CHARS)] | None = Field(
+        default=None,
+        description="A text to send, as an alert or a message reads; a bare string in the list is this.",
+    )
+    image_b64: Annotated[str, Strict(), Field(min_length=1, max_length=MAX_PINNED_IMAGE_B64)] | None = Field(
+        default=None,
+        description="A chart image, base64; with text as well, for fusion.",
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -297,15 +361,27 @@ class DeterminismConfig(ConfigModel):
     """The Determinism investigation: pinned inputs replayed against the served ``model`` twice and
     against the outputs its version gave the first time (a section this project adds)."""
 
-    model: Annotated[str, Strict(), AfterValidator(_model_name)]
-    inputs: Annotated[tuple[PinnedInput, ...], Field(max_length=MAX_PINNED_INPUTS)] = ()
-    # Or a JSON Lines file of the same inputs (one string or {"text", "image_b64"} object a line),
-    # read at each run, relative to the bot's working folder.
-    inputs_file: Annotated[str, Strict(), Field(min_length=1, max_length=1000)] | None = None
+    model: Annotated[str, Strict(), AfterValidator(_model_name)] = Field(
+        description="The worker's model the inputs are replayed against (incident-text).",
+    )
+    inputs: Annotated[tuple[PinnedInput, ...], Field(max_length=MAX_PINNED_INPUTS)] = Field(
+        default=(),
+        description="The pinned inputs: strings, or {text, image_b64}; give this or inputs_file.",
+    )
+    inputs_file: Annotated[str, Strict(), Field(min_length=1, max_length=1000)] | None = Field(
+        default=None,
+        description=(
+            "A JSON Lines file of the inputs (one string or {text, image_b64} object a line), read at each run, "
+            "relative to the bot's working folder."
+        ),
+    )
     # The largest per-class score difference still called identical. The worker rounds scores to
     # 6 decimals, so 1e-6 allows one rounding step of float noise (a batch padded differently).
     # Not strict: YAML reads `1e-6` (no dot) as a string, which pydantic parses as a number.
-    tolerance: Annotated[float, BeforeValidator(_not_a_bool), Field(ge=0, le=1, allow_inf_nan=False)] = 1e-6
+    tolerance: Annotated[float, BeforeValidator(_not_a_bool), Field(ge=0, le=1, allow_inf_nan=False)] = Field(
+        default=1e-6,
+        description="The largest per-class score difference that still counts as the same output.",
+    )
 
     @model_validator(mode="after")
     def _one_source(self) -> DeterminismConfig:
@@ -340,23 +416,47 @@ class HealthMetricConfig(MetricConfig):
     """One metric the Metrics and Canary investigations read; ``stat`` replaces its role's default
     (Average for cpu, memory, gpu and the published percentiles; Sum for requests and errors)."""
 
-    stat: Annotated[Name, AfterValidator(_check_statistic)] | None = None
-    unit: MetricUnit | None = None  # when the name does not say (API Gateway's Latency is Milliseconds)
+    stat: Annotated[Name, AfterValidator(_check_statistic)] | None = Field(
+        default=None,
+        description=(
+            "The CloudWatch statistic read (Average, Sum, p95); unset: Sum for requests and errors, Average for the "
+            "rest."
+        ),
+    )
+    unit: MetricUnit | None = Field(
+        default=None,
+        description="The values' unit, when the metric's name does not say (API Gateway's Latency is in Milliseconds).",
+    )
 
 
 class HealthMetricsConfig(ConfigModel):
     """The service's health on CloudWatch, by role (a section this project adds to the format)."""
 
-    cpu: HealthMetricConfig | None = None
-    memory: HealthMetricConfig | None = None
-    gpu: HealthMetricConfig | None = None
-    requests: HealthMetricConfig | None = None
-    errors: HealthMetricConfig | None = None  # 5xx responses; the error rate is errors / requests
-    latency: HealthMetricConfig | None = None  # read twice, as CloudWatch's p95 and p99 of it
+    cpu: HealthMetricConfig | None = Field(default=None, description="CPU utilization, in percent.")
+    memory: HealthMetricConfig | None = Field(default=None, description="Memory utilization, in percent.")
+    gpu: HealthMetricConfig | None = Field(default=None, description="GPU utilization, in percent.")
+    requests: HealthMetricConfig | None = Field(
+        default=None,
+        description="The number of requests: the error rate's denominator, and needed by Canary.",
+    )
+    errors: HealthMetricConfig | None = Field(
+        default=None,
+        description="The number of 5xx responses; the error rate is errors / requests, so requests is needed too.",
+    )
+    latency: HealthMetricConfig | None = Field(
+        default=None,
+        description="Response time, read as CloudWatch's p95 and p99 of it; leave its stat out.",
+    )
     # Percentiles the service publishes as metrics of their own (a Prometheus histogram_quantile
     # exported to CloudWatch); each replaces that percentile of ``latency``.
-    latency_p95: HealthMetricConfig | None = None
-    latency_p99: HealthMetricConfig | None = None
+    latency_p95: HealthMetricConfig | None = Field(
+        default=None,
+        description="A p95 latency the service publishes as a metric of its own, instead of latency's p95.",
+    )
+    latency_p99: HealthMetricConfig | None = Field(
+        default=None,
+        description="A p99 latency the service publishes as a metric of its own, instead of latency's p99.",
+    )
 
     @model_validator(mode="after")
     def _readable(self) -> HealthMetricsConfig:
@@ -393,10 +493,16 @@ class ServiceObjectives(ConfigModel):
     (seed 000: P95 under 600 ms, errors under 0.5%, availability over 99.5%).
     """
 
-    p95_ms: PositiveNumber | None = None
-    p99_ms: PositiveNumber | None = None
-    error_rate: Annotated[PositiveNumber, AfterValidator(_check_error_rate)] | None = None  # share answered 5xx
-    availability: Annotated[PositiveNumber, AfterValidator(_check_availability)] | None = None
+    p95_ms: PositiveNumber | None = Field(default=None, description="The P95 latency objective, in milliseconds.")
+    p99_ms: PositiveNumber | None = Field(default=None, description="The P99 latency objective, in milliseconds.")
+    error_rate: Annotated[PositiveNumber, AfterValidator(_check_error_rate)] | None = Field(
+        default=None,
+        description="The share of requests that may answer 5xx, at most 0.25 (0.005 for 0.5%).",
+    )
+    availability: Annotated[PositiveNumber, AfterValidator(_check_availability)] | None = Field(
+        default=None,
+        description="The availability objective, from 0.5 to below 1 (0.995 for 99.5%).",
+    )
 
     @model_validator(mode="after")
     def _names_an_objective(self) -> ServiceObjectives:
@@ -413,12 +519,22 @@ class CanaryConfig(ConfigModel):
     service's ``health_metrics`` requests, errors and latency with ``dimension`` set to each
     version's value (added when a metric lacks it), e.g. an ALB's two target groups."""
 
-    dimension: Name  # e.g. TargetGroup
-    canary: Annotated[str, Strict(), Field(min_length=1, max_length=1024)]
-    stable: Annotated[str, Strict(), Field(min_length=1, max_length=1024)]
-    # Fewer canary requests than this in the window: hold. Unset: enough that one error is within
-    # the error-rate objective (1 / error_rate: 200 at 0.5%), else 100.
-    min_requests: NonNegativeInt | None = None
+    dimension: Name = Field(
+        description=(
+            "The dimension that tells the two versions apart, set on the requests, errors and latency metrics "
+            "(TargetGroup)."
+        ),
+    )
+    canary: Annotated[str, Strict(), Field(min_length=1, max_length=1024)] = Field(
+        description="The dimension's value for the canary (green) version.",
+    )
+    stable: Annotated[str, Strict(), Field(min_length=1, max_length=1024)] = Field(
+        description="The dimension's value for the stable (blue) version.",
+    )
+    min_requests: NonNegativeInt | None = Field(
+        default=None,
+        description="Fewer canary requests than this: no verdict yet; unset: 1 / error_rate (200 at 0.5%), else 100.",
+    )
 
     @model_validator(mode="after")
     def _two_versions(self) -> CanaryConfig:
@@ -428,22 +544,73 @@ class CanaryConfig(ConfigModel):
 
 
 class ServiceConfig(ConfigModel):
-    aliases: tuple[Name, ...] = ()
-    pagerduty_service_ids: tuple[Name, ...] = ()
-    alarms: tuple[Name, ...] = ()  # CloudWatch alarm-name globs
-    ecs: EcsConfig | None = None
-    models: tuple[Name, ...] = ()
-    flags: FlagsConfig | None = None
-    metric: MetricConfig | None = None
-    logs: LogsConfig | None = None
-    load_balancer: LoadBalancerConfig | None = None
-    slo: ServiceObjectives | None = None  # unset: the multimodal suite's (DEFAULT_OBJECTIVES)
-    health_metrics: HealthMetricsConfig | None = None
-    canary: CanaryConfig | None = None
-    determinism: DeterminismConfig | None = None
-    data_quality: DataQualityConfig | None = None
-    error_budget: ErrorBudgetConfig | None = None  # seed 004's SLO in events: see bot/config/budgets.py
-    providers: ProvidersConfig | None = None  # seed 003's AI providers: failover and restore
+    """One service: which alerts are its own, and what its actions and investigations may touch."""
+
+    aliases: tuple[Name, ...] = Field(
+        default=(),
+        description="Other names for the service in commands and alerts, matched in any case.",
+    )
+    pagerduty_service_ids: tuple[Name, ...] = Field(
+        default=(),
+        description="PagerDuty services whose incidents are this service's alerts.",
+    )
+    alarms: tuple[Name, ...] = Field(
+        default=(),
+        description="Globs of CloudWatch alarm names that are this service's alerts (multimodal-prod-*).",
+    )
+    ecs: EcsConfig | None = Field(
+        default=None,
+        description=(
+            "The ECS service that Scale, the deployment rollback and the emergency stop act on, and Scale's bounds."
+        ),
+    )
+    models: tuple[Name, ...] = Field(
+        default=(),
+        description="The worker's models this service serves, which its actions and Diagnose may touch.",
+    )
+    flags: FlagsConfig | None = Field(
+        default=None,
+        description="The service's flags in Parameter Store, for the Flags form.",
+    )
+    metric: MetricConfig | None = Field(default=None, description="The metric Diagnose charts when no alarm names one.")
+    logs: LogsConfig | None = Field(default=None, description="The CloudWatch Logs group the Logs investigation reads.")
+    load_balancer: LoadBalancerConfig | None = Field(
+        default=None,
+        description="The ALB target group whose target health the Targets investigation reads.",
+    )
+    slo: ServiceObjectives | None = Field(
+        default=None,
+        description=(
+            "The objectives Metrics and Canary judge; unset: seed 000's P95 under 600 ms, errors under 0.5% and "
+            "availability over 99.5%."
+        ),
+    )
+    health_metrics: HealthMetricsConfig | None = Field(
+        default=None,
+        description="The service's CloudWatch metrics by role, for the Metrics and Canary investigations.",
+    )
+    canary: CanaryConfig | None = Field(
+        default=None,
+        description="How the canary's traffic is told from the stable version's, for the Canary investigation.",
+    )
+    determinism: DeterminismConfig | None = Field(
+        default=None,
+        description="Pinned inputs the Determinism investigation replays against one of the worker's models.",
+    )
+    data_quality: DataQualityConfig | None = Field(
+        default=None,
+        description=(
+            "Where the Data quality investigation reads feature freshness, null rates and the normalization context."
+        ),
+    )
+    error_budget: ErrorBudgetConfig | None = Field(
+        default=None,
+        description="The service's availability SLO counted in requests, for the burn alerts and the daily digest.",
+    )
+    providers: ProvidersConfig | None = Field(
+        default=None,
+        description="The service's AI providers, for Diagnose's providers check and the guarded failover and restore.",
+    )
 
     @model_validator(mode="after")
     def _canary_reads_health_metrics(self) -> ServiceConfig:
@@ -479,14 +646,23 @@ Services = Annotated[dict[Name, ServiceConfig], AfterValidator(_check_service_na
 
 
 class RouteMatch(ConfigModel):
-    alarm: Name | None = None
-    metric: Name | None = None
-    service: Name | None = None
-    pagerduty_service: Name | None = None
-    text_class: Name | None = None
+    alarm: Name | None = Field(
+        default=None,
+        description="A glob on the CloudWatch alarm's name (a PagerDuty incident's title).",
+    )
+    metric: Name | None = Field(default=None, description="A glob on the alarm's metric name.")
+    service: Name | None = Field(default=None, description="A glob on the incident's service.")
+    pagerduty_service: Name | None = Field(default=None, description="A glob on a PagerDuty incident's service.")
+    text_class: Name | None = Field(
+        default=None,
+        description="A glob on the runbook class the incident-text model reads in the alert.",
+    )
     # Matches alarms whose own threshold is at least this (the seeds: P95 latency over 1 s is
     # critical, over 600 ms a warning). A key this project adds to the format.
-    threshold_at_least: float | None = None
+    threshold_at_least: float | None = Field(
+        default=None,
+        description="Only alarms whose own threshold is at least this (P95 latency over 1 s: critical).",
+    )
 
     @model_validator(mode="after")
     def _names_something(self) -> RouteMatch:
@@ -498,14 +674,20 @@ class RouteMatch(ConfigModel):
 
 
 class RoutingRule(ConfigModel):
-    match: RouteMatch
-    runbook: RunbookName | None = None
-    severity: SeverityValue | None = None
+    match: RouteMatch = Field(description="What the alert must match: every key given.")
+    runbook: RunbookName | None = Field(default=None, description="The runbook class of a matching alert's incident.")
+    severity: SeverityValue | None = Field(default=None, description="The severity of a matching alert's incident.")
 
 
 class UrgencyDefault(ConfigModel):
-    high: SeverityValue = Severity.P1
-    low: SeverityValue = Severity.P3
+    high: SeverityValue = Field(
+        default=Severity.P1,
+        description="The severity of a high-urgency PagerDuty incident whose priority is not in priority_map.",
+    )
+    low: SeverityValue = Field(
+        default=Severity.P3,
+        description="The severity of a low-urgency PagerDuty incident whose priority is not in priority_map.",
+    )
 
 
 DEFAULT_PRIORITY_MAP: dict[str, Severity] = {
@@ -520,18 +702,31 @@ DEFAULT_PRIORITY_MAP: dict[str, Severity] = {
 class PagerDutyConfig(ConfigModel):
     # A given priority_map replaces the default whole: PagerDuty accounts name priorities freely.
     priority_map: dict[Name, SeverityValue] = Field(
-        default_factory=lambda: dict(DEFAULT_PRIORITY_MAP)
+        default_factory=lambda: dict(DEFAULT_PRIORITY_MAP),
+        description="PagerDuty priority names to severities; a given map replaces the default whole.",
     )
-    urgency_default: UrgencyDefault = Field(default_factory=UrgencyDefault)
+    urgency_default: UrgencyDefault = Field(
+        default_factory=UrgencyDefault,
+        description="Severities by PagerDuty urgency, for an incident whose priority is not mapped.",
+    )
 
 
 class EscalationLevel(ConfigModel):
-    after: Duration  # measured from declaration (or from reopening)
-    notify: LevelNotify = Field(default_factory=LevelNotify)  # schedules: a key this project adds
+    after: Duration = Field(description="When the level fires, counted from declaration (or from reopening).")
+    notify: LevelNotify = Field(
+        default_factory=LevelNotify,
+        description="Who the level pages: Slack users and user groups, and PagerDuty schedules' on-call.",
+    )
     # A key this project adds: page this level through PagerDuty's Events API v2 as well.
-    routing_key: Name | None = None
+    routing_key: Name | None = Field(
+        default=None,
+        description="A PagerDuty Events API v2 routing key: the level pages through PagerDuty as well.",
+    )
     # Also added: the level fires only while the incident has not reached this status.
-    until: Until = Until.ACKNOWLEDGED
+    until: Until = Field(
+        default=Until.ACKNOWLEDGED,
+        description="The level fires only while the incident has not reached this status.",
+    )
 
     @model_validator(mode="after")
     def _reaches_someone(self) -> EscalationLevel:
@@ -567,14 +762,30 @@ class EscalationConfig(ConfigModel):
     for P3, a notice whatever its runbook: only ``by_severity.P3``'s levels, and none without them.
     """
 
-    default: EscalationLevels = ()
-    by_severity: dict[SeverityKey, EscalationLevels] = Field(default_factory=dict)
-    by_runbook: dict[RunbookName, EscalationLevels] = Field(default_factory=dict)
-    pagerduty_routing_keys: dict[NonNegativeInt, Name] = Field(default_factory=dict)
+    default: EscalationLevels = Field(
+        default=(),
+        description="The levels of an incident whose runbook class and severity have none of their own.",
+    )
+    by_severity: dict[SeverityKey, EscalationLevels] = Field(
+        default_factory=dict,
+        description="A severity's own levels; a P3 pages nobody unless it has levels here.",
+    )
+    by_runbook: dict[RunbookName, EscalationLevels] = Field(
+        default_factory=dict,
+        description="A runbook class's own levels, which come before the severity's (except for a P3).",
+    )
+    pagerduty_routing_keys: dict[NonNegativeInt, Name] = Field(
+        default_factory=dict,
+        description=(
+            "Events API v2 routing keys by level index (0 is the first level), for levels without a routing_key of "
+            "their own."
+        ),
+    )
     # A key this project adds: a runbook class's own deadlines (seed 001's 15 minutes for a
     # regression). A given mapping replaces the default whole.
     runbook_deadlines: dict[RunbookName, RunbookDeadlines] = Field(
-        default_factory=lambda: dict(DEFAULT_RUNBOOK_DEADLINES)
+        default_factory=lambda: dict(DEFAULT_RUNBOOK_DEADLINES),
+        description="A runbook class's own deadlines; a given mapping replaces the default whole.",
     )
 
     @model_validator(mode="after")
@@ -613,12 +824,31 @@ UNAPPROVABLE_ACTIONS = frozenset({"assign_role"})
 
 
 class RbacConfig(ConfigModel):
-    roles: dict[Name, Audience] = Field(default_factory=dict)
+    roles: dict[Name, Audience] = Field(
+        default_factory=dict,
+        description=(
+            "Roles and who holds them. The approver role approves two-person actions; an incident's commander also "
+            "holds commander."
+        ),
+    )
     # Besides the actions, `assign_role` (a key this project adds) names who may give incident
     # roles; left out, it is [commander], which the incident's own commander also holds.
-    actions: dict[Name, tuple[Name, ...]] = Field(default_factory=dict)
-    approval_required: tuple[Name, ...] = ("stop",)
-    approval_ttl: PositiveDuration = _minutes(10)
+    actions: dict[Name, tuple[Name, ...]] = Field(
+        default_factory=dict,
+        description=(
+            "The roles each action needs (scale, rollback, flag, stop, failover, security, publish_notice, evidence, "
+            "assign_role); an action no role is listed for is refused, except assign_role and evidence, which default "
+            "to [commander]."
+        ),
+    )
+    approval_required: tuple[Name, ...] = Field(
+        default=("stop",),
+        description="Actions that also need a second person with the approver role.",
+    )
+    approval_ttl: PositiveDuration = Field(
+        default=_minutes(10),
+        description="How long a request waits for its approval before it expires and nothing happens.",
+    )
 
     @model_validator(mode="after")
     def _references_exist(self) -> RbacConfig:
@@ -662,25 +892,44 @@ def _false_turns_off(value: Any) -> Any:
 
 
 class ActionsConfig(ConfigModel):
-    dry_run: bool = False
+    dry_run: bool = Field(default=False, description="Run every step of an action except the change itself.")
     # Keys this project adds: how long to wait for a change to show (ECS deployments take
     # minutes) and how often to look while waiting.
-    verify_timeout: PositiveDuration = _minutes(10)
-    verify_every: PositiveDuration = timedelta(seconds=5)
+    verify_timeout: PositiveDuration = Field(
+        default=_minutes(10),
+        description="How long to wait for a change to show (ECS deployments take minutes).",
+    )
+    verify_every: PositiveDuration = Field(
+        default=timedelta(seconds=5),
+        description="How often to look while waiting for a change to show.",
+    )
     # The seeds' model gate ("--min-accuracy 0.90"): a model version put in service from Slack
     # (load or rollback) must score this on its golden set, or an approver overrides it. On by
     # default at the seeds' 0.90 (`false` turns it off; null, as everywhere, means the default):
     # the worker stores each version's score, so the gate reads it instead of waiting for a scoring.
-    model_accuracy_gate: Annotated[float | None, BeforeValidator(_false_turns_off)] = Field(default=0.90, ge=0, le=1)
+    model_accuracy_gate: Annotated[float | None, BeforeValidator(_false_turns_off)] = Field(
+        default=0.90, ge=0, le=1,
+        description=(
+            "The golden-set accuracy a model version put in service from Slack must score, or an approver "
+            "overrides the gate; false turns it off."
+        ),
+    )
 
 
 class AlertsConfig(ConfigModel):
     """How incoming alerts group into incidents (a key this project adds to the format)."""
 
-    # An alert for a service whose open incident saw an alert this recently attaches to it.
-    group_window: PositiveDuration = timedelta(minutes=30)
-    # Alerts that attach to an incident are summarised in its channel at most this often.
-    summary_every: PositiveDuration = timedelta(seconds=5)
+    group_window: PositiveDuration = Field(
+        default=timedelta(minutes=30),
+        description=(
+            "An alert for a service whose open incident heard from an alert this recently attaches to it instead of "
+            "opening another."
+        ),
+    )
+    summary_every: PositiveDuration = Field(
+        default=timedelta(seconds=5),
+        description="Alerts that attach to an incident are summarised in its channel at most this often.",
+    )
 
 
 class UnfilledPrompts(StrEnum):
@@ -696,16 +945,38 @@ class PostmortemsConfig(ConfigModel):
 
     # A folder of jinja2 templates (postmortem.md.j2, postmortem.html.j2) that replace the
     # bundled ones of the same name; templates it lacks fall back to the bundled ones.
-    template_dir: Name | None = None
+    template_dir: Name | None = Field(
+        default=None,
+        description=(
+            "A folder of jinja2 templates (postmortem.md.j2, postmortem.html.j2) that replace the bundled ones of the "
+            "same name."
+        ),
+    )
     # The seeds: a post-incident review within 48 hours of resolution.
-    review_within: PositiveDuration = timedelta(hours=48)
-    approvals_required: Annotated[int, Field(ge=1, le=10)] = 1
-    # Roles from `rbac.roles` whose members may approve; empty: anyone in the channel.
-    approvers: tuple[Name, ...] = ()
-    related_max: Annotated[int, Field(ge=0, le=10)] = 3
-    # Past incidents less alike than this (cosine of incident-text embeddings) are not listed.
-    related_min_score: Annotated[float, Field(ge=-1, le=1)] = 0.35
-    unfilled_prompts: UnfilledPrompts = UnfilledPrompts.WARN
+    review_within: PositiveDuration = Field(
+        default=timedelta(hours=48),
+        description="A reminder follows in the channel if the draft is not approved this long after resolution.",
+    )
+    approvals_required: Annotated[int, Field(ge=1, le=10)] = Field(
+        default=1,
+        description="Approvals of the current draft that approve the postmortem.",
+    )
+    approvers: tuple[Name, ...] = Field(
+        default=(),
+        description="Roles from rbac.roles whose members may approve; empty: anyone in the channel.",
+    )
+    related_max: Annotated[int, Field(ge=0, le=10)] = Field(
+        default=3,
+        description="Past incidents listed as related, nearest first.",
+    )
+    related_min_score: Annotated[float, Field(ge=-1, le=1)] = Field(
+        default=0.35,
+        description="How alike (cosine of incident-text embeddings) a past incident must be to be listed.",
+    )
+    unfilled_prompts: UnfilledPrompts = Field(
+        default=UnfilledPrompts.WARN,
+        description="Approving a draft with [prompts] left: warn (asks to confirm), block or allow.",
+    )
 
 
 class RunbooksConfig(ConfigModel):
@@ -713,30 +984,80 @@ class RunbooksConfig(ConfigModel):
 
     # The incident-text model chooses the runbook only this sure or surer; below it, the
     # checklist message shows the model's guess and asks a person to pick.
-    min_confidence: Annotated[float, Field(ge=0, le=1)] = 0.5
-    # Seconds to wait for the model worker's answer before asking a person instead.
-    predict_timeout: Annotated[float, Field(gt=0, le=60)] = 5.0
+    min_confidence: Annotated[float, Field(ge=0, le=1)] = Field(
+        default=0.5,
+        description="The incident-text model chooses the runbook only this sure or surer; below it, a person picks.",
+    )
+    predict_timeout: Annotated[float, Field(gt=0, le=60)] = Field(
+        default=5.0,
+        description="Seconds to wait for the model worker's answer before asking a person instead.",
+    )
 
 
 class IncidentBotConfig(ConfigModel):
     """The whole YAML file. Build it with `load_config` or `from_mapping`."""
 
-    channels: ChannelsConfig = Field(default_factory=ChannelsConfig)
-    oncall: OncallConfig = Field(default_factory=OncallConfig)  # backup, backup_after: keys this project adds
-    severities: Severities = Field(default_factory=lambda: dict(DEFAULT_SEVERITIES))
-    services: Services = Field(default_factory=dict)
-    routing: tuple[RoutingRule, ...] = ()
-    pagerduty: PagerDutyConfig = Field(default_factory=PagerDutyConfig)
-    escalation: EscalationConfig = Field(default_factory=EscalationConfig)
-    rbac: RbacConfig = Field(default_factory=RbacConfig)
-    actions: ActionsConfig = Field(default_factory=ActionsConfig)
-    alerts: AlertsConfig = Field(default_factory=AlertsConfig)
-    postmortems: PostmortemsConfig = Field(default_factory=PostmortemsConfig)
-    runbooks: RunbooksConfig = Field(default_factory=RunbooksConfig)
-    communication: CommunicationConfig = Field(default_factory=CommunicationConfig)
-    security: SecurityConfig = Field(default_factory=SecurityConfig)
-    error_budgets: BurnAlertsConfig = Field(default_factory=BurnAlertsConfig)  # burn alerts and the digest
-    time_scale: PositiveNumber = 1.0
+    channels: ChannelsConfig = Field(
+        default_factory=ChannelsConfig,
+        description="The channels where incidents and escalations are announced.",
+    )
+    oncall: OncallConfig = Field(
+        default_factory=OncallConfig,
+        description="The primary on-call, invited to every new incident channel, and the backup.",
+    )
+    severities: Severities = Field(
+        default_factory=lambda: dict(DEFAULT_SEVERITIES),
+        description="The severities P0 to P3: names, reminders and deadlines, laid over the defaults key by key.",
+    )
+    services: Services = Field(
+        default_factory=dict,
+        description=(
+            "The services incidents are about: where their alerts come from, and what actions and investigations may "
+            "touch."
+        ),
+    )
+    routing: tuple[RoutingRule, ...] = Field(
+        default=(),
+        description="Rules that set an alert's runbook class and severity; the first match wins.",
+    )
+    pagerduty: PagerDutyConfig = Field(
+        default_factory=PagerDutyConfig,
+        description="How a PagerDuty incident's priority or urgency becomes a severity.",
+    )
+    escalation: EscalationConfig = Field(
+        default_factory=EscalationConfig,
+        description="Who is paged, and when, while an incident is not handled.",
+    )
+    rbac: RbacConfig = Field(
+        default_factory=RbacConfig,
+        description="Who may do what: roles, the roles each action needs, and two-person approval.",
+    )
+    actions: ActionsConfig = Field(
+        default_factory=ActionsConfig,
+        description="How the guarded actions run: dry run, verification and the model accuracy gate.",
+    )
+    alerts: AlertsConfig = Field(default_factory=AlertsConfig, description="How incoming alerts group into incidents.")
+    postmortems: PostmortemsConfig = Field(
+        default_factory=PostmortemsConfig,
+        description="Postmortem drafts and their review.",
+    )
+    runbooks: RunbooksConfig = Field(default_factory=RunbooksConfig, description="How an incident's runbook is chosen.")
+    communication: CommunicationConfig = Field(
+        default_factory=CommunicationConfig,
+        description="Named audiences for status updates and the resolution notice.",
+    )
+    security: SecurityConfig = Field(
+        default_factory=SecurityConfig,
+        description="Confidential incidents and the two-person security actions.",
+    )
+    error_budgets: BurnAlertsConfig = Field(
+        default_factory=BurnAlertsConfig,
+        description="Burn alerts and the daily digest, for the services with an error_budget.",
+    )
+    time_scale: PositiveNumber = Field(
+        default=1.0,
+        description="Runs the clock faster, for demos and tests: 60 makes a configured minute pass in a second.",
+    )
 
     @model_validator(mode="after")
     def _approver_roles_exist(self) -> IncidentBotConfig:

@@ -81,20 +81,36 @@ class ProviderHealthMetric(ConfigModel):
     """A CloudWatch metric that says a provider's health: unhealthy when its latest value is
     ``below`` (an availability) or ``above`` (an error rate, a latency) the threshold."""
 
-    namespace: Name
-    name: Name
-    dimensions: dict[Name, str] = Field(default_factory=dict)
-    stat: Name = "Average"
-    threshold: Annotated[float, Strict(), Field(allow_inf_nan=False)]
-    unhealthy_when: Literal["below", "above"] = "below"
+    namespace: Name = Field(description="The metric's CloudWatch namespace.")
+    name: Name = Field(description="The metric's name.")
+    dimensions: dict[Name, str] = Field(
+        default_factory=dict,
+        description="The metric's CloudWatch dimensions, name to value.",
+    )
+    stat: Name = Field(default="Average", description="The CloudWatch statistic read.")
+    threshold: Annotated[float, Strict(), Field(allow_inf_nan=False)] = Field(
+        description="The value the latest datapoint is compared with.",
+    )
+    unhealthy_when: Literal["below", "above"] = Field(
+        default="below",
+        description=(
+            "Down when the value is below the threshold (an availability) or above it (an error rate, a latency)."
+        ),
+    )
 
 
 class ProviderConfig(ConfigModel):
     """One provider: its name and how its health is read (a health URL, a metric, or both)."""
 
-    name: ProviderName
-    health_url: HttpUrl | None = None  # GET; 2xx is up, a 5xx or no answer is down
-    health_metric: ProviderHealthMetric | None = None
+    name: ProviderName = Field(description="The provider's name: lowercase letters, digits, '_', '.' and '-' (openai).")
+    health_url: HttpUrl | None = Field(
+        default=None,
+        description="A URL to GET: a 2xx is up; a 5xx, a JSON status such as down, or no answer within 5s is down.",
+    )
+    health_metric: ProviderHealthMetric | None = Field(
+        default=None,
+        description="A CloudWatch metric that says whether the provider is down.",
+    )
 
     @model_validator(mode="after")
     def _has_a_health_check(self) -> ProviderConfig:
@@ -108,8 +124,13 @@ class SsmSwitch(ConfigModel):
     """The active provider's name in a Parameter Store parameter; with ``redeploy``, the service's
     ECS tasks are replaced afterwards so they read it (the service needs ``ecs:``)."""
 
-    parameter: Annotated[Name, AfterValidator(_parameter_path)]
-    redeploy: bool = False
+    parameter: Annotated[Name, AfterValidator(_parameter_path)] = Field(
+        description="The Parameter Store path whose value is the active provider's name.",
+    )
+    redeploy: bool = Field(
+        default=False,
+        description="Replace the service's ECS tasks after the switch so they read it (the service needs ecs).",
+    )
 
 
 def _check_body(body: dict[str, Any]) -> dict[str, Any]:
@@ -134,16 +155,29 @@ class HttpSwitch(ConfigModel):
     percentage of the traffic, or the provider that keeps the rest). ``state_url`` answers the
     routing now (JSON: ``state_field`` names the active provider, ``weights_field`` the shares)."""
 
-    url: HttpUrl
-    method: Literal["POST", "PUT", "PATCH"] = "POST"
+    url: HttpUrl = Field(description="The admin API that routes the traffic.")
+    method: Literal["POST", "PUT", "PATCH"] = Field(default="POST", description="The call's HTTP method.")
     body: Annotated[dict[str, Any], AfterValidator(_check_body)] = Field(
-        default_factory=lambda: {"provider": "{provider}"})
-    token_env: Annotated[str, Strict(), AfterValidator(_env_name)] | None = None
-    state_url: HttpUrl | None = None
-    state_field: Name = "provider"
-    weights_field: Name = "weights"
-    # The API takes a share of the traffic ({share}), so a restore can go step by step.
-    weights: bool = False
+        default_factory=lambda: {"provider": "{provider}"},
+        description=(
+            "The call's JSON body; a string that is exactly {provider}, {share} or {fallback} is replaced, and "
+            "{provider} must appear."
+        ),
+    )
+    token_env: Annotated[str, Strict(), AfterValidator(_env_name)] | None = Field(
+        default=None,
+        description="The environment variable that holds the admin API's bearer token, never the token itself.",
+    )
+    state_url: HttpUrl | None = Field(default=None, description="A URL that answers the routing now, as JSON.")
+    state_field: Name = Field(
+        default="provider",
+        description="The field of state_url's answer that names the active provider.",
+    )
+    weights_field: Name = Field(default="weights", description="The field of state_url's answer that holds the shares.")
+    weights: bool = Field(
+        default=False,
+        description="The API takes a share of the traffic ({share}), so a restore can go step by step.",
+    )
 
     @model_validator(mode="after")
     def _weights_need_a_share(self) -> HttpSwitch:
@@ -153,8 +187,11 @@ class HttpSwitch(ConfigModel):
 
 
 class SwitchConfig(ConfigModel):
-    ssm: SsmSwitch | None = None
-    http: HttpSwitch | None = None
+    ssm: SsmSwitch | None = Field(
+        default=None,
+        description="Switch by writing a Parameter Store parameter; give this or http.",
+    )
+    http: HttpSwitch | None = Field(default=None, description="Switch by calling an admin API; give this or ssm.")
 
     @model_validator(mode="after")
     def _one_mechanism(self) -> SwitchConfig:
@@ -175,16 +212,25 @@ class TrafficMetric(ConfigModel):
     """Requests per provider in CloudWatch (``dimension`` set to each provider's name); with
     ``errors``, the failed requests of the same shape, for the error rate of a restore step."""
 
-    namespace: Name
-    name: Name
-    dimension: Name = "Provider"
-    dimensions: dict[Name, str] = Field(default_factory=dict)
-    errors: Name | None = None
-    period: Annotated[int, Strict(), Field(ge=1, le=3600)] = 60
+    namespace: Name = Field(description="The metric's CloudWatch namespace.")
+    name: Name = Field(description="The metric that counts requests.")
+    dimension: Name = Field(default="Provider", description="The dimension whose value is each provider's name.")
+    dimensions: dict[Name, str] = Field(
+        default_factory=dict,
+        description="The metric's other dimensions, name to value.",
+    )
+    errors: Name | None = Field(
+        default=None,
+        description="A metric of the same shape that counts failed requests, for a restore step's error rate.",
+    )
+    period: Annotated[int, Strict(), Field(ge=1, le=3600)] = Field(default=60, description="Seconds per datapoint.")
 
 
 class TrafficVerify(ConfigModel):
-    metric: TrafficMetric | None = None
+    metric: TrafficMetric | None = Field(
+        default=None,
+        description="Requests per provider in CloudWatch, to see the traffic move.",
+    )
 
 
 def _check_shares(shares: tuple[int, ...]) -> tuple[int, ...]:
@@ -194,18 +240,36 @@ def _check_shares(shares: tuple[int, ...]) -> tuple[int, ...]:
 
 
 class ProvidersConfig(ConfigModel):
-    primary: ProviderConfig
-    backups: Annotated[tuple[ProviderConfig, ...], Field(min_length=1, max_length=MAX_BACKUPS)]
-    switch: SwitchConfig
-    verify: TrafficVerify = Field(default_factory=TrafficVerify)
+    primary: ProviderConfig = Field(description="The provider that normally takes the traffic.")
+    backups: Annotated[tuple[ProviderConfig, ...], Field(min_length=1, max_length=MAX_BACKUPS)] = Field(
+        description="The providers a failover may move the traffic to, in the order it tries them.",
+    )
+    switch: SwitchConfig = Field(description="How the traffic is moved: exactly one of ssm or http.")
+    verify: TrafficVerify = Field(
+        default_factory=TrafficVerify,
+        description="How the bot sees the traffic move (optional).",
+    )
     # A health URL slower than this is "slow" (seed 003: P95 latency over 1.5 s is a warning).
-    slow_after: PositiveDuration = timedelta(seconds=1.5)
-    restore_shares: Annotated[tuple[Annotated[int, Strict()], ...], AfterValidator(_check_shares)] = \
-        DEFAULT_RESTORE_SHARES
-    # How long each restore step watches the primary before the next (scaled by time_scale).
-    restore_hold: PositiveDuration = timedelta(minutes=1)
+    slow_after: PositiveDuration = Field(
+        default=timedelta(seconds=1.5),
+        description="A health URL slower than this is slow (seed 003: a P95 over 1.5 s is a warning).",
+    )
+    restore_shares: Annotated[tuple[Annotated[int, Strict()], ...], AfterValidator(_check_shares)] = Field(
+        default=DEFAULT_RESTORE_SHARES,
+        description=(
+            "The canary restore's steps: rising percentages of the traffic, ending at 100 (with a weighted http "
+            "switch)."
+        ),
+    )
+    restore_hold: PositiveDuration = Field(
+        default=timedelta(minutes=1),
+        description="How long each restore step watches the primary before the next (scaled by time_scale).",
+    )
     # A restore step whose primary errors exceed this share of its requests goes back (seed 003: 2%).
-    max_error_rate: Annotated[float, Strict(), Field(gt=0, le=1)] = 0.02
+    max_error_rate: Annotated[float, Strict(), Field(gt=0, le=1)] = Field(
+        default=0.02,
+        description="A restore step whose primary fails more than this share of its requests goes back.",
+    )
 
     @model_validator(mode="after")
     def _names_unique(self) -> ProvidersConfig:

@@ -52,32 +52,74 @@ def _secret_pattern(value: str) -> str:
 class EvidenceConfig(ConfigModel):
     """Where "Preserve evidence" writes: one object per source under ``<prefix>incident-<n>/<snapshot>/``."""
 
-    bucket: Annotated[str, Strict(), AfterValidator(_bucket)]
-    prefix: Annotated[str, Strict(), Field(max_length=200), AfterValidator(_prefix)] = "incident-evidence/"
-    # How many of the incident's newest audit rows and timeline events to copy.
-    max_rows: Annotated[int, Field(ge=1, le=10_000)] = 500
-    # How many log events to copy from the service's log group over the incident's window.
-    max_log_events: Annotated[int, Field(ge=1, le=10_000)] = 2_000
+    bucket: Annotated[str, Strict(), AfterValidator(_bucket)] = Field(
+        description="The S3 bucket that Preserve evidence copies to.",
+    )
+    prefix: Annotated[str, Strict(), Field(max_length=200), AfterValidator(_prefix)] = Field(
+        default="incident-evidence/",
+        description="The key prefix each incident's evidence goes under.",
+    )
+    max_rows: Annotated[int, Field(ge=1, le=10_000)] = Field(
+        default=500,
+        description="How many of the incident's newest audit rows and timeline events are copied.",
+    )
+    max_log_events: Annotated[int, Field(ge=1, le=10_000)] = Field(
+        default=2_000,
+        description="How many log events are copied from the service's log group over the incident's window.",
+    )
 
 
 class SecurityConfig(ConfigModel):
     """Confidential incidents and the two-person security actions (a section this project adds)."""
 
-    # Incidents following one of these runbooks are confidential: private channel, neutral
-    # announcement, only the responders below invited.
-    runbooks: tuple[RunbookName, ...] = ("security",)
-    responders: Audience = Field(default_factory=Audience)
+    runbooks: tuple[RunbookName, ...] = Field(
+        default=("security",),
+        description=(
+            "Incidents following one of these runbooks are confidential: a private channel, a neutral line in "
+            "#incidents and the managers' thread, and only the responders invited."
+        ),
+    )
+    responders: Audience = Field(
+        default_factory=Audience,
+        description=(
+            "Users and user groups invited to a confidential incident's channel, besides the declarer, the commander "
+            "and whoever escalation pages."
+        ),
+    )
     # The compliance officer(s): a level of its own at the end of a confidential incident's
     # escalation ladder (`IncidentBotConfig.escalation_levels`), paged ``compliance_after`` from
     # declaration and until the incident is resolved (seed 002: "notify ... compliance officer
     # immediately"). Left out when the ladder already names them.
-    compliance: Audience = Field(default_factory=Audience)
-    compliance_after: Duration = timedelta(0)
-    evidence: EvidenceConfig | None = None
+    compliance: Audience = Field(
+        default_factory=Audience,
+        description=(
+            "The compliance officer: a last level of a confidential incident's escalation ladder, paging until it is "
+            "resolved."
+        ),
+    )
+    compliance_after: Duration = Field(
+        default=timedelta(0),
+        description="When the compliance level pages, counted from declaration.",
+    )
+    evidence: EvidenceConfig | None = Field(
+        default=None,
+        description="Where Preserve evidence copies an incident's records and logs, and how much.",
+    )
     # Secrets Manager secrets the bot may rotate: name or ARN glob patterns (``prod/api/*``).
-    rotatable_secrets: tuple[Annotated[Name, AfterValidator(_secret_pattern)], ...] = ()
+    rotatable_secrets: tuple[Annotated[Name, AfterValidator(_secret_pattern)], ...] = Field(
+        default=(),
+        description=(
+            "Secrets Manager names or ARN globs (prod/api/*) that /incident rotate-secret may touch; a bare * is "
+            "refused."
+        ),
+    )
     # IAM users whose access keys the bot may deactivate. The bot's own key is refused regardless.
-    deactivatable_key_users: tuple[Annotated[str, Strict(), AfterValidator(_iam_user)], ...] = ()
+    deactivatable_key_users: tuple[Annotated[str, Strict(), AfterValidator(_iam_user)], ...] = Field(
+        default=(),
+        description=(
+            "IAM users whose access keys /incident deactivate-key may deactivate; the bot's own key is always refused."
+        ),
+    )
 
     @model_validator(mode="after")
     def _no_duplicates(self) -> SecurityConfig:

@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.lifecycle import OPEN_STATUSES
+from observability import correlation
 from storage.models import Incident, OutboxMessage
 
 
@@ -74,6 +75,7 @@ async def enqueue(
         attempts=0,
         created_at=now,
         next_attempt_at=not_before or now,
+        correlation_id=correlation.current(),
     )
     if coalesce_key is None:
         session.add(message)

@@ -10,8 +10,6 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import boto3
-
 from bot.core.ports.errors import ProviderError
 from bot.core.ports.security import AccessKey, OwnIdentity
 from bot.integrations.aws import DEFAULT_MAX_ATTEMPTS, AwsService
@@ -51,5 +49,7 @@ class Boto3AccessKeys:
 
 
 def _signing_key_id() -> str | None:
+    import boto3  # with the first AWS call, as in bot/integrations/aws.py
+
     credentials = boto3.session.Session().get_credentials()
     return credentials.access_key if credentials is not None else None

@@ -11,23 +11,11 @@ other refusal ``ProviderRejected`` with AWS's HTTP status and its own message.
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import threading
 from collections.abc import Callable
-from typing import Any, TypeVar
-
-import boto3
-from botocore.config import Config
-from botocore.exceptions import (
-    BotoCoreError,
-    ClientError,
-    HTTPClientError,
-    NoCredentialsError,
-    ParamValidationError,
-)
-from botocore.exceptions import ConnectionError as BotoConnectionError
-from botocore.loaders import create_loader
-from botocore.parsers import ResponseParserError
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from bot.core.ports.errors import ProviderError, ProviderRejected, ProviderUnavailable
 
@@ -52,10 +40,22 @@ NOT_FOUND_CODES = frozenset(
 
 T = TypeVar("T")
 
-# One reader of botocore's service models for every session: each session would otherwise parse
-# the same large JSON files again (tens of milliseconds of CPU under the GIL per client, which a
-# replica pays on every start and the event loop feels). The loader only caches what it read.
-_SHARED_MODEL_LOADER = create_loader()
+if TYPE_CHECKING:
+    from botocore.exceptions import ClientError
+    from botocore.loaders import Loader
+
+# boto3 and botocore are imported when the first client is made, not with this module: about
+# 10 MB of every replica's memory that a bot whose actions never touch AWS does not need.
+
+
+@functools.cache
+def _shared_model_loader() -> Loader:
+    """One reader of botocore's service models for every session: each session would otherwise
+    parse the same large JSON files again (tens of milliseconds of CPU under the GIL per client,
+    which a replica pays on every start and the event loop feels). It only caches what it read."""
+    from botocore.loaders import create_loader
+
+    return create_loader()
 
 
 def aws_region(region: str | None = None) -> str:
@@ -69,19 +69,30 @@ def aws_client(service: str, *, endpoint_url: str | None = None, region: str | N
     With ``endpoint_url`` None, boto3 reads ``AWS_ENDPOINT_URL`` itself (tests and the demo
     point it at a local moto server).
     """
+    import boto3
+    from botocore.config import Config
+
     # total_max_attempts counts the first try; botocore's "max_attempts" key counts only retries
     # (max_attempts=5 sends six requests).
     config = Config(retries={"mode": "standard", "total_max_attempts": max_attempts},
                     connect_timeout=CONNECT_TIMEOUT_S, read_timeout=READ_TIMEOUT_S)
     # A session of its own: boto3's default session is not safe to share between threads.
     session = boto3.session.Session()
-    session._session.register_component("data_loader", _SHARED_MODEL_LOADER)
+    session._session.register_component("data_loader", _shared_model_loader())
     return session.client(service, endpoint_url=endpoint_url, region_name=aws_region(region),
                           config=config)
 
 
 def map_aws_error(exc: Exception, *, provider: str, what: str) -> ProviderError:
     """The provider error that a botocore exception means; ``what`` reads "update my-service"."""
+    from botocore.exceptions import (
+        ClientError,
+        HTTPClientError,
+        NoCredentialsError,
+        ParamValidationError,
+    )
+    from botocore.exceptions import ConnectionError as BotoConnectionError
+
     label = provider.upper()
     if isinstance(exc, ClientError):
         return _map_client_error(exc, label=label, provider=provider, what=what)
@@ -152,9 +163,15 @@ class AwsService:
         """``work(client)`` in a thread, with botocore's errors mapped to provider errors."""
         try:
             return await asyncio.to_thread(lambda: work(self.client()))
-        except (BotoCoreError, ClientError) as exc:
-            raise map_aws_error(exc, provider=self.service, what=what) from exc
-        except (ResponseParserError, UnicodeDecodeError) as exc:
-            # An endpoint (a proxy, a broken emulator) answered with something that is not AWS's shape.
-            raise ProviderUnavailable(f"{self.service.upper()} could not {what}: its answer could not be read "
-                                      f"({type(exc).__name__})", provider=self.service) from exc
+        except Exception as exc:
+            # botocore is loaded by now: making the client imported it.
+            from botocore.exceptions import BotoCoreError, ClientError
+            from botocore.parsers import ResponseParserError
+
+            if isinstance(exc, (BotoCoreError, ClientError)):
+                raise map_aws_error(exc, provider=self.service, what=what) from exc
+            if isinstance(exc, (ResponseParserError, UnicodeDecodeError)):
+                # An endpoint (a proxy, a broken emulator) answered with something that is not AWS's shape.
+                raise ProviderUnavailable(f"{self.service.upper()} could not {what}: its answer could not be "
+                                          f"read ({type(exc).__name__})", provider=self.service) from exc
+            raise

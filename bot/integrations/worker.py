@@ -21,6 +21,7 @@ from bot.core.ports.worker import (
     WorkerRejected,
     WorkerUnavailable,
 )
+from observability import correlation
 
 _PREDICTION_FIELDS = frozenset({"label", "confidence", "scores", "model_version", "embedding"})
 
@@ -43,6 +44,10 @@ class HttpWorkerClient:
         await self.aclose()
 
     async def _request(self, method: str, path: str, **kwargs: Any) -> Any:
+        # The worker logs its side of the call under the same id as the bot's work that asked.
+        current = correlation.current()
+        if current is not None:
+            kwargs["headers"] = {**kwargs.get("headers", {}), correlation.REQUEST_ID_HEADER: current}
         try:
             response = await self._http.request(method, path, **kwargs)
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:

@@ -25,6 +25,7 @@ from bot.core.delivery import GiveUp, NotReady, RetryLater
 from bot.core.outbox import OutboxState
 from bot.core.outbox_delivery import claim_row, finish_row, pending_rows, retry_row_at
 from bot.metrics import Metrics
+from observability import correlation
 from storage.models import OutboxMessage
 
 log = logging.getLogger(__name__)
@@ -126,6 +127,11 @@ class OutboxDispatcher:
             return await claim_row(session, row_id=row_id, now=now, lease=timedelta(seconds=self._policy.lease))
 
     async def _deliver(self, row: OutboxMessage) -> bool:
+        # The row's writes (and their Slack calls) log under the id of the work that queued it.
+        with correlation.bound(row.correlation_id or f"outbox:{row.id}"):
+            return await self._deliver_bound(row)
+
+    async def _deliver_bound(self, row: OutboxMessage) -> bool:
         attempts = row.attempts + 1
         try:
             await self._perform(row.kind, dict(row.payload), attempts)

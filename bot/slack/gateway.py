@@ -89,6 +89,12 @@ def build_web_client(*, token: str, base_url: str, max_retries: int = 2) -> Asyn
     )
 
 
+def _log_call(method: str, started: float, outcome: str) -> None:
+    # One line per Slack call, under the correlation id of the work that made it: the method and
+    # its outcome only, never the arguments (they carry people's words and the token's reach).
+    log.info("slack %s: %s in %.0f ms", method, outcome, (time.monotonic() - started) * 1000)
+
+
 class SlackSdkGateway:
     def __init__(self, client: AsyncWebClient, *, post_interval: float = 1.0) -> None:
         self._client = client
@@ -99,12 +105,17 @@ class SlackSdkGateway:
         # The SDK's typed methods know which of Slack's methods take JSON and which take form
         # fields; api_call(json=...) would be refused by the read methods.
         sdk_method = getattr(self._client, method.replace(".", "_"))
+        started = time.monotonic()
         try:
             response = await sdk_method(**params)
         except SlackApiError as exc:
-            raise _map_api_error(method, exc) from exc
+            mapped = _map_api_error(method, exc)
+            _log_call(method, started, f"refused ({getattr(mapped, 'code', None) or mapped.__class__.__name__})")
+            raise mapped from exc
         except (SlackClientError, aiohttp.ClientError, TimeoutError, OSError) as exc:
+            _log_call(method, started, f"unreachable ({exc.__class__.__name__})")
             raise SlackUnavailable(f"{method}: {exc.__class__.__name__}: {exc}") from exc
+        _log_call(method, started, "ok")
         return dict(response.data) if isinstance(response.data, dict) else {}
 
     async def _call_tolerant(self, method: str, **params: Any) -> dict[str, Any]:

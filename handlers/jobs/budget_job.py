@@ -24,6 +24,7 @@ from bot.core.ports.budgets import EventCountSource
 from bot.core.timers import TimerKind
 from bot.core.unit_of_work import Core
 from handlers.jobs.fire_timers import MAX_ATTEMPTS, RETRY_AFTER, replica_name
+from observability import correlation
 from storage.models import Timer
 
 log = logging.getLogger(__name__)
@@ -86,6 +87,7 @@ class BudgetJob:
                 if timer is None:
                     continue
                 kind, attempts, payload = timer.kind, timer.attempts, dict(timer.payload or {})
+                correlation.bind(f"timer:{timer_id}")
                 try:
                     async with session.begin_nested():
                         if not await timers.claim(session, timer_id=timer_id, now=now, fired_by=self._fired_by):
@@ -100,4 +102,5 @@ class BudgetJob:
                     log.exception("budget timer %s (%s) failed to fire", timer_id, kind)
                     await timers.record_failure(session, timer_id=timer_id, error=f"{exc.__class__.__name__}: {exc}",
                                                 retry_at=now + RETRY_AFTER, give_up=attempts + 1 >= MAX_ATTEMPTS)
+        correlation.bind(None)
         return fired

@@ -19,6 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot.core import timers
 from bot.core.escalation import EscalationPolicy, fire
 from bot.core.unit_of_work import Core
+from observability import correlation
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +73,8 @@ class TimerJob:
             for timer in due:
                 # Read now: a rolled-back savepoint expires the row, and async sessions can't reload lazily.
                 timer_id, attempts, kind = timer.id, timer.attempts, timer.kind
+                # What the firing queues (pages, escalation posts) logs under the timer's id.
+                correlation.bind(f"timer:{timer_id}")
                 try:
                     async with session.begin_nested():
                         if not await timers.claim(session, timer_id=timer_id, now=now, fired_by=self._fired_by):
@@ -85,4 +88,5 @@ class TimerJob:
                     await timers.record_failure(session, timer_id=timer_id, error=f"{exc.__class__.__name__}: {exc}",
                                                 retry_at=now + RETRY_AFTER, give_up=attempts + 1 >= MAX_ATTEMPTS)
                     failed += 1
+        correlation.bind(None)
         return PassResult(fired=fired, failed=failed, due=len(due))

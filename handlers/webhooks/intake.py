@@ -22,6 +22,7 @@ from handlers.webhooks.errors import (
     ReplayedDelivery,
     WebhookError,
 )
+from observability import correlation
 
 security_log = logging.getLogger("incident_bot.security")
 log = logging.getLogger(__name__)
@@ -81,6 +82,10 @@ async def accept(intake: Intake, signal: AlertSignal, body: bytes) -> JSONRespon
     nothing of it is stored.
     """
     source = signal.source.value
+    # From here the delivery's own id names the work: its rows in the outbox keep it, so the
+    # Slack calls it leads to log the same id.
+    correlation.bind(correlation.scoped(source, signal.delivery_id))
+    log.info("%s delivery %s verified", source, correlation.accepted(signal.delivery_id) or "(id not loggable)")
     work = asyncio.ensure_future(_commit(intake, signal, body))
     # A commit that outlives its answer may still fail; its error is logged, not left unread.
     work.add_done_callback(_log_late_failure)

@@ -12,8 +12,11 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
-from PIL import Image, ImageDraw, ImageFont
+if TYPE_CHECKING:
+    from PIL import Image, ImageFont
+
 
 WIDTH, HEIGHT = 960, 440
 MARGIN_LEFT, MARGIN_RIGHT, MARGIN_TOP, MARGIN_BOTTOM = 84, 28, 60, 56
@@ -46,6 +49,8 @@ class ChartSpec:
 
 
 def _font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
+    from PIL import ImageFont
+
     try:
         return ImageFont.load_default(size=size)
     except (TypeError, OSError, ImportError):  # Pillow < 10.1, or no FreeType
@@ -105,6 +110,9 @@ def _threshold_label(spec: ChartSpec, threshold: float) -> str:
 
 def render_metric_chart(points: Sequence[tuple[datetime, float]], spec: ChartSpec) -> bytes:
     """The PNG bytes of the chart. With no points it says so, rather than draw an empty frame."""
+    # Pillow loads with the first chart, not with the bot: most replicas draw none for hours.
+    from PIL import Image, ImageDraw
+
     image = Image.new("RGB", (WIDTH, HEIGHT), BACKGROUND)
     draw = ImageDraw.Draw(image)
     draw.text((MARGIN_LEFT, 16), spec.title[:100], fill=TITLE_TEXT, font=_font(20))

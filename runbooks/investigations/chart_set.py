@@ -12,8 +12,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from PIL import Image
-
 from runbooks.diagnostics.metric_chart import BACKGROUND, GRID, HEIGHT, WIDTH, ChartSpec, render_metric_chart
 
 GAP = 2  # a gridline-coloured seam between panels
@@ -35,6 +33,8 @@ def tile(pngs: Sequence[bytes], *, columns: int = 2) -> bytes:
     """The panels in a grid of ``columns``, in order; one panel comes back as it is."""
     if len(pngs) == 1:
         return pngs[0]
+    from PIL import Image  # with the first chart, as in metric_chart
+
     columns = max(1, min(columns, len(pngs)))
     rows = -(-len(pngs) // columns)
     sheet = Image.new("RGB", (columns * WIDTH + (columns - 1) * GAP, rows * HEIGHT + (rows - 1) * GAP), GRID)

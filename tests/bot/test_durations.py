@@ -26,6 +26,8 @@ from bot.config.durations import format_duration, parse_duration
         ("  2 h ", timedelta(hours=2)),
         ("1d2h3m4s", timedelta(days=1, hours=2, minutes=3, seconds=4)),
         ("007m", timedelta(minutes=7)),
+        ("1500ms", timedelta(milliseconds=1500)),
+        ("1s 500ms", timedelta(milliseconds=1500)),
     ],
 )
 def test_parses_accepted_spellings(text: str, expected: timedelta) -> None:
@@ -50,6 +52,8 @@ def test_parses_accepted_spellings(text: str, expected: timedelta) -> None:
         ("99999999999999d", "too large"),
         ("1" * 400 + "s", "too large"),
         ("\u0663m", "unexpected"),  # a non-ASCII digit
+        ("500ms1s", "out of order"),
+        ("1.5s", "unexpected"),
     ],
 )
 def test_rejects_with_a_message_that_says_what_is_accepted(text: str, reason: str) -> None:

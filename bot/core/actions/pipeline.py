@@ -39,6 +39,7 @@ from bot.core.errors import CoreError
 from bot.core.lifecycle import Status
 from bot.core.ports.runbooks import RunbookSteps
 from bot.core.unit_of_work import Core
+from observability import correlation
 from storage.models import ResponseAction
 
 log = logging.getLogger(__name__)
@@ -315,6 +316,9 @@ class ActionPipeline:
         )
 
     async def _run(self, action_id: int) -> None:
+        # A run is work of its own (it outlives the click that started it): its reads, changes
+        # and posts log under the action's id.
+        correlation.bind(f"action:{action_id}")
         action = await self._load(action_id)
         plan = StoredPlan(kind=ActionKind(action.kind), service=action.service, before=action.before,
                           after=action.after, actor=action.decided_by or action.requested_by)
