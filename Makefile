@@ -67,9 +67,13 @@ clean:
 bench: bench-ingest bench-inference bench-diagnose bench-timers bench-postmortem bench-interactivity \
 	bench-alert-to-channel bench-footprint
 
-# A signed webhook storm from 32 clients against the bot and a bare FastAPI baseline.
+# A signed PagerDuty storm from 32 clients in generator processes of their own, against the bot
+# and a bare FastAPI receiver that verifies the HMAC and parses the JSON: on SQLite, then on
+# PostgreSQL when BENCH_DATABASE_URL names one (a fresh database is made there for the run).
 bench-ingest: install
-	$(BIN)/python -m tests.bench.ingest
+	BENCH_DATABASE_URL= $(BIN)/python -m tests.bench.ingest
+	@if [ -n "$(BENCH_DATABASE_URL)" ]; then $(BIN)/python -m tests.bench.ingest --database-url "$(BENCH_DATABASE_URL)"; \
+		else echo "bench-ingest: set BENCH_DATABASE_URL=postgresql://... to measure PostgreSQL too"; fi
 
 # The model worker at 1, 8 and 32 clients against a bare forward pass of the same model version.
 bench-inference: install models
@@ -95,7 +99,8 @@ bench-interactivity: install
 	$(BIN)/python -m tests.bench.interactivity
 
 # A signed PagerDuty / CloudWatch alert to its headline in the new incident channel, p50/p95,
-# against the webhook's own ack and a bare chat.postMessage round trip.
+# during a 100/s PagerDuty storm on other services (--storm-rate 0: the idle bot), against the
+# webhook's own ack and a bare chat.postMessage round trip.
 bench-alert-to-channel: install
 	$(BIN)/python -m tests.bench.alert_to_channel
 

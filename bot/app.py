@@ -69,6 +69,7 @@ from handlers.jobs.budget_job import JOB_ID as BUDGET_JOB_ID
 from handlers.jobs.budget_job import BudgetJob
 from handlers.jobs.diagnose import Diagnoser
 from handlers.jobs.fire_timers import TimerJob
+from handlers.jobs.inbox_processor import InboxProcessor
 from handlers.jobs.investigate import Investigator
 from handlers.jobs.scheduler import TimerScheduler
 from handlers.services import Services
@@ -77,6 +78,7 @@ from handlers.slack.replay_guard import ReplayGuard, SharedReplays
 from handlers.slack.request_gate import SlackRequestGate
 from handlers.slack.route import slack_events_router
 from handlers.webhooks import routes as webhooks
+from handlers.webhooks.inbox_writer import InboxState, InboxWriter
 from handlers.webhooks.intake import Intake
 from handlers.webhooks.routes import WebhookSettings
 from handlers.webhooks.sns_verify import HttpxCertFetcher, SnsVerifier
@@ -123,13 +125,6 @@ def runbook_library(settings: Settings) -> Library:
         raise SettingsError(
             f"RUNBOOKS_DIR has broken runbooks (check with `incident-bot runbooks lint`):\n{exc}"
         ) from exc
-
-
-def ingest_slots(settings: Settings) -> int:
-    """How many deliveries are stored at once: see Settings.ingest_concurrency."""
-    if settings.ingest_concurrency is not None:
-        return settings.ingest_concurrency
-    return 1 if is_sqlite(async_url(settings.database_url)) else 4
 
 
 def create_app(settings: Settings, options: AppOptions = AppOptions()) -> FastAPI:
@@ -187,6 +182,17 @@ def create_app(settings: Settings, options: AppOptions = AppOptions()) -> FastAP
                               lease=settings.outbox_lease),
     )
     core = Core(sessions=sessions, clock=options.clock, outbox_ready=dispatcher.wake)
+    # Webhook deliveries: appended (group commit) before the 2xx, applied after it.
+    inbox_state = InboxState(max_backlog=settings.inbox_max_backlog)
+    metrics.inbox_backlog.set_function(lambda: inbox_state.pending)
+    metrics.inbox_oldest_age.set_function(lambda: inbox_state.oldest_age)
+    inbox_processor = InboxProcessor(
+        core=core, config=config, metrics=metrics, state=inbox_state,
+        # A pass holds SQLite's one writer: short, so appends and people's commands wait little.
+        pass_seconds=0.025 if is_sqlite(async_url(settings.database_url)) else 0.1,
+        poll_interval=settings.outbox_poll_interval)
+    inbox_writer = InboxWriter(core=core, metrics=metrics, state=inbox_state, appended=inbox_processor.wake)
+    inbox_processor.give_way_to(inbox_writer.idle)
     escalation = EscalationPolicy(config)
     timer_scheduler = TimerScheduler(TimerJob(core=core, policy=escalation), interval=settings.timer_tick_interval)
     # Seed 004's burn check and daily digest: timers of no incident, fired by their own job.
@@ -246,6 +252,8 @@ def create_app(settings: Settings, options: AppOptions = AppOptions()) -> FastAP
 
             await upgrade_to_head_async(settings.database_url)
         delivery = asyncio.create_task(dispatcher.run(), name="slack-outbox")
+        inbox_writer.start()
+        inbox_processor.start()
         loops = BackgroundTasks()
         loops.spawn(keep_headlines_current(core=core, interval=settings.headline_refresh_interval),
                     name="headline-refresh")
@@ -261,18 +269,23 @@ def create_app(settings: Settings, options: AppOptions = AppOptions()) -> FastAP
             # The sweep stops before the pipeline closes, so it cannot mark a run this
             # shutdown is about to cut off.
             await loops.aclose()
+            # Appends still waiting are answered 503 (their senders retry); what was appended
+            # and not yet applied stays pending for the next start, on this or another replica.
+            await inbox_writer.aclose()
+            await inbox_processor.aclose()
             await timer_scheduler.stop()
             await budget_scheduler.stop()
             # A run cut off here is marked interrupted by the next sweep, on this or another replica.
             await actions.aclose()
             await diagnoser.aclose()
             await investigator.aclose()
+            # The outbox stops before the clients its writes use (the worker, the status page) close.
+            dispatcher.stop()
+            await delivery
             await http_probe.aclose()
             await provider_admin.aclose()
             await status_page.aclose()
             await worker.aclose()
-            dispatcher.stop()
-            await delivery
             if pagerduty is not None:
                 await pagerduty.aclose()
             await pagerduty_events.aclose()
@@ -282,8 +295,9 @@ def create_app(settings: Settings, options: AppOptions = AppOptions()) -> FastAP
     app.state.services = services
     app.state.dispatcher = dispatcher
     app.state.outbox_writers = writers
-    app.state.webhooks = _webhook_settings(settings, intake=Intake(
-        core=core, config=config, metrics=metrics, slots=asyncio.Semaphore(ingest_slots(settings))))
+    app.state.inbox = inbox_state
+    app.state.inbox_processor = inbox_processor
+    app.state.webhooks = _webhook_settings(settings, intake=Intake(core=core, metrics=metrics, writer=inbox_writer))
     for route, trust in app.state.webhooks.senders().items():
         if trust.startswith("refused"):
             security_log.warning("webhooks: %s deliveries are %s", route, trust)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 __all__ = ["CONTENT_TYPE_LATEST", "Metrics"]
@@ -36,6 +36,22 @@ class Metrics:
         self.webhooks = Counter(
             "incident_bot_webhook_deliveries_total", "Webhook deliveries, by source and outcome.",
             ["source", "outcome"], registry=r,
+        )
+        self.alerts_applied = Counter(
+            "incident_bot_inbox_applied_total",
+            "Webhook deliveries applied after their ack, by source and what they did (opened, attached, ...).",
+            ["source", "outcome"], registry=r,
+        )
+        self.inbox_backlog = Gauge(
+            "incident_bot_inbox_backlog", "Webhook deliveries acknowledged and not yet applied.", registry=r,
+        )
+        self.inbox_oldest_age = Gauge(
+            "incident_bot_inbox_oldest_age_seconds",
+            "How long the oldest delivery not yet applied has waited (0 with none waiting).", registry=r,
+        )
+        self.inbox_batch = Histogram(
+            "incident_bot_inbox_append_batch_size", "Deliveries committed together by one inbox append.",
+            registry=r, buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256),
         )
         self.errors = Counter(
             "incident_bot_unexpected_errors_total", "Unexpected errors shown to people with an error id.",

@@ -15,6 +15,7 @@ from typing import Any
 
 import boto3
 import httpx
+from sqlalchemy import select
 
 from demo.config import DEMO_PAGERDUTY_SERVICE, DEMO_PROVIDERS, demo_config
 from sandbox.ai_providers import ProviderOrchestrator
@@ -36,6 +37,8 @@ from sandbox.budget_seed import fast_burn, seed_budget
 from sandbox.cloudwatch_events import AlarmChange, alarm_event, deliver
 from sandbox.pagerduty_api import PagerDutySandbox
 from sandbox.web import Scenario
+from storage.db import create_engine_for, session_factory
+from storage.models import Incident, WebhookDelivery
 
 TEXT_MODEL = "incident-text"
 STORM_ALERTS = 120
@@ -65,31 +68,37 @@ class Targets:
     pagerduty: PagerDutySandbox
     providers: ProviderOrchestrator | None = None  # seed 003's stand-in orchestrator
     aws_url: str | None = None  # the local AWS stand-in, where the fast-burn scenario puts its counters
+    # The bot's database: the run's note says what the deliveries did, once the bot applied them.
+    database_url: str | None = None
 
 
 def _client() -> httpx.AsyncClient:
     return httpx.AsyncClient(timeout=30)
 
 
-def where_it_went(answers: list[httpx.Response]) -> str:
-    """What the bot did with the scenario's deliveries, from its answers, for the run's note.
+async def where_it_went(targets: Targets, answers: list[httpx.Response]) -> str:
+    """What the bot did with the scenario's deliveries, for the run's note, once it applied them
+    (it answers a delivery once it is stored, and applies it just after).
 
     Alerts for one service within the group window join the incident already open for it, so a
     scenario run soon after another for the same service adds to that incident; the note says
     so, or a person would look for a channel that was never meant to appear.
     """
-    outcomes: list[tuple[str, int | None]] = []
+    stored: list[int] = []
+    statuses: set[str] = set()
     for answer in answers:
         try:
             body = answer.json()
         except ValueError:
             body = {}
         body = body if isinstance(body, dict) else {}
-        number = body.get("incident")
-        outcomes.append((str(body.get("status") or "unknown"), number if isinstance(number, int) else None))
+        statuses.add(str(body.get("status") or f"HTTP {answer.status_code}"))
+        if isinstance(body.get("delivery"), int):
+            stored.append(body["delivery"])
+    outcomes = await applied(targets.database_url, stored) if targets.database_url and stored else []
     opened = [n for status, n in outcomes if status == "opened" and n is not None]
     joined = [n for status, n in outcomes if status in ("attached", "updated", "no_change") and n is not None]
-    alerts = "alert" if len(outcomes) == 1 else f"{len(outcomes)} alerts"
+    alerts = "alert" if len(answers) == 1 else f"{len(answers)} alerts"
     if opened:
         more = f" from {alerts}: the first opened it and {len(joined)} joined it" if joined else ""
         return f"Opened incident #{opened[0]}{more}. Its channel is in the list."
@@ -97,7 +106,27 @@ def where_it_went(answers: list[httpx.Response]) -> str:
         return (f"The {alerts} joined incident #{joined[0]}, already open for this service: alerts for one "
                 f"service within the group window become one incident. Resolve #{joined[0]} to see this "
                 "scenario open an incident of its own.")
-    return f"The bot answered: {', '.join(sorted({status for status, _ in outcomes}))}."
+    return f"The bot answered: {', '.join(sorted(statuses | {status for status, _ in outcomes}))}."
+
+
+async def applied(database_url: str, deliveries: list[int], timeout: float = 20.0) -> list[tuple[str, int | None]]:
+    """Each stored delivery's outcome and incident number, in order, once the bot applied them
+    all (or as they stand after ``timeout``)."""
+    engine = create_engine_for(database_url)
+    try:
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            async with session_factory(engine)() as session:
+                rows = (await session.execute(
+                    select(WebhookDelivery.outcome, Incident.number)
+                    .outerjoin(Incident, Incident.id == WebhookDelivery.incident_id)
+                    .where(WebhookDelivery.id.in_(deliveries)).order_by(WebhookDelivery.id))).all()
+            outcomes: list[tuple[str, int | None]] = [(str(outcome), number) for outcome, number in rows]
+            if all(outcome != "pending" for outcome, _ in outcomes) or asyncio.get_running_loop().time() > deadline:
+                return outcomes
+            await asyncio.sleep(0.05)
+    finally:
+        await engine.dispose()
 
 
 async def latency_after_deploy(targets: Targets) -> str:
@@ -105,7 +134,8 @@ async def latency_after_deploy(targets: Targets) -> str:
     change = AlarmChange(alarm_name="multimodal-api-p95-latency", metric=LATENCY_AFTER_DEPLOY, threshold=1.0,
                          description="P95 latency above 1 s for 5 minutes (SLO: P95 < 600 ms)")
     async with _client() as http:
-        return where_it_went([await deliver(http, targets.bot_url, targets.eventbridge_token, alarm_event(change))])
+        answer = await deliver(http, targets.bot_url, targets.eventbridge_token, alarm_event(change))
+    return await where_it_went(targets, [answer])
 
 
 async def weakest_version(http: httpx.AsyncClient, worker_url: str) -> tuple[str, bool]:
@@ -136,7 +166,7 @@ async def model_regression(targets: Targets) -> str:
                                          "was deployed (auto-apply is on)")
         answer = await deliver(http, targets.bot_url, targets.eventbridge_token, alarm_event(change))
     deployed = f"{TEXT_MODEL} {bad} was still serving" if serving else f"Deployed {TEXT_MODEL} {bad} on the worker"
-    return f"{deployed}. " + where_it_went([answer])
+    return f"{deployed}. " + await where_it_went(targets, [answer])
 
 
 async def pagerduty_outage(targets: Targets) -> str:
@@ -148,7 +178,7 @@ async def pagerduty_outage(targets: Targets) -> str:
     response = await targets.pagerduty.emit_async("incident.triggered", incident["id"])
     if response.status_code >= 300:
         raise ScenarioError(f"the bot answered the PagerDuty webhook with HTTP {response.status_code}")
-    return where_it_went([response])
+    return await where_it_went(targets, [response])
 
 
 async def stale_feature(targets: Targets) -> str:
@@ -164,7 +194,8 @@ async def stale_feature(targets: Targets) -> str:
                                      "(seed 002: validate data freshness)")
     async with _client() as http:
         answer = await deliver(http, targets.bot_url, targets.eventbridge_token, alarm_event(change))
-    return where_it_went([answer]) + " On its headline, Investigate → Data quality names the stale feature."
+    return (await where_it_went(targets, [answer])
+            + " On its headline, Investigate → Data quality names the stale feature.")
 
 
 async def alert_storm(targets: Targets) -> str:
@@ -181,7 +212,7 @@ async def alert_storm(targets: Targets) -> str:
             return await deliver(http, targets.bot_url, targets.eventbridge_token, alarm_event(change))
 
     async with _client() as http:
-        return where_it_went(list(await asyncio.gather(*(one(http, i) for i in range(STORM_ALERTS)))))
+        return await where_it_went(targets, list(await asyncio.gather(*(one(http, i) for i in range(STORM_ALERTS)))))
 
 
 async def provider_outage(targets: Targets) -> str:
@@ -198,7 +229,8 @@ async def provider_outage(targets: Targets) -> str:
                                      "(seed 003: provider availability below 95%)")
     async with _client() as http:
         answer = await deliver(http, targets.bot_url, targets.eventbridge_token, alarm_event(change))
-    return (where_it_went([answer]) + f" Diagnose finds {primary} down and offers Fail over…; {primary} recovers in "
+    return (await where_it_went(targets, [answer])
+            + f" Diagnose finds {primary} down and offers Fail over…; {primary} recovers in "
             f"{PROVIDER_RECOVERS_AFTER_S // 60:g} minutes, then `/incident failover restore` brings the traffic back "
             "10% → 50% → 100%.")
 
@@ -230,7 +262,7 @@ async def leaked_key(targets: Targets) -> str:
                                      "network (seeds 002, 003: unauthorized access, leaked credentials)")
     async with _client() as http:
         answer = await deliver(http, targets.bot_url, targets.eventbridge_token, alarm_event(change))
-    return (where_it_went([answer]) + " In its private channel: the checklist's Preserve evidence (or "
+    return (await where_it_went(targets, [answer]) + " In its private channel: the checklist's Preserve evidence (or "
             "`/incident evidence`) copies logs, ECS and SSM state and the audit rows to S3 with SHA-256 hashes; "
             f"`/incident deactivate-key {SECURITY_KEY_USER} {key_id}` and `/incident rotate-secret "
             f"{SECURITY_SECRET_NAME}` wait for an approver (Vera, paged in as the compliance officer).")

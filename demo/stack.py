@@ -144,7 +144,8 @@ class DemoStack:
         sandbox.attach_bot(BotLink(bot_url=bot.url, signing_secret=secret))
         sandbox.add_scenarios(demo_scenarios(Targets(bot_url=bot.url, eventbridge_token=token,
                                                      worker_url=worker_url, pagerduty=pagerduty,
-                                                     providers=providers, aws_url=aws_url)))
+                                                     providers=providers, aws_url=aws_url,
+                                                     database_url=settings.database_url)))
         sandbox.web.greet(welcome_text(config))
         return RunningDemo(url=sandbox.root_url or "", bot_url=bot.url, worker_url=worker_url, aws_url=aws_url)
 

@@ -18,7 +18,7 @@ from fastapi import FastAPI
 from sqlalchemy import create_engine, func, select
 
 from storage.db import sync_url
-from storage.models import OutboxMessage
+from storage.models import OutboxMessage, WebhookDelivery
 
 TEAM_ID = "T0LOCAL"
 
@@ -191,14 +191,21 @@ class OutboxProbe:
         self.engine = create_engine(sync_url(database_url))
 
     def pending(self) -> int:
+        """Slack writes still to make, counting the webhook deliveries still to apply (each may
+        queue some): zero means the bot has caught up with everything it acknowledged."""
         with self.engine.connect() as conn:
-            query = select(func.count()).select_from(OutboxMessage).where(OutboxMessage.state == "pending")
-            return int(conn.scalar(query) or 0)
+            writes = conn.scalar(select(func.count()).select_from(OutboxMessage)
+                                 .where(OutboxMessage.state == "pending"))
+            deliveries = conn.scalar(select(func.count()).select_from(WebhookDelivery)
+                                     .where(WebhookDelivery.outcome == "pending"))
+            return int(writes or 0) + int(deliveries or 0)
 
     def states(self) -> dict[str, int]:
         with self.engine.connect() as conn:
             rows = conn.execute(select(OutboxMessage.state, func.count()).group_by(OutboxMessage.state)).all()
-            return {state: count for state, count in rows}
+            deliveries = conn.scalar(select(func.count()).select_from(WebhookDelivery)
+                                     .where(WebhookDelivery.outcome == "pending"))
+            return {**{state: count for state, count in rows}, "deliveries to apply": int(deliveries or 0)}
 
     def wait_drained(self, timeout: float = 30.0) -> None:
         deadline = time.monotonic() + timeout

@@ -155,6 +155,8 @@ class WebhookDelivery(Base):
     __table_args__ = (
         UniqueConstraint("source", "delivery_id", name="uq_webhook_delivery"),
         UniqueConstraint("source", "webhook_id", name="uq_webhook_delivery_webhook_id"),
+        # The inbox's queue: pending rows in arrival order.
+        Index("ix_webhook_deliveries_outcome", "outcome", "id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -166,6 +168,17 @@ class WebhookDelivery(Base):
     incident_id: Mapped[int | None] = mapped_column(Integer, index=True)
     received_at: Mapped[datetime]
     body: Mapped[str] = mapped_column(Text)
+    # The parsed signal, kept from the append (before the 2xx) to the apply (after it); see
+    # bot/core/inbox.py. None on rows applied before the inbox existed.
+    signal: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class InboxLease(Base):
+    """One row, locked by the transaction that applies inbox deliveries: one process at a time."""
+
+    __tablename__ = "inbox_lease"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
 
 
 class Alert(Base):

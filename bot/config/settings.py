@@ -133,13 +133,15 @@ class Settings(BaseSettings):
         default=1.0, gt=0, validation_alias=AliasChoices("OUTBOX_RETRY_BASE", "outbox_retry_base"),
         description="Seconds before the first retry of a failed Slack write; each later retry waits longer.",
     )
-    # How many webhook deliveries are stored at once; the rest wait their turn (see Intake.slots).
-    # Unset: one on SQLite, whose single writer gains nothing from more, and four on PostgreSQL.
-    ingest_concurrency: int | None = Field(
-        default=None, ge=1, le=64, validation_alias=AliasChoices("INGEST_CONCURRENCY", "ingest_concurrency"),
+    # Back-pressure: past this many acknowledged deliveries not yet applied (across replicas),
+    # webhooks answer 503 with Retry-After, and the senders keep them, rather than a 2xx the bot
+    # could only keep late.
+    inbox_max_backlog: int = Field(
+        default=5000, ge=1, le=1_000_000,
+        validation_alias=AliasChoices("INBOX_MAX_BACKLOG", "inbox_max_backlog"),
         description=(
-            "How many webhook deliveries are stored at once, the rest waiting their turn, so commands and clicks "
-            "never queue behind an alert storm; unset: 1 on SQLite, 4 on PostgreSQL."
+            "How many acknowledged webhook deliveries may wait to be applied before new ones are answered 503 "
+            "with Retry-After (the senders retry them later)."
         ),
     )
     # How long a claimed outbox row stays with the process that claimed it. A process killed

@@ -1,8 +1,7 @@
-"""Alerts in: record each delivery once, then open, attach to, or update an incident.
+"""Alerts in: what a delivery does to the incidents: open one, attach to one, or update one.
 
-``ingest`` runs inside the caller's transaction, and the webhook answers 2xx only after that
-transaction commits, so an alert is either stored with everything it caused, or the sender
-retries. The delivery's unique keys make a retry, or a replay however re-labelled, count once.
+A delivery is first appended to the inbox (``bot.core.inbox``), answered 2xx once that append
+committed, and applied here afterwards, in arrival order, by the inbox's processor.
 """
 
 from __future__ import annotations
@@ -20,7 +19,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import IncidentBotConfig
 from bot.core import incidents
-from bot.core.errors import OutsideReplayWindow
 from bot.core.incidents import group_key
 from bot.core.lifecycle import OPEN_STATUSES, Status
 from bot.core.outbox import OutboxKind, enqueue, enqueue_headline_refresh
@@ -32,7 +30,6 @@ from storage.models import (
     Incident,
     IncidentGroup,
     TimelineEvent,
-    WebhookDelivery,
 )
 
 HEADLINE_PACE = timedelta(seconds=1)
@@ -51,6 +48,7 @@ class Outcome(StrEnum):
     NO_CHANGE = "no_change"  # already so: an echo of our own change, or nothing to apply to
     IGNORED = "ignored"
     DUPLICATE = "duplicate"
+    FAILED = "failed"  # applying it raised: kept, with the error in the log, never retried blindly
 
 
 @dataclass(frozen=True)
@@ -64,48 +62,10 @@ def _result(outcome: Outcome, incident: Incident | None) -> IngestResult:
     return IngestResult(outcome, incident.id if incident else None, incident.number if incident else None)
 
 
-async def ingest(
-    session: AsyncSession, *, signal: AlertSignal, body: str, config: IncidentBotConfig, now: datetime
-) -> IngestResult:
-    delivery = WebhookDelivery(
-        source=signal.source.value, delivery_id=signal.delivery_id[:200],
-        webhook_id=signal.webhook_id[:200] if signal.webhook_id else None, event_type=signal.event_type[:100],
-        outcome="pending", received_at=now, body=body.replace("\x00", ""),
-    )
-    try:
-        # Insert first, then judge: the unique keys, not a look beforehand, say whether it is
-        # known, so two copies racing each other still count once on either database.
-        async with session.begin_nested():
-            session.add(delivery)
-            await session.flush()
-            _check_replay_window(signal, now=now)
-    except IntegrityError:
-        return IngestResult(Outcome.DUPLICATE)
-    result = await _apply(session, signal=signal, config=config, now=now)
-    delivery.outcome = result.outcome.value
-    delivery.incident_id = result.incident_id
-    await session.flush()
-    return result
-
-
-def _check_replay_window(signal: AlertSignal, *, now: datetime) -> None:
-    """Refuse a new delivery dated outside its sender's retry window (and so rolls it back).
-
-    A known one never gets here: it is a duplicate, whatever its age. The window bounds how
-    long a captured delivery stays worth replaying, even once its keys are no longer kept.
-    """
-    if signal.replay_window is None:
-        return
-    if signal.occurred_at is None:
-        raise OutsideReplayWindow("the delivery has no date to hold to the sender's retry window")
-    if signal.occurred_at < now - signal.replay_window:
-        raise OutsideReplayWindow("the delivery is older than the sender's retry window")
-    if signal.occurred_at > now + CLOCK_SKEW:
-        raise OutsideReplayWindow("the delivery is dated in the future")
-
-
-async def _apply(session: AsyncSession, *, signal: AlertSignal, config: IncidentBotConfig,
-                 now: datetime) -> IngestResult:
+async def apply_signal(session: AsyncSession, *, signal: AlertSignal, config: IncidentBotConfig,
+                       now: datetime) -> IngestResult:
+    """What a delivery does to the incidents, run by the inbox's processor after the ack
+    (``bot.core.inbox``), inside its transaction."""
     match signal.kind:
         case SignalKind.TRIGGER:
             return await _trigger(session, signal=signal, config=config, now=now)

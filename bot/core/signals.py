@@ -7,9 +7,10 @@ once, for all of them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
 
 class Source(StrEnum):
@@ -78,3 +79,36 @@ class AlertSignal:
     actor: str | None = None  # who did it at the source (PD agent summary)
     note: str | None = None  # annotation content; who it was escalated/reassigned to
     topic_arn: str | None = None  # SNS topic it came through
+
+
+def signal_record(signal: AlertSignal) -> dict[str, Any]:
+    """The signal as JSON values, kept in the inbox row until it is processed after the ack."""
+    record: dict[str, Any] = {}
+    for item in fields(signal):
+        value = getattr(signal, item.name)
+        if isinstance(value, StrEnum):
+            value = value.value
+        elif isinstance(value, datetime):
+            value = value.isoformat()
+        elif isinstance(value, timedelta):
+            value = value.total_seconds()
+        elif isinstance(value, MetricRef):
+            value = {metric.name: getattr(value, metric.name) for metric in fields(value)}
+        record[item.name] = value
+    return record
+
+
+def signal_from_record(record: dict[str, Any]) -> AlertSignal:
+    """The signal `signal_record` kept. Raises ValueError (or KeyError, TypeError) on a record
+    it did not write."""
+    values = dict(record)
+    values["source"] = Source(values["source"])
+    values["kind"] = SignalKind(values["kind"])
+    if values.get("occurred_at") is not None:
+        values["occurred_at"] = datetime.fromisoformat(values["occurred_at"])
+    if values.get("replay_window") is not None:
+        values["replay_window"] = timedelta(seconds=float(values["replay_window"]))
+    if values.get("metric") is not None:
+        values["metric"] = MetricRef(**values["metric"])
+    known = {item.name for item in fields(AlertSignal)}
+    return AlertSignal(**{name: value for name, value in values.items() if name in known})

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
@@ -58,6 +59,8 @@ class OutboxDispatcher:
         self._policy = policy
         self._wakeup = asyncio.Event()
         self._stopping = False
+        self._lanes: dict[str, asyncio.Task[int]] = {}  # ordering key -> its lane, while under way
+        self._concurrency = asyncio.Semaphore(policy.concurrency)
 
     def wake(self) -> None:
         """Safe to call from any coroutine of the loop that runs the dispatcher."""
@@ -66,7 +69,7 @@ class OutboxDispatcher:
     async def run(self) -> None:
         while not self._stopping:
             try:
-                await self.drain_once()
+                self._start_due_lanes(await self._due_lanes())
             except (SQLAlchemyError, OSError) as exc:
                 # The database is away (an outage, a failover): one line per pass, not a traceback.
                 log.warning("outbox pass skipped, the database is unavailable (%s); trying again shortly",
@@ -76,23 +79,43 @@ class OutboxDispatcher:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wakeup.wait(), timeout=self._policy.poll_interval)
             self._wakeup.clear()
+        # Lanes already under way finish their current write; what is left waits for the next start.
+        await asyncio.gather(*self._lanes.values(), return_exceptions=True)
 
     def stop(self) -> None:
         self._stopping = True
         self._wakeup.set()
 
     async def drain_once(self) -> int:
-        """One pass over what is due; returns how many rows were delivered."""
-        lanes = await self._due_lanes()
-        if not lanes:
-            return 0
-        limiter = asyncio.Semaphore(self._policy.concurrency)
+        """One pass over what is due, waited for; returns how many rows were delivered."""
+        tasks = self._start_due_lanes(await self._due_lanes())
+        return sum(await asyncio.gather(*tasks))
 
-        async def run_lane(rows: list[OutboxMessage]) -> int:
-            async with limiter:
-                return await self._deliver_lane(rows)
+    def _start_due_lanes(self, lanes: list[list[OutboxMessage]]) -> list[asyncio.Task[int]]:
+        """Start each due lane that is not under way already. A lane runs on its own: one paced
+        channel (a storm incident's posts, a second apart) never holds back another's first
+        write (a new incident's channel), and a lane that ends wakes the loop for what came next."""
+        started = []
+        for rows in lanes:
+            key = rows[0].ordering_key
+            if key in self._lanes:
+                continue
+            task = asyncio.create_task(self._run_lane(rows), name=f"outbox-lane:{key}")
+            self._lanes[key] = task
+            task.add_done_callback(functools.partial(self._lane_done, key))
+            started.append(task)
+        return started
 
-        return sum(await asyncio.gather(*(run_lane(rows) for rows in lanes)))
+    def _lane_done(self, key: str, task: asyncio.Task[int]) -> None:
+        self._lanes.pop(key, None)
+        self._wakeup.set()
+        if not task.cancelled() and (error := task.exception()) is not None:
+            # The database went away mid-lane: its rows stay claimed until their lease runs out.
+            log.warning("outbox lane %s stopped: %s", key, error.__class__.__name__)
+
+    async def _run_lane(self, rows: list[OutboxMessage]) -> int:
+        async with self._concurrency:
+            return await self._deliver_lane(rows)
 
     async def _due_lanes(self) -> list[list[OutboxMessage]]:
         now = self._clock()

@@ -34,8 +34,13 @@ async def readyz(request: Request) -> JSONResponse:
         await asyncio.wait_for(ping(sessions), timeout=READY_TIMEOUT_SECONDS)
     except (SQLAlchemyError, OSError, TimeoutError) as exc:
         return JSONResponse({"status": "unavailable", "database": exc.__class__.__name__}, status_code=503)
-    # Ready either way: a route that believes nobody is a choice, but one an operator should see.
-    return JSONResponse({"status": "ready", "database": "ok", "senders": request.app.state.webhooks.senders()})
+    # Ready either way: a route that believes nobody is a choice, but one an operator should see;
+    # and a backlog is every replica's (one database), so it is shown, not made a reason to stop
+    # sending this one traffic (webhooks answer 503 themselves past the bound).
+    inbox = request.app.state.inbox
+    return JSONResponse({"status": "ready", "database": "ok", "senders": request.app.state.webhooks.senders(),
+                         "inbox": {"backlog": inbox.pending, "oldest_age_seconds": round(inbox.oldest_age, 3),
+                                   "max_backlog": inbox.max_backlog}})
 
 
 @router.get("/metrics")

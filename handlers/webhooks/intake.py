@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from fastapi import Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.config import IncidentBotConfig
 from bot.core.errors import OutsideReplayWindow
-from bot.core.ingest import IngestResult, Outcome, ingest
+from bot.core.inbox import Appended
 from bot.core.signals import AlertSignal
 from bot.core.unit_of_work import Core
 from bot.metrics import Metrics
@@ -22,6 +21,7 @@ from handlers.webhooks.errors import (
     ReplayedDelivery,
     WebhookError,
 )
+from handlers.webhooks.inbox_writer import InboxFull, InboxWriter
 from observability import correlation
 
 security_log = logging.getLogger("incident_bot.security")
@@ -29,19 +29,14 @@ log = logging.getLogger(__name__)
 
 # PagerDuty gives up on a delivery after 5 s and SNS after 15 s; answer well inside the shorter.
 ACCEPT_TIMEOUT_SECONDS = 4.0
-_QUIET_OUTCOMES = {Outcome.DUPLICATE, Outcome.IGNORED, Outcome.NO_CHANGE}
 
 
 @dataclass(frozen=True)
 class Intake:
     core: Core
-    config: IncidentBotConfig
     metrics: Metrics
-    # How many deliveries are stored at once. A storm's deliveries wait here for a slot rather
-    # than take every database connection (and, on SQLite, the one writer), so a person's click
-    # or command never queues behind hundreds of alerts. The wait counts toward the accept
-    # timeout, so an overwhelmed bot answers 503 and the sender retries later.
-    slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(4))
+    # Appends each verified delivery to the inbox, several to a transaction (group commit).
+    writer: InboxWriter
 
 
 async def read_body(request: Request, *, limit: int = MAX_BODY_BYTES) -> bytes:
@@ -69,14 +64,16 @@ def refuse(exc: WebhookError, *, source: str, request: Request, metrics: Metrics
     return JSONResponse({"error": exc.reason}, status_code=exc.http_status)
 
 
-def unavailable(source: str, metrics: Metrics, why: str) -> JSONResponse:
+def unavailable(source: str, metrics: Metrics, why: str, *, retry_after: int = 5) -> JSONResponse:
     metrics.webhooks.labels(source=source, outcome="unavailable").inc()
     # 503, never 2xx: the sender keeps the delivery and retries it.
-    return JSONResponse({"error": f"temporarily unavailable: {why}"}, status_code=503, headers={"Retry-After": "5"})
+    return JSONResponse({"error": f"temporarily unavailable: {why}"}, status_code=503,
+                        headers={"Retry-After": str(retry_after)})
 
 
 async def accept(intake: Intake, signal: AlertSignal, body: bytes) -> JSONResponse:
-    """Store the delivery and its effects in one transaction; 2xx only after it committed.
+    """Append the delivery to the inbox; 2xx only once that append committed. What it does to
+    the incidents happens after the answer (``handlers/jobs/inbox_processor.py``).
 
     Raises ``ReplayedDelivery`` for a new delivery dated outside its sender's retry window:
     nothing of it is stored.
@@ -85,35 +82,32 @@ async def accept(intake: Intake, signal: AlertSignal, body: bytes) -> JSONRespon
     # From here the delivery's own id names the work: its rows in the outbox keep it, so the
     # Slack calls it leads to log the same id.
     correlation.bind(correlation.scoped(source, signal.delivery_id))
-    log.info("%s delivery %s verified", source, correlation.accepted(signal.delivery_id) or "(id not loggable)")
-    work = asyncio.ensure_future(_commit(intake, signal, body))
-    # A commit that outlives its answer may still fail; its error is logged, not left unread.
+    log.debug("%s delivery %s verified", source, correlation.accepted(signal.delivery_id) or "(id not loggable)")
+    work = asyncio.ensure_future(intake.writer.append(signal, body.decode("utf-8", "replace")))
+    # An append that outlives its answer may still fail; its error is logged, not left unread.
     work.add_done_callback(_log_late_failure)
     try:
         # Shielded: if the answer has to go before the commit finishes, the commit still
         # finishes, and the sender's retry is then recognised as a duplicate.
-        result = await asyncio.wait_for(asyncio.shield(work), timeout=ACCEPT_TIMEOUT_SECONDS)
+        appended = await asyncio.wait_for(asyncio.shield(work), timeout=ACCEPT_TIMEOUT_SECONDS)
     except TimeoutError:
         return unavailable(source, intake.metrics, "the database is slow")
+    except InboxFull:
+        # Honest back-pressure: never a 2xx for a delivery the bot cannot apply in time.
+        return unavailable(source, intake.metrics, "too many alerts are waiting to be applied", retry_after=30)
     except OutsideReplayWindow as exc:
         raise ReplayedDelivery(str(exc)) from exc
     except (SQLAlchemyError, OSError) as exc:
         log.warning("could not store %s delivery %s: %s", source, signal.delivery_id, exc.__class__.__name__)
         return unavailable(source, intake.metrics, "the database is unreachable")
-    intake.metrics.webhooks.labels(source=source, outcome=result.outcome.value).inc()
-    if result.outcome not in _QUIET_OUTCOMES:
-        intake.core.outbox_ready()
-    return JSONResponse({"status": result.outcome.value, "incident": result.incident_number}, status_code=200)
+    if appended.duplicate:
+        intake.metrics.webhooks.labels(source=source, outcome="duplicate").inc()
+        return JSONResponse({"status": "duplicate"}, status_code=200)
+    intake.metrics.webhooks.labels(source=source, outcome="accepted").inc()
+    # The stored delivery's number: what it did can be looked up once it is applied.
+    return JSONResponse({"status": "accepted", "delivery": appended.delivery_id}, status_code=200)
 
 
-async def _commit(intake: Intake, signal: AlertSignal, body: bytes) -> IngestResult:
-    core = intake.core
-    async with intake.slots, core.sessions() as session, session.begin():
-        return await ingest(
-            session, signal=signal, body=body.decode("utf-8", "replace"), config=intake.config, now=core.clock()
-        )
-
-
-def _log_late_failure(task: asyncio.Future[IngestResult]) -> None:
+def _log_late_failure(task: asyncio.Future[Appended]) -> None:
     if not task.cancelled() and task.exception() is not None:
         log.debug("a webhook commit failed: %s", task.exception())

@@ -11,10 +11,14 @@ from tests.scenarios.harness import Database
 
 
 def assert_stored_exactly_once(db: Database, storm: list[Delivery]) -> None:
+    db.wait_inbox_applied(timeout=120)  # what was acknowledged is applied after the 2xx
     with db.engine.connect() as conn:
         stored = conn.execute(select(WebhookDelivery.source, WebhookDelivery.delivery_id)).all()
+        unapplied = conn.scalar(select(func.count()).select_from(WebhookDelivery)
+                                .where(WebhookDelivery.outcome.in_(("pending", "failed"))))
         occurrences = conn.scalar(select(func.coalesce(func.sum(Alert.occurrences), 0)))
         alerts = conn.scalar(select(func.count()).select_from(Alert))
+    assert unapplied == 0
     assert len(stored) == len(set(stored)) == len(storm)
     assert set(stored) == {(d.source, d.delivery_id) for d in storm}
     # Each delivery counted once against its alert: a delivery stored but not counted, or

@@ -1,5 +1,6 @@
 """kill -9 during an ingest storm: after a restart, every alert is stored once and every incident
-has its channel, because senders retry what was not answered 2xx, as PagerDuty and SNS do."""
+has its channel, because senders retry what was not answered 2xx, as PagerDuty and SNS do; and
+kill -9 between the ack and the apply: what was acknowledged is applied after the restart."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ import time
 from pathlib import Path
 
 import pytest
+from sqlalchemy import delete, func, insert, select
 
+from storage.models import InboxLease, WebhookDelivery
 from tests.faults.checks import (
     assert_one_channel_per_incident,
     assert_stored_exactly_once,
@@ -43,6 +46,37 @@ def test_a_bot_killed_mid_storm_stores_every_alert_once_and_opens_every_channel(
         assert acked_before_kill < len(storm), "the kill came after the storm, not during it"
         assert report.statuses()[0] > 0, "no delivery went unanswered, so the kill hit nothing in flight"
         assert report.unacked() == [], "a sender gave up"
+        db.wait_outbox_drained(timeout=120)
+
+        assert_stored_exactly_once(db, storm)
+        assert_one_channel_per_incident(db, slack, incidents=len(SERVICES))
+    finally:
+        bot.stop()
+        db.dispose()
+
+
+def test_a_bot_killed_between_the_ack_and_the_apply_applies_every_delivery_after_a_restart(
+        slack, database_url: str, sns_certs: Path, tmp_path: Path) -> None:
+    storm = build_storm(services=SERVICES, alerts_per_service=4, repeats=3)
+    bot = BotProcess(slack_url=slack.base_url, database_url=database_url, config_path=None,
+                     log_path=tmp_path / "bot.log", PAGERDUTY_WEBHOOK_SECRETS=PD_SECRET,
+                     SNS_CERTS_DIR=str(sns_certs), SNS_TOPIC_ARNS=DEFAULT_TOPIC_ARN, OUTBOX_LEASE="5").start()
+    db = Database(database_url)
+    try:
+        # Nothing applies while the lease row is away (as when another replica holds it): every
+        # delivery is acknowledged and still pending when the process dies.
+        with db.engine.begin() as conn:
+            conn.execute(delete(InboxLease))
+        report = RetryingSenders(bot.url, storm, clients=8, give_up_after=120).start().wait(timeout=180)
+        assert report.unacked() == []
+        with db.engine.connect() as conn:
+            pending = conn.scalar(select(func.count()).select_from(WebhookDelivery)
+                                  .where(WebhookDelivery.outcome == "pending"))
+        assert pending == len(storm), "the kill must fall between the ack and the apply"
+        bot.kill()
+        with db.engine.begin() as conn:
+            conn.execute(insert(InboxLease).values(id=1))
+        bot.start()
         db.wait_outbox_drained(timeout=120)
 
         assert_stored_exactly_once(db, storm)

@@ -120,7 +120,38 @@ class Database(OutboxProbe):
         with self.engine.connect() as conn:
             return int(conn.scalar(select(func.count()).select_from(WebhookDelivery)) or 0)
 
+    def wait_inbox_applied(self, timeout: float = 30.0) -> None:
+        """Wait until every acknowledged webhook delivery has been applied (the bot applies them
+        after the 2xx), so what a test reads next is what those deliveries did."""
+        deadline = time.monotonic() + timeout
+        while True:
+            with self.engine.connect() as conn:
+                waiting = conn.scalar(select(func.count()).select_from(WebhookDelivery)
+                                      .where(WebhookDelivery.outcome == "pending"))
+            if not waiting:
+                return
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{waiting} webhook deliveries still not applied after {timeout} s")
+            time.sleep(0.02)
+
+    def outcomes(self) -> list[str]:
+        """What each webhook delivery did (opened, attached, updated, ...), in arrival order,
+        once every one has been applied."""
+        self.wait_inbox_applied()
+        with self.engine.connect() as conn:
+            return list(conn.scalars(select(WebhookDelivery.outcome).order_by(WebhookDelivery.id)))
+
+    def last_outcome(self) -> tuple[str, int | None]:
+        """The newest delivery's outcome and its incident's number, once applied."""
+        self.wait_inbox_applied()
+        with self.engine.connect() as conn:
+            row = conn.execute(select(WebhookDelivery.outcome, Incident.number)
+                               .outerjoin(Incident, Incident.id == WebhookDelivery.incident_id)
+                               .order_by(WebhookDelivery.id.desc()).limit(1)).one()
+            return row.outcome, row.number
+
     def incidents(self) -> list[Any]:
+        self.wait_inbox_applied()
         with self.engine.connect() as conn:
             return list(conn.execute(select(Incident).order_by(Incident.number)).all())
 
@@ -143,6 +174,7 @@ class Database(OutboxProbe):
         return row
 
     def incident(self, number: int) -> Any:
+        self.wait_inbox_applied()
         with self.engine.connect() as conn:
             return conn.execute(select(Incident).where(Incident.number == number)).one()
 

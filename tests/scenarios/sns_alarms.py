@@ -34,12 +34,13 @@ def sns_bot(bot_factory: Callable[..., Any], slack: LocalSlackServer, aws_env: s
                        sns_topic_arns=DEFAULT_TOPIC_ARN)
 
 
-def deliver(bot: Any, http: httpx.Client, alarm: dict[str, Any]) -> None:
+def deliver(bot: Any, http: httpx.Client, db: Database, alarm: dict[str, Any]) -> None:
     """One alarm as a signed SNS notification; it must open a new incident."""
     message = signed_sns_message(message=alarm)
     response = http.post(f"{bot.url}/webhooks/cloudwatch", content=sns_body(message),
                          headers={"x-amz-sns-message-type": "Notification", "Content-Type": "text/plain"})
-    assert response.status_code == 200 and response.json()["status"] == "opened", response.text
+    assert response.status_code == 200 and response.json()["status"] == "accepted", response.text
+    assert db.last_outcome()[0] == "opened"
 
 
 def incident_of(db: Database, service: str) -> Any:

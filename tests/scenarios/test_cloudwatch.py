@@ -68,7 +68,8 @@ def test_signed_alarm_opens_an_incident_named_after_the_alarm(bot, http, slack, 
     message = signed_sns_message(version=version,
                                  message=cloudwatch_alarm_message(alarm_name="multimodal-prod-p95-latency"))
     answer = post_sns(http, bot, message)
-    assert answer.status_code == 200 and answer.json() == {"status": "opened", "incident": 1}
+    assert answer.status_code == 200 and answer.json()["status"] == "accepted"
+    assert db.last_outcome() == ("opened", 1)
     db.wait_outbox_drained()
     stored = db.incident(1)
     assert stored.source == "cloudwatch" and stored.service == "ticket-classifier"
@@ -80,11 +81,12 @@ def test_signed_alarm_opens_an_incident_named_after_the_alarm(bot, http, slack, 
 def test_alarms_of_one_service_group_and_clearing_all_offers_resolve(bot, http, slack, db) -> None:
     latency = cloudwatch_alarm_message(alarm_name="api-p95-latency")
     errors = cloudwatch_math_alarm_message(alarm_name="api-error-rate", dimensions={"ServiceName": "ticket-classifier"})
-    assert post_sns(http, bot, signed_sns_message(message=latency)).json()["status"] == "opened"
-    assert post_sns(http, bot, signed_sns_message(message=errors)).json() == {"status": "attached", "incident": 1}
+    assert post_sns(http, bot, signed_sns_message(message=latency)).json()["status"] == "accepted"
+    assert post_sns(http, bot, signed_sns_message(message=errors)).json()["status"] == "accepted"
     for alarm in ("api-p95-latency", "api-error-rate"):
         ok = cloudwatch_alarm_message(alarm_name=alarm, state="OK", old_state="ALARM", arn=alarm_arn(alarm))
-        assert post_sns(http, bot, signed_sns_message(message=ok)).json()["status"] == "updated"
+        assert post_sns(http, bot, signed_sns_message(message=ok)).json()["status"] == "accepted"
+    assert db.outcomes() == ["opened", "attached", "updated", "updated"]
     db.wait_outbox_drained()
     channel = incident_channel(slack, db)
     cleared = [m for m in slack.messages(channel.id) if "Every alert of this incident has cleared" in all_text(m)]
@@ -129,7 +131,8 @@ def test_eventbridge_alarm_with_the_token_opens_and_dedupes(bot, http, slack, db
     assert http.post(url, content=eventbridge_body(event), headers={"X-Incident-Bot-Token": "wrong"}).status_code == 401
     assert http.post(url, content=eventbridge_body(event)).status_code == 401
     opened = http.post(url, content=eventbridge_body(event), headers=headers)
-    assert opened.json() == {"status": "opened", "incident": 1}
+    assert opened.json()["status"] == "accepted"
+    assert db.last_outcome() == ("opened", 1)
     assert http.post(url, content=eventbridge_body(event), headers=headers).json()["status"] == "duplicate"
     db.wait_outbox_drained()
     assert db.incident(1).service == "scoring-engine"

@@ -52,8 +52,8 @@ def test_a_confidence_alarm_opens_model_regression_with_disable_auto_apply_at_p0
     # Seed 000's warning: "P95 latency > 600ms for 10 minutes", a Slack notification.
     warning = cloudwatch_alarm_message(alarm_name="ElevatedLatency", dimensions={"ServiceName": "scoring-engine"},
                                        threshold=0.6, description="P95 latency above 600 ms")
-    deliver(alarm_bot, http, confidence)
-    deliver(alarm_bot, http, warning)
+    deliver(alarm_bot, http, db, confidence)
+    deliver(alarm_bot, http, db, warning)
 
     checklist = pinned_checklist(slack, db, "multimodal-api")
     text = all_text(checklist)

@@ -52,7 +52,6 @@ def test_a_deliverys_id_follows_it_into_its_slack_calls(slack, tmp_path: Path) -
     lines = json_lines(log_path)
     mine = [line for line in lines if line["correlation_id"] == wanted]
     messages = [line["message"] for line in mine]
-    assert f"pagerduty delivery {event_id} verified" in messages
     assert any(m.startswith("POST /webhooks/pagerduty 200 in ") for m in messages)  # the request's own line
     slack_calls = [m for m in messages if m.startswith("slack ")]
     assert any(m.startswith("slack conversations.create: ok") for m in slack_calls), slack_calls

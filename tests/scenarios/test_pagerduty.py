@@ -63,7 +63,8 @@ def test_a_triggered_pagerduty_incident_opens_a_channel_with_its_title(world: Wo
     world.pd.add_incident("PINC001", title="Inference p95 above 1s on multimodal-api", service_id="PSVC001",
                           priority="P1")
     answer = world.pd.emit("incident.triggered", "PINC001")
-    assert answer.status_code == 200 and answer.json() == {"status": "opened", "incident": 1}
+    assert answer.status_code == 200 and answer.json()["status"] == "accepted"
+    assert world.db.last_outcome() == ("opened", 1)
     world.db.wait_outbox_drained()
     stored = world.db.incident(1)
     assert (stored.source, stored.pagerduty_incident_id) == ("pagerduty", "PINC001")

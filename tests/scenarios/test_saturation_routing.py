@@ -62,7 +62,7 @@ def test_saturation_alarms_get_the_saturation_checklist_and_latency_and_error_al
                  _query("requests", "RequestCount", "ai-orchestrator"),
                  _query("errors", "HTTPCode_Target_5XX_Count", "ai-orchestrator")])
     for alarm in (cpu, memory, latency, errors):
-        deliver(alarm_bot, http, alarm)
+        deliver(alarm_bot, http, db, alarm)
 
     cpu_checklist = all_text(pinned_checklist(slack, db, "multimodal-api"))
     assert f"Runbook: {SATURATION}" in cpu_checklist

@@ -1,0 +1,204 @@
+"""The webhook inbox on both databases: the append (duplicates by either key, the replay window),
+the apply after the ack (arrival order, one failing delivery among good ones, the lease), the
+backlog, and the group commit that puts many appends in one transaction."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select, update
+
+from bot.config import IncidentBotConfig
+from bot.core import inbox
+from bot.core.errors import OutsideReplayWindow
+from bot.core.signals import AlertSignal, MetricRef, SignalKind, Source, signal_from_record, signal_record
+from bot.core.unit_of_work import Core
+from bot.metrics import Metrics
+from handlers.jobs.inbox_processor import InboxProcessor
+from handlers.webhooks.inbox_writer import InboxFull, InboxState, InboxWriter
+from storage.db import create_engine_for, session_factory
+from storage.models import Alert, Incident, WebhookDelivery
+
+NOW = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
+CONFIG = IncidentBotConfig()
+
+
+def trigger(delivery_id: str, *, title: str = "", service: str = "scoring-engine",
+            webhook_id: str | None = None, occurred_at: datetime | None = NOW,
+            window: timedelta | None = None) -> AlertSignal:
+    return AlertSignal(source=Source.CLOUDWATCH, delivery_id=delivery_id, kind=SignalKind.TRIGGER,
+                       event_type="ALARM", occurred_at=occurred_at, webhook_id=webhook_id, replay_window=window,
+                       dedup_key=f"arn:aws:cloudwatch:us-east-1:1:alarm:{title or service}", title=title or service,
+                       service_hint=service, alarm_name=title,
+                       metric=MetricRef(namespace="AWS/ECS", name="CPUUtilization", dimensions={"ServiceName": service},
+                                        threshold=80.0))
+
+
+@pytest.fixture
+async def core(database_url: str):
+    engine = create_engine_for(database_url)
+    yield Core(sessions=session_factory(engine), clock=lambda: NOW)
+    await engine.dispose()
+
+
+async def append(core: Core, signal: AlertSignal, *, now: datetime = NOW) -> inbox.Appended:
+    async with core.sessions() as session, session.begin():
+        return await inbox.append(session, signal=signal, body="{}", now=now)
+
+
+async def apply_all(core: Core) -> list[inbox.Applied]:
+    async with core.sessions() as session, session.begin():
+        assert await inbox.take_lease(session)
+        return await inbox.apply_pending(session, config=CONFIG, limit=100)
+
+
+async def rows(core: Core) -> list[tuple[str, int | None]]:
+    async with core.sessions() as session:
+        return [(r.outcome, r.incident_id) for r in
+                (await session.execute(select(WebhookDelivery).order_by(WebhookDelivery.id))).scalars()]
+
+
+def test_a_signal_survives_its_record() -> None:
+    signal = trigger("m-1", webhook_id="wh-1", window=timedelta(hours=2))
+    assert signal_from_record(signal_record(signal)) == signal
+    with pytest.raises((KeyError, ValueError)):
+        signal_from_record({"source": "smoke-signals"})
+
+
+async def test_an_append_is_pending_until_applied_and_a_retry_is_a_duplicate(core: Core) -> None:
+    first = await append(core, trigger("m-1"))
+    again = await append(core, trigger("m-1"))
+    assert not first.duplicate and again.duplicate
+    assert await rows(core) == [("pending", None)]
+    async with core.sessions() as session:
+        assert (await inbox.backlog(session)) == inbox.Backlog(pending=1, oldest=NOW)
+        assert await session.scalar(select(Incident.id)) is None  # nothing applied before the processor runs
+
+    applied = await apply_all(core)
+
+    assert [a.result.outcome.value for a in applied] == ["opened"]
+    outcome, incident_id = (await rows(core))[0]
+    assert outcome == "opened" and incident_id is not None
+    async with core.sessions() as session:
+        assert (await inbox.backlog(session)).pending == 0
+
+
+async def test_either_key_makes_a_duplicate(core: Core) -> None:
+    assert not (await append(core, trigger("m-1", webhook_id="wh-1"))).duplicate
+    assert (await append(core, trigger("m-2", webhook_id="wh-1"))).duplicate  # re-labelled event, same webhook
+    assert (await append(core, trigger("m-1", webhook_id="wh-2"))).duplicate  # same event, fresh webhook id
+    assert len(await rows(core)) == 1
+
+
+async def test_a_new_delivery_outside_its_window_is_refused_but_a_known_one_is_a_duplicate(core: Core) -> None:
+    window = timedelta(hours=1)
+    with pytest.raises(OutsideReplayWindow, match="older than"):
+        await append(core, trigger("old", occurred_at=NOW - timedelta(hours=2), window=window))
+    with pytest.raises(OutsideReplayWindow, match="future"):
+        await append(core, trigger("ahead", occurred_at=NOW + timedelta(hours=1), window=window))
+    with pytest.raises(OutsideReplayWindow, match="no date"):
+        await append(core, trigger("undated", occurred_at=None, window=window))
+    assert await rows(core) == []
+    assert not (await append(core, trigger("kept", window=window))).duplicate
+    later = NOW + timedelta(hours=3)
+    assert (await append(core, trigger("kept", window=window), now=later)).duplicate
+
+
+async def test_deliveries_apply_in_arrival_order_as_of_their_arrival(core: Core) -> None:
+    await append(core, trigger("m-1", title="cpu"), now=NOW)
+    await append(core, trigger("m-2", title="memory"), now=NOW + timedelta(seconds=5))
+    await append(core, trigger("m-3", title="cpu"), now=NOW + timedelta(seconds=9))
+    applied = await apply_all(core)
+    assert [a.result.outcome.value for a in applied] == ["opened", "attached", "attached"]
+    assert len({a.result.incident_id for a in applied}) == 1  # one service: one incident
+    async with core.sessions() as session:
+        first_seen = await session.scalar(select(Alert.first_seen_at).where(Alert.title == "memory"))
+    assert first_seen == NOW + timedelta(seconds=5)  # its arrival, not the moment it was applied
+
+
+async def test_one_delivery_that_cannot_be_read_is_marked_failed_and_the_rest_apply(core: Core) -> None:
+    await append(core, trigger("m-1", service="scoring-engine"))
+    await append(core, trigger("m-2", service="ticket-classifier"))
+    await append(core, trigger("m-3", service="ai-orchestrator"))
+    async with core.sessions() as session, session.begin():
+        await session.execute(update(WebhookDelivery).where(WebhookDelivery.delivery_id == "m-2")
+                              .values(signal={"source": "cloudwatch", "kind": "no-such-kind"}))
+    applied = await apply_all(core)
+    assert [a.result.outcome.value for a in applied] == ["opened", "failed", "opened"]
+    assert [outcome for outcome, _ in await rows(core)] == ["opened", "failed", "opened"]
+
+
+async def test_an_apply_stops_at_its_limit_and_the_rest_stay_pending(core: Core) -> None:
+    for number in range(5):
+        await append(core, trigger(f"m-{number}"))
+    async with core.sessions() as session, session.begin():
+        assert await inbox.take_lease(session)
+        assert len(await inbox.apply_pending(session, config=CONFIG, limit=2)) == 2
+    assert [outcome for outcome, _ in await rows(core)] == ["opened", "attached", "pending", "pending", "pending"]
+
+
+@pytest.mark.postgres
+async def test_one_replica_applies_at_a_time(postgres_url: str) -> None:
+    engine = create_engine_for(postgres_url)
+    sessions = session_factory(engine)
+    try:
+        async with sessions() as holder, holder.begin():
+            assert await inbox.take_lease(holder)
+            async with sessions() as other, other.begin():
+                assert not await inbox.take_lease(other)  # skipped, not waited for
+        async with sessions() as later, later.begin():
+            assert await inbox.take_lease(later)  # released with the first transaction
+    finally:
+        await engine.dispose()
+
+
+async def test_the_writer_commits_a_burst_in_few_transactions_and_answers_each(core: Core) -> None:
+    metrics = Metrics()
+    processor = InboxProcessor(core=core, config=CONFIG, metrics=metrics, state=InboxState(max_backlog=1000))
+    writer = InboxWriter(core=core, metrics=metrics, state=InboxState(max_backlog=1000), appended=processor.wake)
+    writer.start()
+    try:
+        signals = [trigger(f"m-{n % 40}", service=f"svc-{n % 4}") for n in range(60)]  # 20 repeats
+        answers = await asyncio.gather(*(writer.append(signal, "{}") for signal in signals))
+    finally:
+        await writer.aclose()
+    assert sum(not a.duplicate for a in answers) == 40
+    assert sum(a.duplicate for a in answers) == 20
+    batches = metrics.inbox_batch.collect()[0].samples
+    commits = next(s.value for s in batches if s.name.endswith("_count"))
+    assert commits < 60 / 4, f"{commits} commits for 60 appends: the group commit did not group"
+    assert await processor.drain() == 40
+    assert len({incident for _, incident in await rows(core)}) == 4  # four services, four incidents
+
+
+async def test_the_writer_refuses_past_the_backlog_bound(core: Core) -> None:
+    state = InboxState(max_backlog=2)
+    writer = InboxWriter(core=core, metrics=Metrics(), state=state, appended=lambda: None)
+    writer.start()
+    try:
+        await writer.append(trigger("m-1"), "{}")
+        await writer.append(trigger("m-2"), "{}")
+        with pytest.raises(InboxFull):
+            await writer.append(trigger("m-3"), "{}")
+        processor = InboxProcessor(core=core, config=CONFIG, metrics=Metrics(), state=state)
+        await processor.drain()  # measuring the backlog after the apply frees room again
+        assert not (await writer.append(trigger("m-3"), "{}")).duplicate
+    finally:
+        await writer.aclose()
+    assert len(await rows(core)) == 3
+
+
+async def test_a_database_that_is_away_fails_every_waiting_append(tmp_path) -> None:
+    engine = create_engine_for(f"sqlite:///{tmp_path}/never-migrated.db")  # no tables: every insert fails
+    core = Core(sessions=session_factory(engine), clock=lambda: NOW)
+    writer = InboxWriter(core=core, metrics=Metrics(), state=InboxState(max_backlog=10), appended=lambda: None)
+    writer.start()
+    try:
+        answers = await asyncio.gather(*(writer.append(trigger(f"m-{n}"), "{}") for n in range(3)),
+                                       return_exceptions=True)
+    finally:
+        await writer.aclose()
+        await engine.dispose()
+    assert all(isinstance(answer, Exception) for answer in answers)
