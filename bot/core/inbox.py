@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import IncidentBotConfig
@@ -203,8 +203,13 @@ async def _apply_one(session: AsyncSession, *, row_id: int, record: dict[str, ob
         # alerts into groups their arrival times would have joined.
         async with session.begin_nested():
             return await apply_signal(session, signal=signal, config=config, now=now)
+    except (IntegrityError, DataError):
+        # This delivery's data, not the database: retrying it would fail the same way forever
+        # and hold back every alert behind it. Its savepoint is rolled back; the batch goes on.
+        log.exception("inbox row %s (%s) was refused by the database; marked failed", row_id, signal.event_type)
+        return IngestResult(Outcome.FAILED)
     except SQLAlchemyError:
-        raise  # the database, not this delivery: the batch is retried as a whole
+        raise  # the database itself (gone, locked): the batch is retried as a whole
     except Exception:  # a bug in one delivery must not hold back every other alert
         log.exception("inbox row %s (%s) failed to apply; marked failed", row_id, signal.event_type)
         return IngestResult(Outcome.FAILED)

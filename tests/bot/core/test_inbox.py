@@ -202,3 +202,18 @@ async def test_a_database_that_is_away_fails_every_waiting_append(tmp_path) -> N
         await writer.aclose()
         await engine.dispose()
     assert all(isinstance(answer, Exception) for answer in answers)
+
+
+@pytest.mark.postgres
+async def test_a_delivery_the_database_refuses_is_marked_failed_and_holds_nothing_back(postgres_url: str) -> None:
+    engine = create_engine_for(postgres_url)
+    core = Core(sessions=session_factory(engine), clock=lambda: NOW)
+    try:
+        # Past the parsers (which strip NUL), a NUL in a title is refused by PostgreSQL's text type.
+        await append(core, trigger("m-1", service="scoring-engine", title="nul\x00title"))
+        await append(core, trigger("m-2", service="ticket-classifier"))
+        applied = await apply_all(core)
+        assert [a.result.outcome.value for a in applied] == ["failed", "opened"]
+        assert await apply_all(core) == []  # nothing left to retry
+    finally:
+        await engine.dispose()
