@@ -164,7 +164,7 @@ async def take_lease(session: AsyncSession) -> bool:
     return held is not None
 
 
-async def apply_pending(session: AsyncSession, *, config: IncidentBotConfig, limit: int,
+async def apply_pending(session: AsyncSession, *, config: IncidentBotConfig, now: datetime, limit: int,
                         seconds: float | None = None) -> list[Applied]:
     """Apply up to ``limit`` pending deliveries in arrival order, in the caller's transaction,
     which must hold the lease (``take_lease``), stopping early once ``seconds`` have passed.
@@ -172,17 +172,16 @@ async def apply_pending(session: AsyncSession, *, config: IncidentBotConfig, lim
     logged) without undoing the others."""
     deadline = None if seconds is None else time.monotonic() + seconds
     rows = (await session.execute(
-        select(WebhookDelivery.id, WebhookDelivery.source, WebhookDelivery.delivery_id, WebhookDelivery.received_at,
-               WebhookDelivery.signal)
+        select(WebhookDelivery.id, WebhookDelivery.source, WebhookDelivery.delivery_id, WebhookDelivery.signal)
         .where(WebhookDelivery.outcome == PENDING).order_by(WebhookDelivery.id).limit(limit)
     )).all()
     applied: list[Applied] = []
-    for row_id, source, delivery_id, received_at, record in rows:
+    for row_id, source, delivery_id, record in rows:
         if deadline is not None and applied and time.monotonic() > deadline:
             break
         # The work is the delivery's: what it queues (Slack posts, pages) logs under its id.
         with correlation.bound(correlation.scoped(source, delivery_id)):
-            result = await _apply_one(session, row_id=row_id, record=record, config=config, now=received_at)
+            result = await _apply_one(session, row_id=row_id, record=record, config=config, now=now)
         await session.execute(
             update(WebhookDelivery).where(WebhookDelivery.id == row_id)
             .values(outcome=result.outcome.value, incident_id=result.incident_id)
@@ -199,8 +198,10 @@ async def _apply_one(session: AsyncSession, *, row_id: int, record: dict[str, ob
         log.error("inbox row %s holds no signal this version can read; marked failed", row_id)
         return IngestResult(Outcome.FAILED)
     try:
-        # Applied as of its arrival, not of this moment: a backlog must not split a storm's
-        # alerts into groups their arrival times would have joined.
+        # Applied as of now, as every other change is: the timeline stays in the order things
+        # happened here, and what the apply schedules (a headline refresh a second on, an alert
+        # summary) is paced from now, not from an arrival a backlog ago, when it would all be due
+        # at once. The arrival is kept on the delivery (received_at).
         async with session.begin_nested():
             return await apply_signal(session, signal=signal, config=config, now=now)
     except (IntegrityError, DataError):

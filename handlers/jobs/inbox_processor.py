@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 class InboxProcessor:
     def __init__(self, *, core: Core, config: IncidentBotConfig, metrics: Metrics, state: InboxState,
                  batch: int = 200, pass_seconds: float = 0.05, poll_interval: float = 1.0,
-                 gather_seconds: float = 0.02, max_defer_seconds: float = 0.25) -> None:
+                 gather_seconds: float = 0.02, max_defer_seconds: float = 0.1) -> None:
         self._core = core
         self._config = config
         self._metrics = metrics
@@ -79,8 +79,8 @@ class InboxProcessor:
 
     async def pass_once(self) -> list[Applied]:
         async with self._core.sessions() as session, session.begin():
-            applied = await inbox.apply_pending(session, config=self._config, limit=self._batch,
-                                                seconds=self._pass_seconds) \
+            applied = await inbox.apply_pending(session, config=self._config, now=self._core.clock(),
+                                                limit=self._batch, seconds=self._pass_seconds) \
                 if await inbox.take_lease(session) else []
             backlog = await inbox.backlog(session)
         self._state.measured(backlog, age=backlog.oldest_age(self._core.clock()))

@@ -51,7 +51,7 @@ async def append(core: Core, signal: AlertSignal, *, now: datetime = NOW) -> inb
 async def apply_all(core: Core) -> list[inbox.Applied]:
     async with core.sessions() as session, session.begin():
         assert await inbox.take_lease(session)
-        return await inbox.apply_pending(session, config=CONFIG, limit=100)
+        return await inbox.apply_pending(session, config=CONFIG, now=NOW + timedelta(seconds=30), limit=100)
 
 
 async def rows(core: Core) -> list[tuple[str, int | None]]:
@@ -106,7 +106,7 @@ async def test_a_new_delivery_outside_its_window_is_refused_but_a_known_one_is_a
     assert (await append(core, trigger("kept", window=window), now=later)).duplicate
 
 
-async def test_deliveries_apply_in_arrival_order_as_of_their_arrival(core: Core) -> None:
+async def test_deliveries_apply_in_arrival_order_as_of_the_apply(core: Core) -> None:
     await append(core, trigger("m-1", title="cpu"), now=NOW)
     await append(core, trigger("m-2", title="memory"), now=NOW + timedelta(seconds=5))
     await append(core, trigger("m-3", title="cpu"), now=NOW + timedelta(seconds=9))
@@ -115,7 +115,10 @@ async def test_deliveries_apply_in_arrival_order_as_of_their_arrival(core: Core)
     assert len({a.result.incident_id for a in applied}) == 1  # one service: one incident
     async with core.sessions() as session:
         first_seen = await session.scalar(select(Alert.first_seen_at).where(Alert.title == "memory"))
-    assert first_seen == NOW + timedelta(seconds=5)  # its arrival, not the moment it was applied
+        arrived = await session.scalar(select(WebhookDelivery.received_at).where(WebhookDelivery.delivery_id == "m-2"))
+    # Recorded as of the apply, like every other change; the delivery keeps when it arrived.
+    assert first_seen == NOW + timedelta(seconds=30)
+    assert arrived == NOW + timedelta(seconds=5)
 
 
 async def test_one_delivery_that_cannot_be_read_is_marked_failed_and_the_rest_apply(core: Core) -> None:
@@ -135,7 +138,7 @@ async def test_an_apply_stops_at_its_limit_and_the_rest_stay_pending(core: Core)
         await append(core, trigger(f"m-{number}"))
     async with core.sessions() as session, session.begin():
         assert await inbox.take_lease(session)
-        assert len(await inbox.apply_pending(session, config=CONFIG, limit=2)) == 2
+        assert len(await inbox.apply_pending(session, config=CONFIG, now=NOW, limit=2)) == 2
     assert [outcome for outcome, _ in await rows(core)] == ["opened", "attached", "pending", "pending", "pending"]
 
 
