@@ -1,13 +1,14 @@
 """Group commit for webhook deliveries: the appends that arrive together share one transaction.
 
 A delivery's request hands its signal to the writer and waits. One task takes everything
-waiting, appends it all to the inbox (``bot.core.inbox.append``) in one transaction, commits,
+waiting, appends it all to the inbox (``bot.core.inbox.append_many``) in one statement, commits,
 and answers every waiter; what arrived meanwhile is the next batch. Under a storm a commit (the
 costly part: one fsync on SQLite, one round trip and a WAL flush on PostgreSQL) is paid per
 batch instead of per delivery, and nobody is answered 2xx before their delivery is durable.
 
 A batch that fails on something other than the connection is retried one delivery per
-transaction, so one bad delivery gets its own error and the rest of its batch still goes in.
+transaction, so one bad delivery gets its own error and the rest of its batch still goes in;
+and nothing a delivery holds can stop the writer's task, which every later delivery needs.
 """
 
 from __future__ import annotations
@@ -129,6 +130,14 @@ class InboxWriter:
         except asyncio.CancelledError:
             _fail(batch, ConnectionError("the bot is shutting down"))
             raise
+        except Exception as exc:  # a bug met by one delivery: its sender gets a 503, the writer goes on
+            if len(batch) > 1:
+                for waiting in batch:
+                    await self._commit_batch([waiting])
+                return
+            log.exception("could not append a delivery to the inbox")
+            _fail(batch, ConnectionError(f"the delivery could not be stored ({exc.__class__.__name__})"))
+            return
         self._metrics.inbox_batch.observe(len(batch))
         new = 0
         for waiting, answer in zip(batch, answers, strict=True):

@@ -220,3 +220,19 @@ async def test_a_delivery_the_database_refuses_is_marked_failed_and_holds_nothin
         assert await apply_all(core) == []  # nothing left to retry
     finally:
         await engine.dispose()
+
+
+async def test_a_delivery_the_writer_cannot_store_fails_alone_and_the_writer_goes_on(core: Core) -> None:
+    writer = InboxWriter(core=core, metrics=Metrics(), state=InboxState(max_backlog=10), appended=lambda: None)
+    writer.start()
+    unstorable = trigger("m-bad", service="scoring-engine")
+    object.__setattr__(unstorable, "source", object())  # a signal with no source: a bug, not bad data
+    try:
+        answers = await asyncio.gather(writer.append(unstorable, "{}"), writer.append(trigger("m-good"), "{}"),
+                                       return_exceptions=True)
+        assert isinstance(answers[0], ConnectionError)  # answered 503: its sender keeps it
+        assert not answers[1].duplicate
+        assert not (await writer.append(trigger("m-later", service="ticket-classifier"), "{}")).duplicate
+    finally:
+        await writer.aclose()
+    assert len(await rows(core)) == 2
