@@ -205,7 +205,10 @@ class OutboxProbe:
             rows = conn.execute(select(OutboxMessage.state, func.count()).group_by(OutboxMessage.state)).all()
             deliveries = conn.scalar(select(func.count()).select_from(WebhookDelivery)
                                      .where(WebhookDelivery.outcome == "pending"))
-            return {**{state: count for state, count in rows}, "deliveries to apply": int(deliveries or 0)}
+            states = {state: count for state, count in rows}
+            if deliveries:  # named only while some wait, so a settled bot shows only its writes
+                states["deliveries to apply"] = int(deliveries)
+            return states
 
     def wait_drained(self, timeout: float = 30.0) -> None:
         deadline = time.monotonic() + timeout
