@@ -297,7 +297,7 @@ def create_app(settings: Settings, options: AppOptions = AppOptions()) -> FastAP
     app.state.outbox_writers = writers
     app.state.inbox = inbox_state
     app.state.inbox_processor = inbox_processor
-    app.state.webhooks = _webhook_settings(settings, intake=Intake(core=core, metrics=metrics, writer=inbox_writer))
+    app.state.webhooks = _webhook_settings(settings, intake=Intake(metrics=metrics, writer=inbox_writer))
     for route, trust in app.state.webhooks.senders().items():
         if trust.startswith("refused"):
             security_log.warning("webhooks: %s deliveries are %s", route, trust)

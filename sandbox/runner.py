@@ -196,19 +196,22 @@ class OutboxProbe:
         with self.engine.connect() as conn:
             writes = conn.scalar(select(func.count()).select_from(OutboxMessage)
                                  .where(OutboxMessage.state == "pending"))
-            deliveries = conn.scalar(select(func.count()).select_from(WebhookDelivery)
-                                     .where(WebhookDelivery.outcome == "pending"))
-            return int(writes or 0) + int(deliveries or 0)
+        return int(writes or 0) + self.deliveries_to_apply()
+
+    def deliveries_to_apply(self) -> int:
+        """Webhook deliveries acknowledged and not yet applied (the bot applies them after the 2xx)."""
+        with self.engine.connect() as conn:
+            return int(conn.scalar(select(func.count()).select_from(WebhookDelivery)
+                                   .where(WebhookDelivery.outcome == "pending")) or 0)
 
     def states(self) -> dict[str, int]:
         with self.engine.connect() as conn:
             rows = conn.execute(select(OutboxMessage.state, func.count()).group_by(OutboxMessage.state)).all()
-            deliveries = conn.scalar(select(func.count()).select_from(WebhookDelivery)
-                                     .where(WebhookDelivery.outcome == "pending"))
-            states = {state: count for state, count in rows}
-            if deliveries:  # named only while some wait, so a settled bot shows only its writes
-                states["deliveries to apply"] = int(deliveries)
-            return states
+        deliveries = self.deliveries_to_apply()
+        states = {state: count for state, count in rows}
+        if deliveries:  # named only while some wait, so a settled bot shows only its writes
+            states["deliveries to apply"] = deliveries
+        return states
 
     def wait_drained(self, timeout: float = 30.0) -> None:
         deadline = time.monotonic() + timeout

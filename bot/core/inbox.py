@@ -76,23 +76,13 @@ class Arrival:
     body: str
 
 
-async def append(session: AsyncSession, *, signal: AlertSignal, body: str, now: datetime) -> Appended:
-    """Add the delivery to the inbox in the caller's transaction, unless it is known already.
-
-    Raises ``OutsideReplayWindow`` for a new delivery dated outside its sender's retry window: a
-    known one is a duplicate whatever its age, and the window bounds how long a captured
-    delivery stays worth replaying once its keys are no longer kept.
-    """
-    (answer,) = await append_many(session, [Arrival(signal, body)], now=now)
-    if isinstance(answer, OutsideReplayWindow):
-        raise answer
-    return answer
-
-
 async def append_many(session: AsyncSession, arrivals: Sequence[Arrival], *,
                       now: datetime) -> list[Appended | OutsideReplayWindow]:
-    """``append`` for many deliveries at once, in one INSERT: each one's place in the inbox, or
-    the refusal of a new one dated outside its sender's retry window (nothing of it written)."""
+    """Add deliveries to the inbox in the caller's transaction, in one INSERT, unless known
+    already: each one's place in the inbox, or ``OutsideReplayWindow`` for a new one dated
+    outside its sender's retry window (nothing of it written). A known delivery is a duplicate
+    whatever its age: the window bounds how long a captured delivery stays worth replaying once
+    its keys are no longer kept."""
     answers: list[Appended | OutsideReplayWindow | None] = [None] * len(arrivals)
     rows: list[dict[str, object]] = []
     row_of: dict[tuple[str, str], int] = {}  # (source, delivery id) -> index in arrivals

@@ -34,8 +34,6 @@ from storage.models import (
 
 HEADLINE_PACE = timedelta(seconds=1)
 GROUP_TOUCH_EVERY = timedelta(seconds=1)
-# How far ahead of our clock a sender's timestamp may be before it is not believed.
-CLOCK_SKEW = timedelta(minutes=5)
 FIRING = "firing"
 CLEARED = "cleared"
 _OPEN = [s.value for s in OPEN_STATUSES]
@@ -47,7 +45,6 @@ class Outcome(StrEnum):
     UPDATED = "updated"
     NO_CHANGE = "no_change"  # already so: an echo of our own change, or nothing to apply to
     IGNORED = "ignored"
-    DUPLICATE = "duplicate"
     FAILED = "failed"  # applying it raised: kept, with the error in the log, never retried blindly
 
 

@@ -13,7 +13,6 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot.core.errors import OutsideReplayWindow
 from bot.core.inbox import Appended
 from bot.core.signals import AlertSignal
-from bot.core.unit_of_work import Core
 from bot.metrics import Metrics
 from handlers.webhooks.errors import (
     MAX_BODY_BYTES,
@@ -33,7 +32,6 @@ ACCEPT_TIMEOUT_SECONDS = 4.0
 
 @dataclass(frozen=True)
 class Intake:
-    core: Core
     metrics: Metrics
     # Appends each verified delivery to the inbox, several to a transaction (group commit).
     writer: InboxWriter

@@ -8,9 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
-from sqlalchemy import delete, func, insert, select
 
-from storage.models import InboxLease, WebhookDelivery
 from tests.faults.checks import (
     assert_one_channel_per_incident,
     assert_stored_exactly_once,
@@ -65,17 +63,12 @@ def test_a_bot_killed_between_the_ack_and_the_apply_applies_every_delivery_after
     try:
         # Nothing applies while the lease row is away (as when another replica holds it): every
         # delivery is acknowledged and still pending when the process dies.
-        with db.engine.begin() as conn:
-            conn.execute(delete(InboxLease))
+        db.hold_the_inbox()
         report = RetryingSenders(bot.url, storm, clients=8, give_up_after=120).start().wait(timeout=180)
         assert report.unacked() == []
-        with db.engine.connect() as conn:
-            pending = conn.scalar(select(func.count()).select_from(WebhookDelivery)
-                                  .where(WebhookDelivery.outcome == "pending"))
-        assert pending == len(storm), "the kill must fall between the ack and the apply"
+        assert db.deliveries_to_apply() == len(storm), "the kill must fall between the ack and the apply"
         bot.kill()
-        with db.engine.begin() as conn:
-            conn.execute(insert(InboxLease).values(id=1))
+        db.release_the_inbox()
         bot.start()
         db.wait_outbox_drained(timeout=120)
 

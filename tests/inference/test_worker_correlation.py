@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import json
-import logging
 from pathlib import Path
 
 import pytest
@@ -17,17 +16,10 @@ from tests.inference.test_worker import start_worker
 
 
 @pytest.fixture
-def json_log():
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
+def json_log(restore_logging):
     out = io.StringIO()
     configure_logging(LogSettings(log_format="json", log_level="INFO"), out)
-    yield out
-    for handler in list(root.handlers):
-        root.removeHandler(handler)
-    for handler in handlers:
-        root.addHandler(handler)
-    root.setLevel(level)
+    return out
 
 
 async def test_a_prediction_the_bot_asks_for_is_logged_under_the_bots_id(trained_registry: Path, tmp_path: Path,

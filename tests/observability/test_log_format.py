@@ -7,7 +7,6 @@ import asyncio
 import io
 import json
 import logging
-from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -22,18 +21,6 @@ REQUIRED_KEYS = {"time", "level", "logger", "message", "correlation_id"}
 class Terminal(io.StringIO):
     def isatty(self) -> bool:
         return True
-
-
-@pytest.fixture
-def restore_logging() -> Iterator[None]:
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    yield
-    for handler in list(root.handlers):
-        root.removeHandler(handler)
-    for handler in handlers:
-        root.addHandler(handler)
-    root.setLevel(level)
 
 
 def lines(stream: io.StringIO) -> list[dict[str, str]]:

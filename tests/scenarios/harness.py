@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, insert, select
 
 from bot.app import AppOptions, create_app
 from bot.config.settings import Settings
@@ -19,7 +19,7 @@ from sandbox.runner import (
     slack_signature_headers,
 )
 from sandbox.slack_api import LocalSlackServer
-from storage.models import Incident, WebhookDelivery
+from storage.models import InboxLease, Incident, WebhookDelivery
 
 SIGNING_SECRET = "test-signing-secret"
 BOT_TOKEN = "xoxb-test-token"
@@ -125,14 +125,22 @@ class Database(OutboxProbe):
         after the 2xx), so what a test reads next is what those deliveries did."""
         deadline = time.monotonic() + timeout
         while True:
-            with self.engine.connect() as conn:
-                waiting = conn.scalar(select(func.count()).select_from(WebhookDelivery)
-                                      .where(WebhookDelivery.outcome == "pending"))
+            waiting = self.deliveries_to_apply()
             if not waiting:
                 return
             if time.monotonic() > deadline:
                 raise AssertionError(f"{waiting} webhook deliveries still not applied after {timeout} s")
             time.sleep(0.02)
+
+    def hold_the_inbox(self) -> None:
+        """Take away the inbox's lease row: every pass finds no lease, so nothing is applied (as
+        when another replica holds it), while the backlog is still measured."""
+        with self.engine.begin() as conn:
+            conn.execute(delete(InboxLease))
+
+    def release_the_inbox(self) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(insert(InboxLease).values(id=1))
 
     def outcomes(self) -> list[str]:
         """What each webhook delivery did (opened, attached, updated, ...), in arrival order,

@@ -7,9 +7,7 @@ from __future__ import annotations
 import json
 
 import httpx
-from sqlalchemy import delete, insert
 
-from storage.models import InboxLease
 from tests.scenarios.actions_support import wait_for
 from tests.scenarios.harness import Database
 from tests.security.support import PAGERDUTY_SECRET, pagerduty_signature, pagerduty_triggered
@@ -21,21 +19,9 @@ def send(http: httpx.Client, url: str, incident_id: str) -> httpx.Response:
                      headers={"X-PagerDuty-Signature": pagerduty_signature(body), "X-Webhook-Id": incident_id})
 
 
-def hold_the_processor(db: Database) -> None:
-    """Take away the lease row: every pass finds no lease, so nothing is applied, as when
-    another replica holds it, while the backlog is still measured."""
-    with db.engine.begin() as conn:
-        conn.execute(delete(InboxLease))
-
-
-def release_the_processor(db: Database) -> None:
-    with db.engine.begin() as conn:
-        conn.execute(insert(InboxLease).values(id=1))
-
-
 def test_a_backlog_past_its_bound_is_answered_503_and_shown(bot_factory, http: httpx.Client, db: Database) -> None:
     bot = bot_factory(pagerduty_webhook_secrets=PAGERDUTY_SECRET, inbox_max_backlog=2, outbox_poll_interval=0.05)
-    hold_the_processor(db)
+    db.hold_the_inbox()
     answers = [send(http, bot.url, f"PQ{n}").json() for n in range(2)]
     assert [a["status"] for a in answers] == ["accepted"] * 2
     assert answers[1]["delivery"] == answers[0]["delivery"] + 1  # each stored delivery's number
@@ -51,7 +37,7 @@ def test_a_backlog_past_its_bound_is_answered_503_and_shown(bot_factory, http: h
     assert "incident_bot_inbox_oldest_age_seconds" in metrics
     assert db.deliveries() == 2  # the refused one left nothing behind: its sender keeps it
 
-    release_the_processor(db)
+    db.release_the_inbox()
     assert db.outcomes() == ["opened", "attached"]  # one PagerDuty service: one incident
     wait_for(lambda: http.get(f"{bot.url}/readyz").json()["inbox"]["backlog"] == 0, what="the backlog applied")
     retried = send(http, bot.url, "PQ2")  # the sender's retry, once there is room
@@ -64,7 +50,7 @@ def test_a_backlog_past_its_bound_is_answered_503_and_shown(bot_factory, http: h
 def test_a_delivery_acknowledged_while_nothing_applies_is_applied_later(bot_factory, http: httpx.Client,
                                                                         db: Database) -> None:
     bot = bot_factory(pagerduty_webhook_secrets=PAGERDUTY_SECRET, outbox_poll_interval=0.05)
-    hold_the_processor(db)
+    db.hold_the_inbox()
     answer = send(http, bot.url, "PLATE1")
     assert answer.json()["status"] == "accepted"
     with db.engine.connect() as conn:
@@ -72,6 +58,6 @@ def test_a_delivery_acknowledged_while_nothing_applies_is_applied_later(bot_fact
     assert stored["event"]["data"]["id"] == "PLATE1"  # durable before the 2xx, untouched
     assert db.pending_outbox() == 1  # the delivery still to apply: the bot has not caught up
 
-    release_the_processor(db)
+    db.release_the_inbox()
     incident = db.wait_incident_ready(1)
     assert incident.pagerduty_incident_id == "PLATE1"

@@ -45,7 +45,10 @@ async def core(database_url: str):
 
 async def append(core: Core, signal: AlertSignal, *, now: datetime = NOW) -> inbox.Appended:
     async with core.sessions() as session, session.begin():
-        return await inbox.append(session, signal=signal, body="{}", now=now)
+        (answer,) = await inbox.append_many(session, [inbox.Arrival(signal, "{}")], now=now)
+    if isinstance(answer, OutsideReplayWindow):
+        raise answer
+    return answer
 
 
 async def apply_all(core: Core) -> list[inbox.Applied]:
