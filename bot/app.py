@@ -73,14 +73,15 @@ from handlers.jobs.inbox_processor import InboxProcessor
 from handlers.jobs.investigate import Investigator
 from handlers.jobs.scheduler import TimerScheduler
 from handlers.services import Services
+from handlers.slack import route as slack_route
 from handlers.slack.bolt_app import build_bolt_app
 from handlers.slack.replay_guard import ReplayGuard, SharedReplays
 from handlers.slack.request_gate import SlackRequestGate
-from handlers.slack.route import slack_events_router
-from handlers.webhooks import routes as webhooks
+from handlers.slack.route import SlackDoor
+from handlers.webhooks.asgi import WebhookRoutes
 from handlers.webhooks.inbox_writer import InboxState, InboxWriter
 from handlers.webhooks.intake import Intake
-from handlers.webhooks.routes import WebhookSettings
+from handlers.webhooks.routes import WebhookSettings, webhook_routes
 from handlers.webhooks.sns_verify import HttpxCertFetcher, SnsVerifier
 from observability.asgi import CorrelationMiddleware
 from runbooks.diagnostics.suite import STEP_TIMEOUTS
@@ -301,11 +302,15 @@ def create_app(settings: Settings, options: AppOptions = AppOptions()) -> FastAP
     for route, trust in app.state.webhooks.senders().items():
         if trust.startswith("refused"):
             security_log.warning("webhooks: %s deliveries are %s", route, trust)
-    # Every request's logs carry its correlation id, and each request gets a line once answered.
+    # POST /webhooks/* is answered ahead of FastAPI's routing, which would cost more than the
+    # verify, parse and append that a delivery needs before its 2xx.
+    app.add_middleware(WebhookRoutes, routes=lambda: webhook_routes(app.state.webhooks))
+    # Added last, so outermost: every request's logs carry its correlation id, the webhooks'
+    # too, and each request gets a line once answered.
     app.add_middleware(CorrelationMiddleware, log_requests="all", logger="incident_bot.http")
     app.include_router(health.router)
-    app.include_router(webhooks.router)
-    app.include_router(slack_events_router(gate=_slack_request_gate(settings, sessions), bolt=slack_handler))
+    app.state.slack_door = SlackDoor(gate=_slack_request_gate(settings, sessions), bolt=slack_handler)
+    app.include_router(slack_route.router)
     return app
 
 

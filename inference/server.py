@@ -9,9 +9,10 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 
-from fastapi import FastAPI, Request, Response
+from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
@@ -48,6 +49,150 @@ MAX_EMBED_TEXTS = 256
 # The bot's own requests (verification, latency profiles, triage) carry this header, so they stay
 # out of the prediction log that drift and low-confidence checks read.
 PROBE_HEADER = "x-incident-bot-probe"
+
+
+@dataclass(frozen=True)
+class WorkerState:
+    """What the routes need, kept on ``app.state.worker``.
+
+    Not captured in closures: FastAPI caches what it learns about each endpoint function in a
+    process-wide LRU (4,096 entries), so endpoints closing over an app's host would keep its
+    models in memory long after the app itself is gone.
+    """
+
+    host: ModelHost
+    metrics: WorkerMetrics
+    scores: VersionScores
+
+
+def _state(request: Request) -> WorkerState:
+    return request.app.state.worker
+
+
+router = APIRouter()
+
+
+@router.get("/healthz")
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get("/readyz")
+async def readyz(request: Request) -> JSONResponse:
+    host = _state(request).host
+    body = {"ready": host.ready, "models": {name: _version_or_none(host, name) for name in host.names}}
+    return JSONResponse(body, status_code=200 if host.ready else 503)
+
+
+@router.get("/metrics")
+async def prometheus(request: Request) -> Response:
+    metrics = _state(request).metrics
+    return Response(metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
+
+
+@router.get("/v1/models")
+async def list_models(request: Request) -> dict[str, Any]:
+    host = _state(request).host
+    return {"models": [_describe(host, name) for name in host.names]}
+
+
+@router.get("/v1/models/{name}")
+async def model_info(name: str, request: Request) -> dict[str, Any]:
+    host, scores = _state(request).host, _state(request).scores
+    info = _describe(host, name)
+    manifests = await host.versions(name)
+    # Each version's stored golden-set score, so a caller gets them all in one cheap request.
+    stored = await scores.summaries(manifests, info["version"])
+    info["versions"] = [{**_manifest_json(m), "golden_score": stored.get(m.version)} for m in manifests]
+    records = await host.deploy_log(name)
+    info["deploys"] = [record.to_dict() for record in records]
+    info["serving_history"] = serving_history(records)
+    return info
+
+
+@router.post("/v1/models/{name}:predict")
+async def predict(name: str, request: Request) -> dict[str, Any]:
+    host = _state(request).host
+    model = host.served(name)
+    wants_text, wants_image = _WANTS.get(model.kind, (True, False))
+    instances = parse_instances(await _json(request), wants_text=wants_text, wants_image=wants_image)
+    results = await host.predict(name, instances, log=request.headers.get(PROBE_HEADER, "") != "1")
+    return _predict_response(name, results)
+
+
+@router.post("/v1/models/{name}:embed")
+async def embed(name: str, request: Request) -> dict[str, Any]:
+    host = _state(request).host
+    host.served(name)  # 404 for an unknown model before reading the body
+    texts = _embed_texts(await _json(request))
+    version, vectors = await host.embed(name, texts)
+    return {"model_name": name, "model_version": version, "embeddings": vectors}
+
+
+@router.post("/v1/models/{name}/versions/{version}:load")
+async def load_version(name: str, version: str, request: Request) -> dict[str, Any]:
+    host = _state(request).host
+    body = _object(await _json(request, allow_empty=True))
+    expect, actor = _expect_and_actor(body)
+    host.served(name)  # 404 for an unknown model before touching the registry
+    model = await host.swap(name, version, promote=True, expect=expect, actor=actor)
+    return {"name": name, "version": model.version, "ready": True}
+
+
+@router.post("/v1/models/{name}:rollback")
+async def rollback(name: str, request: Request) -> dict[str, Any]:
+    host = _state(request).host
+    body = _object(await _json(request, allow_empty=True))
+    steps = body.get("steps", 1)
+    if not isinstance(steps, int) or isinstance(steps, bool) or not 1 <= steps <= 50:
+        raise BadRequest("steps must be a whole number from 1 to 50")
+    expect, actor = _expect_and_actor(body)
+    model = await host.rollback(name, steps, expect=expect, actor=actor)
+    return {"name": name, "version": model.version, "ready": True}
+
+
+@router.post("/v1/models/{name}/versions/{version}:evaluate")
+async def evaluate(name: str, version: str, request: Request) -> dict[str, Any]:
+    host, scores = _state(request).host, _state(request).scores
+    body = _object(await _json(request, allow_empty=True))
+    golden_from = body.get("golden_from")
+    for value in (version, golden_from):
+        if value is not None and (not isinstance(value, str) or not is_version(value)):
+            raise BadRequest('versions are named "v1", "v2", ...')
+    host.served(name)  # 404 for an unknown model before touching the registry
+    return await scores.evaluate(name, version, golden_from=golden_from)
+
+
+@router.get("/v1/models/{name}/drift")
+async def drift(name: str, request: Request, limit: int = DEFAULT_DRIFT_WINDOW) -> dict[str, Any]:
+    host, metrics = _state(request).host, _state(request).metrics
+    return await drift_report(host, metrics, name, max(1, min(limit, 5000)))
+
+
+@router.get("/v1/models/{name}/predictions")
+async def predictions(name: str, request: Request, limit: int = 500) -> dict[str, Any]:
+    host = _state(request).host
+    logged = host.prediction_log(name, max(0, min(limit, 5000)))
+    return {"name": name, "predictions": [
+        {"at": p.at, "version": p.version, "label": p.label, "confidence": p.confidence,
+         "embedding": list(p.embedding)} for p in logged]}
+
+
+@router.post("/classify")
+async def classify(request: Request) -> dict[str, Any]:
+    host = _state(request).host
+    body = await _json(request)
+    if not isinstance(body, dict) or "text" not in body:
+        raise BadRequest('expected {"text": "..."}')
+    text = check_text(body["text"])
+    version, prediction = (await host.predict(TEXT_MODEL, [Instance(text=text)]))[0]
+    return {"model_name": TEXT_MODEL, "model_version": version, **prediction.to_json()}
+
+
+@router.get("/model/version")
+async def model_version(request: Request) -> dict[str, Any]:
+    host = _state(request).host
+    return {"models": {name: _version_or_none(host, name) for name in host.names}}
 
 
 def create_worker_app(host: ModelHost, metrics: WorkerMetrics) -> FastAPI:
@@ -88,102 +233,8 @@ def create_worker_app(host: ModelHost, metrics: WorkerMetrics) -> FastAPI:
         metrics.errors.labels(code=BadRequest.code).inc()
         return JSONResponse({"error": "malformed request", "code": BadRequest.code}, status_code=400)
 
-    @app.get("/healthz")
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok"}
-
-    @app.get("/readyz")
-    async def readyz() -> JSONResponse:
-        body = {"ready": host.ready, "models": {name: _version_or_none(host, name) for name in host.names}}
-        return JSONResponse(body, status_code=200 if host.ready else 503)
-
-    @app.get("/metrics")
-    async def prometheus() -> Response:
-        return Response(metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
-
-    @app.get("/v1/models")
-    async def list_models() -> dict[str, Any]:
-        return {"models": [_describe(host, name) for name in host.names]}
-
-    @app.get("/v1/models/{name}")
-    async def model_info(name: str) -> dict[str, Any]:
-        info = _describe(host, name)
-        manifests = await host.versions(name)
-        # Each version's stored golden-set score, so a caller gets them all in one cheap request.
-        stored = await scores.summaries(manifests, info["version"])
-        info["versions"] = [{**_manifest_json(m), "golden_score": stored.get(m.version)} for m in manifests]
-        records = await host.deploy_log(name)
-        info["deploys"] = [record.to_dict() for record in records]
-        info["serving_history"] = serving_history(records)
-        return info
-
-    @app.post("/v1/models/{name}:predict")
-    async def predict(name: str, request: Request) -> dict[str, Any]:
-        model = host.served(name)
-        wants_text, wants_image = _WANTS.get(model.kind, (True, False))
-        instances = parse_instances(await _json(request), wants_text=wants_text, wants_image=wants_image)
-        results = await host.predict(name, instances, log=request.headers.get(PROBE_HEADER, "") != "1")
-        return _predict_response(name, results)
-
-    @app.post("/v1/models/{name}:embed")
-    async def embed(name: str, request: Request) -> dict[str, Any]:
-        host.served(name)  # 404 for an unknown model before reading the body
-        texts = _embed_texts(await _json(request))
-        version, vectors = await host.embed(name, texts)
-        return {"model_name": name, "model_version": version, "embeddings": vectors}
-
-    @app.post("/v1/models/{name}/versions/{version}:load")
-    async def load_version(name: str, version: str, request: Request) -> dict[str, Any]:
-        body = _object(await _json(request, allow_empty=True))
-        expect, actor = _expect_and_actor(body)
-        host.served(name)  # 404 for an unknown model before touching the registry
-        model = await host.swap(name, version, promote=True, expect=expect, actor=actor)
-        return {"name": name, "version": model.version, "ready": True}
-
-    @app.post("/v1/models/{name}:rollback")
-    async def rollback(name: str, request: Request) -> dict[str, Any]:
-        body = _object(await _json(request, allow_empty=True))
-        steps = body.get("steps", 1)
-        if not isinstance(steps, int) or isinstance(steps, bool) or not 1 <= steps <= 50:
-            raise BadRequest("steps must be a whole number from 1 to 50")
-        expect, actor = _expect_and_actor(body)
-        model = await host.rollback(name, steps, expect=expect, actor=actor)
-        return {"name": name, "version": model.version, "ready": True}
-
-    @app.post("/v1/models/{name}/versions/{version}:evaluate")
-    async def evaluate(name: str, version: str, request: Request) -> dict[str, Any]:
-        body = _object(await _json(request, allow_empty=True))
-        golden_from = body.get("golden_from")
-        for value in (version, golden_from):
-            if value is not None and (not isinstance(value, str) or not is_version(value)):
-                raise BadRequest('versions are named "v1", "v2", ...')
-        host.served(name)  # 404 for an unknown model before touching the registry
-        return await scores.evaluate(name, version, golden_from=golden_from)
-
-    @app.get("/v1/models/{name}/drift")
-    async def drift(name: str, limit: int = DEFAULT_DRIFT_WINDOW) -> dict[str, Any]:
-        return await drift_report(host, metrics, name, max(1, min(limit, 5000)))
-
-    @app.get("/v1/models/{name}/predictions")
-    async def predictions(name: str, limit: int = 500) -> dict[str, Any]:
-        logged = host.prediction_log(name, max(0, min(limit, 5000)))
-        return {"name": name, "predictions": [
-            {"at": p.at, "version": p.version, "label": p.label, "confidence": p.confidence,
-             "embedding": list(p.embedding)} for p in logged]}
-
-    @app.post("/classify")
-    async def classify(request: Request) -> dict[str, Any]:
-        body = await _json(request)
-        if not isinstance(body, dict) or "text" not in body:
-            raise BadRequest('expected {"text": "..."}')
-        text = check_text(body["text"])
-        version, prediction = (await host.predict(TEXT_MODEL, [Instance(text=text)]))[0]
-        return {"model_name": TEXT_MODEL, "model_version": version, **prediction.to_json()}
-
-    @app.get("/model/version")
-    async def model_version() -> dict[str, Any]:
-        return {"models": {name: _version_or_none(host, name) for name in host.names}}
-
+    app.state.worker = WorkerState(host=host, metrics=metrics, scores=scores)
+    app.include_router(router)
     return app
 
 

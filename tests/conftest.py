@@ -25,6 +25,17 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     gc.freeze()
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None):  # type: ignore[no-untyped-def]
+    # And again after each module: what its tests imported late (moto's models, botocore's,
+    # hypothesis) and what they left behind would otherwise grow the collector's walk back to a
+    # second by the end of the run. Collected first, so only what is still alive is frozen.
+    yield
+    if nextitem is None or nextitem.module is not item.module:
+        gc.collect()
+        gc.freeze()
+
+
 @pytest.fixture(scope="session")
 def postgres_databases() -> Iterator[PostgresDatabases | None]:
     base = postgres_base_url()

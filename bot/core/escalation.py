@@ -117,7 +117,9 @@ async def _plan_reminder(session: AsyncSession, *, incident: Incident, policy: E
     # Misses count updates not given; only an update starts the count again.
     misses = 0 if reason == "update" or not waiting else int(waiting[0].payload.get("misses", 0))
     await timers.cancel(session, incident_id=incident.id, kinds=[TimerKind.STATUS_REMINDER])
-    last = await _last_update_at(session, incident=incident, triggered_at=triggered_at)
+    # A reminder restarts the wait like an update does: a plan made just after a late reminder
+    # (an ack, a severity change) must not send the next one at once.
+    last = await _last_update_or_reminder_at(session, incident=incident, triggered_at=triggered_at)
     due = max(last + policy.update_every(incident.severity), now)
     await timers.schedule(session, incident_id=incident.id, kind=TimerKind.STATUS_REMINDER, due_at=due, now=now,
                           payload={"misses": misses})
@@ -181,10 +183,12 @@ async def _plan_deadlines(session: AsyncSession, *, incident: Incident, policy: 
                                   due_at=anchor + policy.config.scaled(within), now=now)
 
 
-async def _last_update_at(session: AsyncSession, *, incident: Incident, triggered_at: datetime) -> datetime:
+async def _last_update_or_reminder_at(session: AsyncSession, *, incident: Incident,
+                                      triggered_at: datetime) -> datetime:
     latest = await session.scalar(
         select(TimelineEvent.occurred_at)
-        .where(TimelineEvent.incident_id == incident.id, TimelineEvent.kind == EventKind.STATUS_UPDATE.value)
+        .where(TimelineEvent.incident_id == incident.id,
+               TimelineEvent.kind.in_([EventKind.STATUS_UPDATE.value, EventKind.UPDATE_REMINDER.value]))
         .order_by(TimelineEvent.occurred_at.desc()).limit(1)
     )
     return max(latest or incident.declared_at, triggered_at)

@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 class InboxProcessor:
     def __init__(self, *, core: Core, config: IncidentBotConfig, metrics: Metrics, state: InboxState,
                  batch: int = 200, pass_seconds: float = 0.05, poll_interval: float = 1.0,
-                 gather_seconds: float = 0.02, max_defer_seconds: float = 0.1) -> None:
+                 gather_seconds: float = 0.02, max_defer_seconds: float = 0.5) -> None:
         self._core = core
         self._config = config
         self._metrics = metrics
@@ -73,7 +73,9 @@ class InboxProcessor:
     async def _give_way(self) -> None:
         """Acks first: a pass waits while appends are waiting, so a storm is acknowledged at the
         writer's speed and applied right after; but never more than ``max_defer_seconds``, so a
-        storm that does not stop is still applied as it goes."""
+        storm that does not stop is still applied as it goes, its first alert's headline within
+        the second that alert-to-channel aims for. (A pass holds SQLite's one writer, and the CPU
+        either way: run during a storm, it is the acks' worst latency.)"""
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._writer_idle.wait(), timeout=self._max_defer_seconds)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -17,8 +18,8 @@ from slack_bolt.adapter.fastapi.async_handler import AsyncSlackRequestHandler
 
 from handlers.slack.errors import MALFORMED_PAYLOAD_ERRORS
 from handlers.slack.request_gate import SlackRequestGate
+from handlers.webhooks.asgi import ClientGone, Incoming
 from handlers.webhooks.errors import PayloadTooLarge
-from handlers.webhooks.intake import read_body
 
 log = logging.getLogger(__name__)
 
@@ -27,29 +28,45 @@ log = logging.getLogger(__name__)
 SLACK_MAX_BODY_BYTES = 1024 * 1024
 
 
-def slack_events_router(*, gate: SlackRequestGate, bolt: AsyncSlackRequestHandler) -> APIRouter:
-    router = APIRouter()
+@dataclass(frozen=True)
+class SlackDoor:
+    """What the route needs, kept on ``app.state.slack_door``.
 
-    @router.post("/slack/events")
-    async def slack_events(request: Request) -> Response:
-        try:
-            body = await read_body(request, limit=SLACK_MAX_BODY_BYTES)
-        except PayloadTooLarge as exc:
-            return JSONResponse({"error": exc.reason}, status_code=exc.http_status)
-        refusal = await gate.admit(body, request.headers,
-                                   client=request.client.host if request.client else "unknown")
-        if refusal is not None:
-            return refusal
-        try:
-            # The body has been read from the stream; Bolt reads it again from this copy.
-            return await bolt.handle(Request(request.scope, _replay_body(body)))
-        except MALFORMED_PAYLOAD_ERRORS as exc:
-            # Bolt assumes Slack's payload shapes while building its request; a signed body
-            # of another shape is the sender's mistake, not a server error.
-            log.warning("malformed Slack request: %s: %s", exc.__class__.__name__, exc)
-            return JSONResponse({"error": "malformed Slack request"}, status_code=400)
+    Not captured in a closure: FastAPI caches what it learns about each endpoint function in a
+    process-wide LRU (4,096 entries), so an endpoint closing over an app's services would keep
+    them alive, Bolt app and database engine included, long after the app itself is gone.
+    """
 
-    return router
+    gate: SlackRequestGate
+    bolt: AsyncSlackRequestHandler
+
+
+router = APIRouter()
+
+
+@router.post("/slack/events")
+async def slack_events(request: Request) -> Response:
+    door: SlackDoor = request.app.state.slack_door
+    gate, bolt = door.gate, door.bolt
+    try:
+        body = await Incoming(request.scope, request.receive).body(limit=SLACK_MAX_BODY_BYTES)
+    except PayloadTooLarge as exc:
+        return JSONResponse({"error": exc.reason}, status_code=exc.http_status)
+    except ClientGone:
+        return Response(status_code=400)  # nobody is left to read it
+    refusal = await gate.admit(body, request.headers,
+                               client=request.client.host if request.client else "unknown")
+    if refusal is not None:
+        return refusal
+    try:
+        # The body has been read from the stream; Bolt reads it again from this copy.
+        return await bolt.handle(Request(request.scope, _replay_body(body)))
+    except MALFORMED_PAYLOAD_ERRORS as exc:
+        # Bolt assumes Slack's payload shapes while building its request; a signed body
+        # of another shape is the sender's mistake, not a server error.
+        log.warning("malformed Slack request: %s: %s", exc.__class__.__name__, exc)
+        return JSONResponse({"error": "malformed Slack request"}, status_code=400)
+
 
 
 def _replay_body(body: bytes) -> Callable[[], Awaitable[dict[str, Any]]]:

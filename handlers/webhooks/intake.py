@@ -1,4 +1,4 @@
-"""What every webhook endpoint shares: a capped body read, refusals, and the durable accept."""
+"""What every webhook route shares: refusals, and the durable accept."""
 
 from __future__ import annotations
 
@@ -6,20 +6,14 @@ import asyncio
 import logging
 from dataclasses import dataclass
 
-from fastapi import Request
-from fastapi.responses import JSONResponse
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.core.errors import OutsideReplayWindow
 from bot.core.inbox import Appended
 from bot.core.signals import AlertSignal
 from bot.metrics import Metrics
-from handlers.webhooks.errors import (
-    MAX_BODY_BYTES,
-    PayloadTooLarge,
-    ReplayedDelivery,
-    WebhookError,
-)
+from handlers.webhooks.asgi import Answer
+from handlers.webhooks.errors import ReplayedDelivery, WebhookError
 from handlers.webhooks.inbox_writer import InboxFull, InboxWriter
 from observability import correlation
 
@@ -37,39 +31,21 @@ class Intake:
     writer: InboxWriter
 
 
-async def read_body(request: Request, *, limit: int = MAX_BODY_BYTES) -> bytes:
-    """The raw body, refusing anything over ``limit`` (by default the senders' own 256 KB limit)
-    without reading it all: a declared length over it is refused at once, a chunked body as it passes it."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLarge()
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLarge()
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def refuse(exc: WebhookError, *, source: str, request: Request, metrics: Metrics) -> JSONResponse:
+def refuse(exc: WebhookError, *, source: str, client: str, metrics: Metrics) -> Answer:
     metrics.webhooks.labels(source=source, outcome=f"refused_{exc.http_status}").inc()
     if exc.http_status in (401, 403):
         # Security log: who and why, never the body, which may be an attacker's payload.
-        client = request.client.host if request.client else "unknown"
         security_log.warning("refused %s webhook from %s: %s (%s)", source, client, exc.reason, exc.http_status)
-    return JSONResponse({"error": exc.reason}, status_code=exc.http_status)
+    return Answer(exc.http_status, {"error": exc.reason})
 
 
-def unavailable(source: str, metrics: Metrics, why: str, *, retry_after: int = 5) -> JSONResponse:
+def unavailable(source: str, metrics: Metrics, why: str, *, retry_after: int = 5) -> Answer:
     metrics.webhooks.labels(source=source, outcome="unavailable").inc()
     # 503, never 2xx: the sender keeps the delivery and retries it.
-    return JSONResponse({"error": f"temporarily unavailable: {why}"}, status_code=503,
-                        headers={"Retry-After": str(retry_after)})
+    return Answer(503, {"error": f"temporarily unavailable: {why}"}, headers=(("retry-after", str(retry_after)),))
 
 
-async def accept(intake: Intake, signal: AlertSignal, body: bytes) -> JSONResponse:
+async def accept(intake: Intake, signal: AlertSignal, body: bytes) -> Answer:
     """Append the delivery to the inbox; 2xx only once that append committed. What it does to
     the incidents happens after the answer (``handlers/jobs/inbox_processor.py``).
 
@@ -100,10 +76,10 @@ async def accept(intake: Intake, signal: AlertSignal, body: bytes) -> JSONRespon
         return unavailable(source, intake.metrics, "the database is unreachable")
     if appended.duplicate:
         intake.metrics.webhooks.labels(source=source, outcome="duplicate").inc()
-        return JSONResponse({"status": "duplicate"}, status_code=200)
+        return Answer(200, {"status": "duplicate"})
     intake.metrics.webhooks.labels(source=source, outcome="accepted").inc()
     # The stored delivery's number: what it did can be looked up once it is applied.
-    return JSONResponse({"status": "accepted", "delivery": appended.delivery_id}, status_code=200)
+    return Answer(200, {"status": "accepted", "delivery": appended.delivery_id})
 
 
 def _log_late_failure(task: asyncio.Future[Appended]) -> None:

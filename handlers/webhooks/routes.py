@@ -1,17 +1,17 @@
 """POST /webhooks/pagerduty, /webhooks/cloudwatch (SNS) and /webhooks/eventbridge.
 
-Each endpoint verifies, parses and hands the alert to the durable intake; every refusal is a
-clear 4xx, every database trouble a 503, and nothing answers 2xx before it is committed.
+Each route verifies, parses and hands the alert to the durable intake; every refusal is a
+clear 4xx, every database trouble a 503, and nothing answers 2xx before it is committed. They are
+served as plain ASGI in front of the web framework (``asgi.py``): in a storm, its routing would
+cost more than the routes themselves.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
-
 from bot.core.signals import Source
+from handlers.webhooks.asgi import Answer, Incoming, Route
 from handlers.webhooks.cloudwatch import (
     alarm_signal_from_eventbridge,
     alarm_signal_from_sns,
@@ -19,14 +19,12 @@ from handlers.webhooks.cloudwatch import (
     parse_sns_envelope,
 )
 from handlers.webhooks.errors import WebhookError
-from handlers.webhooks.intake import Intake, accept, read_body, refuse
+from handlers.webhooks.intake import Intake, accept, refuse
 from handlers.webhooks.pagerduty import (
     parse_pagerduty_webhook,
     verify_pagerduty_signature,
 )
 from handlers.webhooks.sns_verify import CertFetcher, SnsVerifier, confirm_subscription
-
-router = APIRouter(prefix="/webhooks")
 
 
 @dataclass(frozen=True)
@@ -56,45 +54,38 @@ class WebhookSettings:
         }
 
 
-def _settings(request: Request) -> WebhookSettings:
-    return request.app.state.webhooks
+def webhook_routes(hooks: WebhookSettings) -> dict[str, Route]:
+    """The table ``WebhookRoutes`` answers from: path to route."""
+    async def pagerduty(incoming: Incoming) -> Answer:
+        try:
+            body = await incoming.body()
+            verify_pagerduty_signature(body, incoming.header("x-pagerduty-signature"), hooks.pagerduty_secrets)
+            signal = parse_pagerduty_webhook(body, webhook_id=incoming.header("x-webhook-id"))
+            # Inside the try: a replay is only known for one once the inbox has been asked.
+            return await accept(hooks.intake, signal, body)
+        except WebhookError as exc:
+            return refuse(exc, source=Source.PAGERDUTY, client=incoming.client, metrics=hooks.intake.metrics)
 
-
-@router.post("/pagerduty")
-async def pagerduty(request: Request) -> JSONResponse:
-    hooks = _settings(request)
-    try:
-        body = await read_body(request)
-        verify_pagerduty_signature(body, request.headers.get("x-pagerduty-signature"), hooks.pagerduty_secrets)
-        signal = parse_pagerduty_webhook(body, webhook_id=request.headers.get("x-webhook-id"))
-        # Inside the try: a replay is only known for one once the inbox has been asked.
+    async def cloudwatch(incoming: Incoming) -> Answer:
+        try:
+            body = await incoming.body()
+            envelope = parse_sns_envelope(body)
+            await hooks.sns_verifier.verify(envelope)
+            if envelope["Type"] == "SubscriptionConfirmation":
+                await confirm_subscription(envelope, hooks.sns_fetcher, hooks.sns_extra_origins)
+            signal = alarm_signal_from_sns(envelope)
+        except WebhookError as exc:
+            return refuse(exc, source=Source.CLOUDWATCH, client=incoming.client, metrics=hooks.intake.metrics)
         return await accept(hooks.intake, signal, body)
-    except WebhookError as exc:
-        return refuse(exc, source=Source.PAGERDUTY, request=request, metrics=hooks.intake.metrics)
 
+    async def eventbridge(incoming: Incoming) -> Answer:
+        try:
+            check_eventbridge_token(incoming.header("x-incident-bot-token"), hooks.eventbridge_token)
+            body = await incoming.body()
+            signal = alarm_signal_from_eventbridge(body)
+        except WebhookError as exc:
+            return refuse(exc, source=Source.EVENTBRIDGE, client=incoming.client, metrics=hooks.intake.metrics)
+        return await accept(hooks.intake, signal, body)
 
-@router.post("/cloudwatch")
-async def cloudwatch(request: Request) -> JSONResponse:
-    hooks = _settings(request)
-    try:
-        body = await read_body(request)
-        envelope = parse_sns_envelope(body)
-        await hooks.sns_verifier.verify(envelope)
-        if envelope["Type"] == "SubscriptionConfirmation":
-            await confirm_subscription(envelope, hooks.sns_fetcher, hooks.sns_extra_origins)
-        signal = alarm_signal_from_sns(envelope)
-    except WebhookError as exc:
-        return refuse(exc, source=Source.CLOUDWATCH, request=request, metrics=hooks.intake.metrics)
-    return await accept(hooks.intake, signal, body)
-
-
-@router.post("/eventbridge")
-async def eventbridge(request: Request) -> JSONResponse:
-    hooks = _settings(request)
-    try:
-        check_eventbridge_token(request.headers.get("x-incident-bot-token"), hooks.eventbridge_token)
-        body = await read_body(request)
-        signal = alarm_signal_from_eventbridge(body)
-    except WebhookError as exc:
-        return refuse(exc, source=Source.EVENTBRIDGE, request=request, metrics=hooks.intake.metrics)
-    return await accept(hooks.intake, signal, body)
+    return {"/webhooks/pagerduty": pagerduty, "/webhooks/cloudwatch": cloudwatch,
+            "/webhooks/eventbridge": eventbridge}

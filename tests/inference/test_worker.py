@@ -242,3 +242,18 @@ def test_bad_images_get_img_001_over_http(both_worker, http, make, why) -> None:
 def test_chart_vit_wants_images(both_worker, http) -> None:
     answer = http.post(f"{both_worker.url}/v1/models/chart-vit:predict", json={"instances": [{"text": "a chart"}]})
     assert answer.status_code == 400 and answer.json()["code"] == "REQ_001"
+
+
+def test_a_stopped_worker_lets_its_models_go(trained_registry: Path, tmp_path: Path, http) -> None:
+    # FastAPI caches its endpoint functions process-wide: routes closing over the host would keep
+    # every worker's models alive after it stopped (tests start dozens).
+    import gc
+    import weakref
+
+    server = start_worker(trained_registry, tmp_path)
+    assert predict(http, server.url, "P95 latency is 2.4s").status_code == 200
+    host = weakref.ref(server.app.state.worker.host)
+    server.stop()
+    del server
+    gc.collect()
+    assert host() is None, "the stopped worker's model host is still referenced"
