@@ -18,6 +18,7 @@ from slack_bolt.adapter.fastapi.async_handler import AsyncSlackRequestHandler
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from starlette.types import ASGIApp
 
 from bot.config.errors import SettingsError
 from bot.config.settings import Settings
@@ -90,7 +91,7 @@ from runbooks.engine.errors import RunbookError
 from runbooks.engine.loader import Library, load_library
 from runbooks.engine.matching import ActionSteps
 from runbooks.investigations.table import investigations
-from storage.db import async_url, create_engine_for, is_sqlite, session_factory
+from storage.db import async_url, create_engine_for, create_sync_engine_for, is_sqlite, session_factory
 
 if TYPE_CHECKING:
     from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
@@ -128,7 +129,22 @@ def runbook_library(settings: Settings) -> Library:
         ) from exc
 
 
-def create_app(settings: Settings, options: AppOptions = AppOptions()) -> FastAPI:
+class IncidentBotApp(FastAPI):
+    """FastAPI with two plain ASGI layers in front of its own middleware stack.
+
+    Outermost, the correlation id: every request's logs carry one, and each request gets a line
+    once answered. Then ``POST /webhooks/*``, answered before FastAPI's own middleware (error
+    pages, telemetry, body limits) and routing, which together cost more than the verify, parse
+    and append that a delivery needs before its 2xx; the webhook routes read their own body with
+    its own cap and never raise past themselves. Everything else goes on to FastAPI.
+    """
+
+    def build_middleware_stack(self) -> ASGIApp:
+        inner = WebhookRoutes(super().build_middleware_stack(), routes=lambda: webhook_routes(self.state.webhooks))
+        return CorrelationMiddleware(inner, log_requests="all", logger="incident_bot.http")
+
+
+def create_app(settings: Settings, options: AppOptions = AppOptions()) -> IncidentBotApp:
     check_settings(settings, socket_mode=options.socket_mode)
     config = settings.config
     library = runbook_library(settings)
@@ -192,8 +208,10 @@ def create_app(settings: Settings, options: AppOptions = AppOptions()) -> FastAP
         # A pass holds SQLite's one writer: short, so appends and people's commands wait little.
         pass_seconds=0.025 if is_sqlite(async_url(settings.database_url)) else 0.1,
         poll_interval=settings.outbox_poll_interval)
-    inbox_writer = InboxWriter(core=core, metrics=metrics, state=inbox_state, appended=inbox_processor.wake)
-    inbox_processor.give_way_to(inbox_writer.idle)
+    # The appends get a synchronous connection of their own, used from a thread of their own.
+    inbox_writer = InboxWriter(engine=create_sync_engine_for(settings.database_url), clock=options.clock,
+                               metrics=metrics, state=inbox_state, appended=inbox_processor.wake)
+    inbox_processor.give_way_to(lambda: inbox_writer.arrivals)
     escalation = EscalationPolicy(config)
     timer_scheduler = TimerScheduler(TimerJob(core=core, policy=escalation), interval=settings.timer_tick_interval)
     # Seed 004's burn check and daily digest: timers of no incident, fired by their own job.
@@ -292,7 +310,7 @@ def create_app(settings: Settings, options: AppOptions = AppOptions()) -> FastAP
             await pagerduty_events.aclose()
             await engine.dispose()
 
-    app = FastAPI(title="incident-bot", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app = IncidentBotApp(title="incident-bot", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.services = services
     app.state.dispatcher = dispatcher
     app.state.outbox_writers = writers
@@ -302,12 +320,6 @@ def create_app(settings: Settings, options: AppOptions = AppOptions()) -> FastAP
     for route, trust in app.state.webhooks.senders().items():
         if trust.startswith("refused"):
             security_log.warning("webhooks: %s deliveries are %s", route, trust)
-    # POST /webhooks/* is answered ahead of FastAPI's routing, which would cost more than the
-    # verify, parse and append that a delivery needs before its 2xx.
-    app.add_middleware(WebhookRoutes, routes=lambda: webhook_routes(app.state.webhooks))
-    # Added last, so outermost: every request's logs carry its correlation id, the webhooks'
-    # too, and each request gets a line once answered.
-    app.add_middleware(CorrelationMiddleware, log_requests="all", logger="incident_bot.http")
     app.include_router(health.router)
     app.state.slack_door = SlackDoor(gate=_slack_request_gate(settings, sessions), bolt=slack_handler)
     app.include_router(slack_route.router)

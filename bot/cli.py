@@ -8,6 +8,7 @@ parser and to run them: a plugin boundary, so the bot's install needs neither to
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib
 import sys
 from collections.abc import Callable, Sequence
@@ -159,6 +160,11 @@ def _serve(args: argparse.Namespace) -> int:
 
     settings = Settings()
     app = create_app(settings, AppOptions(socket_mode=args.socket_mode))
+    # What start-up made (the modules, the app, its config) lives as long as the process: frozen
+    # out of the garbage collector's reach, a full collection under a storm walks only what the
+    # storm made, a few milliseconds instead of about 100 ms with every request waiting.
+    gc.collect()
+    gc.freeze()
     # log_config=None: uvicorn's records go through the logging `main` set up (JSON by default)
     # rather than its own text handlers; no access log, because the app writes one line per
     # request itself, with the request's correlation id (see observability.asgi).

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event, text
+from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import (
@@ -92,6 +92,21 @@ def create_engine_for(raw_url: str, *, echo: bool = False) -> AsyncEngine:
         _configure_sqlite(engine.sync_engine)
         return engine
     return create_async_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=10)
+
+
+def create_sync_engine_for(raw_url: str, *, pool_size: int = 1) -> Engine:
+    """A synchronous engine on the same database, for work done in a thread of its own (the
+    inbox's appends: one hand-off from the event loop per transaction instead of one per
+    statement). SQLite gets the same connection settings as the async engine."""
+    url = sync_url(raw_url)
+    ensure_sqlite_directory(url)
+    if is_sqlite(url):
+        engine = create_engine(url, pool_size=pool_size, max_overflow=0, pool_timeout=60)
+        _configure_sqlite(engine)
+        return engine
+    # No pre-ping: it would cost a round trip on every transaction of a connection kept busy. A
+    # connection that died meanwhile fails its one transaction and is replaced for the next.
+    return create_engine(url, pool_size=pool_size, max_overflow=0)
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

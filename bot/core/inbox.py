@@ -20,10 +20,10 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import Connection, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -72,17 +72,27 @@ class Backlog:
 
 @dataclass(frozen=True)
 class Arrival:
+    """A verified delivery on its way into the inbox, with the signal's record made as it
+    arrived: in a storm, that is work done beside the commit ahead of it, not inside its own."""
+
     signal: AlertSignal
     body: str
+    record: dict[str, object] = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "record", signal_record(self.signal))
 
 
-async def append_many(session: AsyncSession, arrivals: Sequence[Arrival], *,
-                      now: datetime) -> list[Appended | OutsideReplayWindow]:
+def append_many(connection: Connection, arrivals: Sequence[Arrival], *,
+                now: datetime) -> list[Appended | OutsideReplayWindow]:
     """Add deliveries to the inbox in the caller's transaction, in one INSERT, unless known
     already: each one's place in the inbox, or ``OutsideReplayWindow`` for a new one dated
     outside its sender's retry window (nothing of it written). A known delivery is a duplicate
     whatever its age: the window bounds how long a captured delivery stays worth replaying once
-    its keys are no longer kept."""
+    its keys are no longer kept.
+
+    Synchronous: the inbox writer runs it in a thread of its own, where a whole batch is one
+    hand-off from the event loop (``handlers/webhooks/inbox_writer.py``)."""
     answers: list[Appended | OutsideReplayWindow | None] = [None] * len(arrivals)
     rows: list[dict[str, object]] = []
     row_of: dict[tuple[str, str], int] = {}  # (source, delivery id) -> index in arrivals
@@ -92,7 +102,7 @@ async def append_many(session: AsyncSession, arrivals: Sequence[Arrival], *,
         key = (signal.source.value, signal.delivery_id[:200])
         webhook_key = (signal.source.value, signal.webhook_id[:200]) if signal.webhook_id else None
         if not _within_replay_window(signal, now=now):
-            known = await _known(session, signal) or key in row_of or webhook_key in seen_webhook_ids
+            known = _known(connection, signal) or key in row_of or webhook_key in seen_webhook_ids
             answers[index] = Appended(None) if known else OutsideReplayWindow(_replay_reason(signal, now=now))
             continue
         if key in row_of or (webhook_key is not None and webhook_key in seen_webhook_ids):
@@ -105,28 +115,29 @@ async def append_many(session: AsyncSession, arrivals: Sequence[Arrival], *,
             "source": key[0], "delivery_id": key[1],
             "webhook_id": webhook_key[1] if webhook_key else None,
             "event_type": signal.event_type[:100], "outcome": PENDING, "received_at": now,
-            "body": arrival.body.replace("\x00", ""), "signal": signal_record(signal),
+            "body": arrival.body.replace("\x00", ""), "signal": arrival.record,
         })
     if rows:
         # Either unique key taken means a duplicate; DO NOTHING (no conflict target) covers both, on
         # both databases, and the rows it did insert come back with their ids: one statement and
         # one round trip for the whole batch.
-        dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-        statement = dialect.insert(WebhookDelivery).on_conflict_do_nothing() \
-            .returning(WebhookDelivery.id, WebhookDelivery.source, WebhookDelivery.delivery_id)
+        dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+        table = WebhookDelivery.__table__
+        statement = dialect.insert(table).on_conflict_do_nothing() \
+            .returning(table.c.id, table.c.source, table.c.delivery_id)
         # Executed with many parameter sets: SQLAlchemy sends them as multi-row INSERTs
         # ("insertmanyvalues"), and the statement compiles once, whatever the batch's size.
-        for row_id, source, delivery_id in (await session.execute(statement, rows)).all():
+        for row_id, source, delivery_id in connection.execute(statement, rows).all():
             answers[row_of[(source, delivery_id)]] = Appended(row_id)
     # A row left unanswered met a delivery already stored, by either key.
     return [answer if answer is not None else Appended(None) for answer in answers]
 
 
-async def _known(session: AsyncSession, signal: AlertSignal) -> bool:
+def _known(connection: Connection, signal: AlertSignal) -> bool:
     keys = [WebhookDelivery.delivery_id == signal.delivery_id[:200]]
     if signal.webhook_id:
         keys.append(WebhookDelivery.webhook_id == signal.webhook_id[:200])
-    found = await session.scalar(
+    found = connection.scalar(
         select(WebhookDelivery.id).where(WebhookDelivery.source == signal.source.value, or_(*keys)).limit(1))
     return found is not None
 

@@ -82,20 +82,28 @@ class AlertSignal:
 
 
 def signal_record(signal: AlertSignal) -> dict[str, Any]:
-    """The signal as JSON values, kept in the inbox row until it is processed after the ack."""
-    record: dict[str, Any] = {}
-    for item in fields(signal):
-        value = getattr(signal, item.name)
-        if isinstance(value, StrEnum):
-            value = value.value
-        elif isinstance(value, datetime):
-            value = value.isoformat()
-        elif isinstance(value, timedelta):
-            value = value.total_seconds()
-        elif isinstance(value, MetricRef):
-            value = {metric.name: getattr(value, metric.name) for metric in fields(value)}
-        record[item.name] = value
+    """The signal as JSON values, kept in the inbox row until it is processed after the ack.
+
+    Made for every delivery in a storm, so plain values (most fields: strings and None) are
+    copied as they are, and only the few other kinds are looked up by their type.
+    """
+    record = dict(signal.__dict__)
+    for name, value in record.items():
+        if value is not None and type(value) is not str:
+            record[name] = _json_value(value)
     return record
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, StrEnum):
+        return value.value
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, timedelta):
+        return value.total_seconds()
+    if isinstance(value, MetricRef):
+        return {metric.name: getattr(value, metric.name) for metric in fields(value)}
+    return value
 
 
 def signal_from_record(record: dict[str, Any]) -> AlertSignal:

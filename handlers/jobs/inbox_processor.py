@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Callable
 
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -25,11 +26,15 @@ from handlers.webhooks.inbox_writer import InboxState
 
 log = logging.getLogger(__name__)
 
+# Deliveries a second above which the processor holds its passes back for the acks: more than it
+# can apply in that time anyway (about 200 a second on SQLite).
+STORM_RATE = 500.0
+
 
 class InboxProcessor:
     def __init__(self, *, core: Core, config: IncidentBotConfig, metrics: Metrics, state: InboxState,
                  batch: int = 200, pass_seconds: float = 0.05, poll_interval: float = 1.0,
-                 gather_seconds: float = 0.02, max_defer_seconds: float = 0.5) -> None:
+                 gather_seconds: float = 0.02, max_defer_seconds: float = 1.0) -> None:
         self._core = core
         self._config = config
         self._metrics = metrics
@@ -38,8 +43,7 @@ class InboxProcessor:
         self._pass_seconds = pass_seconds
         self._gather_seconds = gather_seconds
         self._max_defer_seconds = max_defer_seconds
-        self._writer_idle = asyncio.Event()
-        self._writer_idle.set()
+        self._arrivals: Callable[[], int] = lambda: 0
         self._poll_interval = poll_interval
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -56,9 +60,10 @@ class InboxProcessor:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
 
-    def give_way_to(self, idle: asyncio.Event) -> None:
-        """Hold passes back until ``idle`` (the inbox writer's: no delivery waits for its ack) is set."""
-        self._writer_idle = idle
+    def give_way_to(self, arrivals: Callable[[], int]) -> None:
+        """Hold passes back while deliveries arrive in a storm; ``arrivals`` counts them (the
+        inbox writer's count of appends asked for)."""
+        self._arrivals = arrivals
 
     async def drain(self) -> int:
         """Apply until nothing is pending (or another process holds the lease); how many applied."""
@@ -71,13 +76,19 @@ class InboxProcessor:
                 return total
 
     async def _give_way(self) -> None:
-        """Acks first: a pass waits while appends are waiting, so a storm is acknowledged at the
-        writer's speed and applied right after; but never more than ``max_defer_seconds``, so a
-        storm that does not stop is still applied as it goes, its first alert's headline within
-        the second that alert-to-channel aims for. (A pass holds SQLite's one writer, and the CPU
-        either way: run during a storm, it is the acks' worst latency.)"""
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._writer_idle.wait(), timeout=self._max_defer_seconds)
+        """Acks first: while deliveries arrive faster than ``STORM_RATE`` a pass waits, so a
+        storm is acknowledged at the writer's speed and applied right after; but never more than
+        ``max_defer_seconds``, so a storm that does not stop is still applied as it goes. A pass
+        holds SQLite's one writer, and the CPU on either database: run in the middle of a storm,
+        it was the acks' worst latency. Alerts at an ordinary pace (a hundred a second) are
+        applied at once, each window of ``gather_seconds`` telling which it is."""
+        deadline = time.monotonic() + self._max_defer_seconds
+        while True:
+            before = self._arrivals()
+            await asyncio.sleep(self._gather_seconds)
+            rate = (self._arrivals() - before) / self._gather_seconds
+            if rate < STORM_RATE or time.monotonic() >= deadline:
+                return
 
     async def pass_once(self) -> list[Applied]:
         async with self._core.sessions() as session, session.begin():
@@ -105,7 +116,4 @@ class InboxProcessor:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(),
                                        timeout=max(0.0, self._poll_interval - (time.monotonic() - started)))
-            # A moment's grace after a wake: the appends of a storm gather into fewer, fuller
-            # passes, and the writer gets the database between them.
-            await asyncio.sleep(self._gather_seconds)
             self._wake.clear()

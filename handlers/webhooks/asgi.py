@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -113,6 +114,10 @@ class WebhookRoutes:
             answer = await route(Incoming(scope, receive))
         except ClientGone:
             return
+        except Exception:  # a bug: the sender retries on any 5xx; the error id finds the traceback
+            error_id = uuid.uuid4().hex[:10]
+            log.exception("unexpected error %s answering %s", error_id, scope.get("path", ""))
+            answer = Answer(500, {"error": "unexpected error", "error_id": error_id})
         await send_answer(send, answer)
 
 

@@ -1,34 +1,46 @@
 """Group commit for webhook deliveries: the appends that arrive together share one transaction.
 
-A delivery's request hands its signal to the writer and waits. One task takes everything
-waiting, appends it all to the inbox (``bot.core.inbox.append_many``) in one statement, commits,
-and answers every waiter; what arrived meanwhile is the next batch. Under a storm a commit (the
-costly part: one fsync on SQLite, one round trip and a WAL flush on PostgreSQL) is paid per
-batch instead of per delivery, and nobody is answered 2xx before their delivery is durable.
+A delivery's request hands its signal to the writer and waits. The writer's thread takes
+everything waiting, appends it all to the inbox (``bot.core.inbox.append_many``) in one
+statement, commits, and answers every waiter; what arrived meanwhile is the next batch. Under a
+storm a commit (the costly part: one fsync on SQLite, one round trip and a WAL flush on
+PostgreSQL) is paid per batch instead of per delivery, and nobody is answered 2xx before their
+delivery is durable.
+
+The thread has a synchronous connection of its own and goes from one batch straight to the next.
+Run from the event loop instead, with the async driver, every statement was a hand-off to the
+driver and a wait for the loop to come round again, behind the requests that arrived meanwhile
+(and on SQLite, a queue for the one connection every other job shares): under a storm that
+waiting, not the work, was most of an ack. The loop now only queues deliveries and hands the
+answers back.
 
 A batch that fails on something other than the connection is retried one delivery per
 transaction, so one bad delivery gets its own error and the rest of its batch still goes in;
-and nothing a delivery holds can stop the writer's task, which every later delivery needs.
+and nothing a delivery holds can stop the thread, which every later delivery needs.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-from collections.abc import Callable
+import threading
+from collections import deque
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from bot.core import inbox
+from bot.core.clock import Clock
 from bot.core.errors import OutsideReplayWindow
 from bot.core.inbox import Appended, Arrival, Backlog
 from bot.core.signals import AlertSignal
-from bot.core.unit_of_work import Core
 from bot.metrics import Metrics
 
 log = logging.getLogger(__name__)
+
+Answer = Appended | BaseException
 
 
 class InboxFull(Exception):
@@ -55,113 +67,120 @@ class InboxState:
 
 @dataclass
 class _Waiting:
-    signal: AlertSignal
-    body: str
+    arrival: Arrival
     answer: asyncio.Future[Appended] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
 
 
 class InboxWriter:
-    def __init__(self, *, core: Core, metrics: Metrics, state: InboxState, appended: Callable[[], None],
-                 max_batch: int = 256) -> None:
-        self._core = core
+    def __init__(self, *, engine: Engine, clock: Clock, metrics: Metrics, state: InboxState,
+                 appended: Callable[[], None], max_batch: int = 256) -> None:
+        self._engine = engine  # synchronous, used from the writer's thread only
+        self._clock = clock
         self._appended = appended  # wakes the processor
         self._metrics = metrics
         self.state = state
         self._max_batch = max_batch
-        self._waiting: list[_Waiting] = []
-        self._arrived = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-        # Set while no delivery waits for its append: the processor gives way until it is.
-        self.idle = asyncio.Event()
-        self.idle.set()
+        self._queue: deque[_Waiting] = deque()  # filled by the loop, emptied by the thread
+        self._arrived = threading.Condition()
+        self._stopping = False
+        self._sleeping = False  # the thread waits for the first delivery of a batch
+        # Appends asked for since start: the processor reads a storm from how fast it grows.
+        self.arrivals = 0
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="inbox-writer")
+        self._loop = asyncio.get_running_loop()
+        self._thread = threading.Thread(target=self._run, name="inbox-writer", daemon=True)
+        self._thread.start()
 
     async def aclose(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-        for waiting in self._waiting:  # never answered 2xx: their senders retry them
-            if not waiting.answer.done():
-                waiting.answer.set_exception(ConnectionError("the bot is shutting down"))
-        self._waiting.clear()
+        with self._arrived:
+            self._stopping = True
+            self._arrived.notify()
+        if self._thread is not None:
+            # A batch already taken commits (its senders' retries are then duplicates).
+            await asyncio.get_running_loop().run_in_executor(None, self._thread.join)
+        while self._queue:  # never answered 2xx: their senders retry them
+            _settle(self._queue.popleft(), ConnectionError("the bot is shutting down"))
+        self._engine.dispose()
 
-    async def append(self, signal: AlertSignal, body: str) -> Appended:
-        """The delivery's place in the inbox, once committed. Raises ``InboxFull``,
-        ``OutsideReplayWindow``, or the database's error (``SQLAlchemyError``, ``OSError``)."""
+    def submit(self, signal: AlertSignal, body: str) -> asyncio.Future[Appended]:
+        """Queue the delivery; the future is its place in the inbox once committed, or fails with
+        ``OutsideReplayWindow`` or the database's error (``SQLAlchemyError``, ``OSError``).
+        Raises ``InboxFull`` at once past the backlog bound. A future, not a task: in a storm
+        each request would otherwise pay for a task of its own."""
         if self.state.full:
             raise InboxFull()
-        waiting = _Waiting(signal, body)
-        self._waiting.append(waiting)
-        self.idle.clear()
-        self._arrived.set()
-        return await waiting.answer
+        if self._stopping or self._thread is None:
+            raise ConnectionError("the inbox writer is not running")
+        waiting = _Waiting(Arrival(signal, body))
+        self.arrivals += 1
+        with self._arrived:
+            self._queue.append(waiting)
+            if self._sleeping:  # only then: waking a thread that is busy anyway costs the GIL twice
+                self._arrived.notify()
+        return waiting.answer
 
-    async def _run(self) -> None:
+    # --- the writer's thread -----------------------------------------------------------------
+
+    def _run(self) -> None:
         while True:
-            await self._arrived.wait()
-            self._arrived.clear()
-            while self._waiting:
-                batch, self._waiting = self._waiting[:self._max_batch], self._waiting[self._max_batch:]
-                await self._commit(batch)
+            with self._arrived:
+                while not self._queue and not self._stopping:
+                    self._sleeping = True
+                    self._arrived.wait()
+                    self._sleeping = False
+                if self._stopping:
+                    return
+                batch = [self._queue.popleft() for _ in range(min(len(self._queue), self._max_batch))]
+            answers = self._commit(batch)
+            assert self._loop is not None
+            try:
+                self._loop.call_soon_threadsafe(self._answer, batch, answers)
+            except RuntimeError:  # the loop closed under us: nobody is left to answer
+                return
 
-    async def _commit(self, batch: list[_Waiting]) -> None:
-        self.idle.clear()
+    def _commit(self, batch: list[_Waiting]) -> list[Answer]:
         try:
-            await self._commit_batch(batch)
-        finally:
-            if not self._waiting:
-                self.idle.set()
-
-    async def _commit_batch(self, batch: list[_Waiting]) -> None:
-        try:
-            answers = await self._append_all(batch)
+            return list(self._append(batch))
         except (SQLAlchemyError, OSError) as exc:
             if len(batch) == 1 or _is_connection_error(exc):
-                _fail(batch, exc)
-                return
+                return [exc] * len(batch)
             log.warning("an inbox batch of %d failed (%s); appending them one by one", len(batch),
                         exc.__class__.__name__)
-            for waiting in batch:
-                await self._commit_batch([waiting])
-            return
-        except asyncio.CancelledError:
-            _fail(batch, ConnectionError("the bot is shutting down"))
-            raise
+            return [answer for waiting in batch for answer in self._commit([waiting])]
         except Exception as exc:  # a bug met by one delivery: its sender gets a 503, the writer goes on
             if len(batch) > 1:
-                for waiting in batch:
-                    await self._commit_batch([waiting])
-                return
+                return [answer for waiting in batch for answer in self._commit([waiting])]
             log.exception("could not append a delivery to the inbox")
-            _fail(batch, ConnectionError(f"the delivery could not be stored ({exc.__class__.__name__})"))
-            return
+            return [ConnectionError(f"the delivery could not be stored ({exc.__class__.__name__})")]
+
+    def _append(self, batch: Sequence[_Waiting]) -> list[Appended | OutsideReplayWindow]:
+        with self._engine.begin() as connection:
+            return inbox.append_many(connection, [waiting.arrival for waiting in batch], now=self._clock())
+
+    # --- back on the loop --------------------------------------------------------------------
+
+    def _answer(self, batch: list[_Waiting], answers: list[Answer]) -> None:
         self._metrics.inbox_batch.observe(len(batch))
         new = 0
         for waiting, answer in zip(batch, answers, strict=True):
-            if waiting.answer.done():
-                continue
-            if isinstance(answer, BaseException):
-                waiting.answer.set_exception(answer)
-            else:
-                new += 0 if answer.duplicate else 1
-                waiting.answer.set_result(answer)
+            if isinstance(answer, Appended) and not answer.duplicate:
+                new += 1
+            _settle(waiting, answer)
         self.state.pending += new
         if new:
             self._appended()
 
-    async def _append_all(self, batch: list[_Waiting]) -> list[Appended | OutsideReplayWindow]:
-        now = self._core.clock()
-        async with self._core.sessions() as session, session.begin():
-            return await inbox.append_many(session, [Arrival(w.signal, w.body) for w in batch], now=now)
 
-
-def _fail(batch: list[_Waiting], exc: BaseException) -> None:
-    for waiting in batch:
-        if not waiting.answer.done():
-            waiting.answer.set_exception(exc)
+def _settle(waiting: _Waiting, answer: Answer) -> None:
+    if waiting.answer.done():  # its request gave up waiting; the append stands
+        return
+    if isinstance(answer, BaseException):
+        waiting.answer.set_exception(answer)
+    else:
+        waiting.answer.set_result(answer)
 
 
 def _is_connection_error(exc: BaseException) -> bool:

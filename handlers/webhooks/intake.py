@@ -57,10 +57,10 @@ async def accept(intake: Intake, signal: AlertSignal, body: bytes) -> Answer:
     # Slack calls it leads to log the same id.
     correlation.bind(correlation.scoped(source, signal.delivery_id))
     log.debug("%s delivery %s verified", source, correlation.accepted(signal.delivery_id) or "(id not loggable)")
-    work = asyncio.ensure_future(intake.writer.append(signal, body.decode("utf-8", "replace")))
-    # An append that outlives its answer may still fail; its error is logged, not left unread.
-    work.add_done_callback(_log_late_failure)
     try:
+        work = intake.writer.submit(signal, body.decode("utf-8", "replace"))
+        # An append that outlives its answer may still fail; its error is logged, not left unread.
+        work.add_done_callback(_log_late_failure)
         # Shielded: if the answer has to go before the commit finishes, the commit still
         # finishes, and the sender's retry is then recognised as a duplicate.
         appended = await asyncio.wait_for(asyncio.shield(work), timeout=ACCEPT_TIMEOUT_SECONDS)

@@ -90,7 +90,15 @@ def test_a_hostile_id_is_replaced_never_logged_as_sent(hostile: str) -> None:
     assert correlation.accepted(hostile) is None
     kind, _, fresh = correlation.scoped("webhook", hostile).partition(":")
     assert kind == "webhook"
-    assert len(fresh) == 32 and int(fresh, 16) >= 0  # a fresh uuid4, nothing of what was sent
+    # A fresh id (the process's random prefix and a counter), nothing of what was sent.
+    prefix, _, number = fresh.partition("-")
+    assert len(prefix) == 12 and int(prefix, 16) >= 0 and int(number, 16) > 0
+    assert correlation.accepted(fresh) == fresh
+
+
+def test_fresh_ids_never_repeat() -> None:
+    ids = {correlation.new_id("request") for _ in range(1000)}
+    assert len(ids) == 1000
 
 
 def test_an_id_bound_in_one_task_does_not_leak_into_another() -> None:

@@ -18,7 +18,7 @@ from bot.core.unit_of_work import Core
 from bot.metrics import Metrics
 from handlers.jobs.inbox_processor import InboxProcessor
 from handlers.webhooks.inbox_writer import InboxFull, InboxState, InboxWriter
-from storage.db import create_engine_for, session_factory
+from storage.db import create_engine_for, create_sync_engine_for, session_factory
 from storage.models import Alert, Incident, WebhookDelivery
 
 NOW = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
@@ -43,9 +43,14 @@ async def core(database_url: str):
     await engine.dispose()
 
 
+def writer_for(url: str, **kwargs) -> InboxWriter:  # type: ignore[no-untyped-def]
+    return InboxWriter(engine=create_sync_engine_for(url), clock=lambda: NOW, **kwargs)
+
+
 async def append(core: Core, signal: AlertSignal, *, now: datetime = NOW) -> inbox.Appended:
     async with core.sessions() as session, session.begin():
-        (answer,) = await inbox.append_many(session, [inbox.Arrival(signal, "{}")], now=now)
+        (answer,) = await session.run_sync(
+            lambda sync: inbox.append_many(sync.connection(), [inbox.Arrival(signal, "{}")], now=now))
     if isinstance(answer, OutsideReplayWindow):
         raise answer
     return answer
@@ -160,14 +165,14 @@ async def test_one_replica_applies_at_a_time(postgres_url: str) -> None:
         await engine.dispose()
 
 
-async def test_the_writer_commits_a_burst_in_few_transactions_and_answers_each(core: Core) -> None:
+async def test_the_writer_commits_a_burst_in_few_transactions_and_answers_each(core: Core, database_url: str) -> None:
     metrics = Metrics()
     processor = InboxProcessor(core=core, config=CONFIG, metrics=metrics, state=InboxState(max_backlog=1000))
-    writer = InboxWriter(core=core, metrics=metrics, state=InboxState(max_backlog=1000), appended=processor.wake)
+    writer = writer_for(database_url, metrics=metrics, state=InboxState(max_backlog=1000), appended=processor.wake)
     writer.start()
     try:
         signals = [trigger(f"m-{n % 40}", service=f"svc-{n % 4}") for n in range(60)]  # 20 repeats
-        answers = await asyncio.gather(*(writer.append(signal, "{}") for signal in signals))
+        answers = await asyncio.gather(*(writer.submit(signal, "{}") for signal in signals))
     finally:
         await writer.aclose()
     assert sum(not a.duplicate for a in answers) == 40
@@ -179,34 +184,33 @@ async def test_the_writer_commits_a_burst_in_few_transactions_and_answers_each(c
     assert len({incident for _, incident in await rows(core)}) == 4  # four services, four incidents
 
 
-async def test_the_writer_refuses_past_the_backlog_bound(core: Core) -> None:
+async def test_the_writer_refuses_past_the_backlog_bound(core: Core, database_url: str) -> None:
     state = InboxState(max_backlog=2)
-    writer = InboxWriter(core=core, metrics=Metrics(), state=state, appended=lambda: None)
+    writer = writer_for(database_url, metrics=Metrics(), state=state, appended=lambda: None)
     writer.start()
     try:
-        await writer.append(trigger("m-1"), "{}")
-        await writer.append(trigger("m-2"), "{}")
+        await writer.submit(trigger("m-1"), "{}")
+        await writer.submit(trigger("m-2"), "{}")
         with pytest.raises(InboxFull):
-            await writer.append(trigger("m-3"), "{}")
+            await writer.submit(trigger("m-3"), "{}")
         processor = InboxProcessor(core=core, config=CONFIG, metrics=Metrics(), state=state)
         await processor.drain()  # measuring the backlog after the apply frees room again
-        assert not (await writer.append(trigger("m-3"), "{}")).duplicate
+        assert not (await writer.submit(trigger("m-3"), "{}")).duplicate
     finally:
         await writer.aclose()
     assert len(await rows(core)) == 3
 
 
 async def test_a_database_that_is_away_fails_every_waiting_append(tmp_path) -> None:
-    engine = create_engine_for(f"sqlite:///{tmp_path}/never-migrated.db")  # no tables: every insert fails
-    core = Core(sessions=session_factory(engine), clock=lambda: NOW)
-    writer = InboxWriter(core=core, metrics=Metrics(), state=InboxState(max_backlog=10), appended=lambda: None)
+    # No tables: every insert fails.
+    writer = writer_for(f"sqlite:///{tmp_path}/never-migrated.db", metrics=Metrics(), state=InboxState(max_backlog=10),
+                        appended=lambda: None)
     writer.start()
     try:
-        answers = await asyncio.gather(*(writer.append(trigger(f"m-{n}"), "{}") for n in range(3)),
+        answers = await asyncio.gather(*(writer.submit(trigger(f"m-{n}"), "{}") for n in range(3)),
                                        return_exceptions=True)
     finally:
         await writer.aclose()
-        await engine.dispose()
     assert all(isinstance(answer, Exception) for answer in answers)
 
 
@@ -225,17 +229,18 @@ async def test_a_delivery_the_database_refuses_is_marked_failed_and_holds_nothin
         await engine.dispose()
 
 
-async def test_a_delivery_the_writer_cannot_store_fails_alone_and_the_writer_goes_on(core: Core) -> None:
-    writer = InboxWriter(core=core, metrics=Metrics(), state=InboxState(max_backlog=10), appended=lambda: None)
+async def test_a_delivery_the_writer_cannot_store_fails_alone_and_the_writer_goes_on(core: Core,
+                                                                                     database_url: str) -> None:
+    writer = writer_for(database_url, metrics=Metrics(), state=InboxState(max_backlog=10), appended=lambda: None)
     writer.start()
     unstorable = trigger("m-bad", service="scoring-engine")
     object.__setattr__(unstorable, "source", object())  # a signal with no source: a bug, not bad data
     try:
-        answers = await asyncio.gather(writer.append(unstorable, "{}"), writer.append(trigger("m-good"), "{}"),
+        answers = await asyncio.gather(writer.submit(unstorable, "{}"), writer.submit(trigger("m-good"), "{}"),
                                        return_exceptions=True)
         assert isinstance(answers[0], ConnectionError)  # answered 503: its sender keeps it
         assert not answers[1].duplicate
-        assert not (await writer.append(trigger("m-later", service="ticket-classifier"), "{}")).duplicate
+        assert not (await writer.submit(trigger("m-later", service="ticket-classifier"), "{}")).duplicate
     finally:
         await writer.aclose()
     assert len(await rows(core)) == 2
