@@ -208,8 +208,10 @@ def create_app(settings: Settings, options: AppOptions = AppOptions()) -> Incide
         # A pass holds SQLite's one writer: short, so appends and people's commands wait little.
         pass_seconds=0.025 if is_sqlite(async_url(settings.database_url)) else 0.1,
         poll_interval=settings.outbox_poll_interval)
-    # The appends get a synchronous connection of their own, used from a thread of their own.
-    inbox_writer = InboxWriter(engine=create_sync_engine_for(settings.database_url), clock=options.clock,
+    # The appends get a synchronous connection of their own, used from a thread of their own,
+    # which waits for SQLite's write lock its own way (no busy timeout).
+    inbox_writer = InboxWriter(engine=create_sync_engine_for(settings.database_url, sqlite_busy_timeout_ms=0),
+                               clock=options.clock,
                                metrics=metrics, state=inbox_state, appended=inbox_processor.wake)
     inbox_processor.give_way_to(lambda: inbox_writer.arrivals)
     escalation = EscalationPolicy(config)

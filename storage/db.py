@@ -62,7 +62,11 @@ def ensure_sqlite_directory(url: URL) -> None:
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)
 
 
-def _configure_sqlite(engine: Engine) -> None:
+# How long a writer waits for SQLite's one write lock before failing with "database is locked".
+SQLITE_LOCK_WAIT_MS = 10_000
+
+
+def _configure_sqlite(engine: Engine, *, busy_timeout_ms: int = SQLITE_LOCK_WAIT_MS) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
         # The driver's own deferred BEGIN lets two transactions read, then both try to write:
@@ -73,7 +77,7 @@ def _configure_sqlite(engine: Engine) -> None:
         # WAL lets the readers of /readyz and the outbox run beside a writer; the busy timeout
         # makes a second writer wait instead of failing with "database is locked".
         cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
 
@@ -94,15 +98,18 @@ def create_engine_for(raw_url: str, *, echo: bool = False) -> AsyncEngine:
     return create_async_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=10)
 
 
-def create_sync_engine_for(raw_url: str, *, pool_size: int = 1) -> Engine:
+def create_sync_engine_for(raw_url: str, *, pool_size: int = 1, sqlite_busy_timeout_ms: int = SQLITE_LOCK_WAIT_MS
+                           ) -> Engine:
     """A synchronous engine on the same database, for work done in a thread of its own (the
     inbox's appends: one hand-off from the event loop per transaction instead of one per
-    statement). SQLite gets the same connection settings as the async engine."""
+    statement). SQLite gets the same connection settings as the async engine, but for the busy
+    timeout when ``sqlite_busy_timeout_ms`` is given (0: "database is locked" at once, for a
+    caller that waits for the lock its own way)."""
     url = sync_url(raw_url)
     ensure_sqlite_directory(url)
     if is_sqlite(url):
         engine = create_engine(url, pool_size=pool_size, max_overflow=0, pool_timeout=60)
-        _configure_sqlite(engine)
+        _configure_sqlite(engine, busy_timeout_ms=sqlite_busy_timeout_ms)
         return engine
     # No pre-ping: it would cost a round trip on every transaction of a connection kept busy. A
     # connection that died meanwhile fails its one transaction and is replaced for the next.

@@ -24,12 +24,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 
 from bot.core import inbox
 from bot.core.clock import Clock
@@ -41,6 +42,10 @@ from bot.metrics import Metrics
 log = logging.getLogger(__name__)
 
 Answer = Appended | BaseException
+# On SQLite, how long an append waits for the write lock, and how often it asks for it.
+LOCK_WAIT_SECONDS = 10.0
+LOCK_RETRY_SECONDS = 0.0005
+SQLITE_BUSY = 5  # sqlite3's result code for "database is locked"
 
 
 class InboxFull(Exception):
@@ -157,8 +162,19 @@ class InboxWriter:
             return [ConnectionError(f"the delivery could not be stored ({exc.__class__.__name__})")]
 
     def _append(self, batch: Sequence[_Waiting]) -> list[Appended | OutsideReplayWindow]:
-        with self._engine.begin() as connection:
-            return inbox.append_many(connection, [waiting.arrival for waiting in batch], now=self._clock())
+        deadline = time.monotonic() + LOCK_WAIT_SECONDS
+        while True:
+            try:
+                with self._engine.begin() as connection:
+                    return inbox.append_many(connection, [waiting.arrival for waiting in batch], now=self._clock())
+            except OperationalError as exc:
+                if not _is_sqlite_busy(exc) or time.monotonic() > deadline:
+                    raise
+            # SQLite's own busy handler sleeps longer and longer (up to 100 ms) and loses the lock
+            # to writers that ask while it sleeps: under a storm beside the processor's passes,
+            # appends waited up to a second. Asking again every half millisecond takes the lock
+            # as soon as it is free. (The engine's busy timeout is 0: see bot/app.py.)
+            time.sleep(LOCK_RETRY_SECONDS)
 
     # --- back on the loop --------------------------------------------------------------------
 
@@ -181,6 +197,11 @@ def _settle(waiting: _Waiting, answer: Answer) -> None:
         waiting.answer.set_exception(answer)
     else:
         waiting.answer.set_result(answer)
+
+
+def _is_sqlite_busy(exc: OperationalError) -> bool:
+    code = getattr(exc.orig, "sqlite_errorcode", None)
+    return isinstance(code, int) and code & 0xFF == SQLITE_BUSY  # SQLITE_BUSY or one of its extended codes
 
 
 def _is_connection_error(exc: BaseException) -> bool:

@@ -20,6 +20,7 @@ from handlers.jobs.inbox_processor import InboxProcessor
 from handlers.webhooks.inbox_writer import InboxFull, InboxState, InboxWriter
 from storage.db import create_engine_for, create_sync_engine_for, session_factory
 from storage.models import Alert, Incident, WebhookDelivery
+from tests.databases import migrated_sqlite_url
 
 NOW = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
 CONFIG = IncidentBotConfig()
@@ -45,6 +46,11 @@ async def core(database_url: str):
 
 def writer_for(url: str, **kwargs) -> InboxWriter:  # type: ignore[no-untyped-def]
     return InboxWriter(engine=create_sync_engine_for(url), clock=lambda: NOW, **kwargs)
+
+
+def writer_for_engine(engine) -> InboxWriter:  # type: ignore[no-untyped-def]
+    return InboxWriter(engine=engine, clock=lambda: NOW, metrics=Metrics(), state=InboxState(max_backlog=10),
+                       appended=lambda: None)
 
 
 async def append(core: Core, signal: AlertSignal, *, now: datetime = NOW) -> inbox.Appended:
@@ -244,3 +250,22 @@ async def test_a_delivery_the_writer_cannot_store_fails_alone_and_the_writer_goe
     finally:
         await writer.aclose()
     assert len(await rows(core)) == 2
+
+
+async def test_an_append_waits_for_sqlites_write_lock_and_then_goes_in(tmp_path) -> None:
+    # The writer's connection has no busy timeout: it asks again for the lock itself, so another
+    # writer holding it makes an append late, never refused.
+    url = migrated_sqlite_url(tmp_path)
+    holder = create_sync_engine_for(url)
+    writer = writer_for_engine(create_sync_engine_for(url, sqlite_busy_timeout_ms=0))
+    writer.start()
+    try:
+        with holder.begin() as connection:  # BEGIN IMMEDIATE: the write lock, held
+            connection.exec_driver_sql("SELECT 1")
+            waiting = writer.submit(trigger("m-locked"), "{}")
+            await asyncio.sleep(0.2)
+            assert not waiting.done(), "the append went in while another writer held the lock"
+        assert not (await asyncio.wait_for(waiting, timeout=5)).duplicate
+    finally:
+        await writer.aclose()
+        holder.dispose()
