@@ -44,6 +44,9 @@ class InboxProcessor:
         self._gather_seconds = gather_seconds
         self._max_defer_seconds = max_defer_seconds
         self._arrivals: Callable[[], int] = lambda: 0
+        # When the arrivals were last counted, and how many there were: the rate since then is
+        # the storm's, read without waiting when a pass took longer than a window.
+        self._mark = (time.monotonic(), 0)
         self._poll_interval = poll_interval
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -64,6 +67,7 @@ class InboxProcessor:
         """Hold passes back while deliveries arrive in a storm; ``arrivals`` counts them (the
         inbox writer's count of appends asked for)."""
         self._arrivals = arrivals
+        self._mark = (time.monotonic(), arrivals())
 
     async def drain(self) -> int:
         """Apply until nothing is pending (or another process holds the lease); how many applied."""
@@ -81,13 +85,22 @@ class InboxProcessor:
         ``max_defer_seconds``, so a storm that does not stop is still applied as it goes. A pass
         holds SQLite's one writer, and the CPU on either database: run in the middle of a storm,
         it was the acks' worst latency. Alerts at an ordinary pace (a hundred a second) are
-        applied at once, each window of ``gather_seconds`` telling which it is."""
+        applied at once. The rate is read over the time since the last look when that is one to
+        two windows of ``gather_seconds`` (passes that follow one another need no wait to tell),
+        else over a window waited for now."""
         deadline = time.monotonic() + self._max_defer_seconds
         while True:
-            before = self._arrivals()
-            await asyncio.sleep(self._gather_seconds)
-            rate = (self._arrivals() - before) / self._gather_seconds
-            if rate < STORM_RATE or time.monotonic() >= deadline:
+            since, before = self._mark
+            waited = time.monotonic() - since
+            if waited > 2 * self._gather_seconds:
+                # Counted too long ago: a storm that began a moment ago would be diluted in it.
+                since, before = time.monotonic(), self._arrivals()
+                waited = 0.0
+            if waited < self._gather_seconds:  # a window too short to tell: wait out the rest
+                await asyncio.sleep(self._gather_seconds - waited)
+            now, count = time.monotonic(), self._arrivals()
+            self._mark = (now, count)
+            if (count - before) / (now - since) < STORM_RATE or now >= deadline:
                 return
 
     async def pass_once(self) -> list[Applied]:

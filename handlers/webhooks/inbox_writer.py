@@ -117,7 +117,7 @@ class InboxWriter:
         each request would otherwise pay for a task of its own."""
         if self.state.full:
             raise InboxFull()
-        if self._stopping or self._thread is None:
+        if self._stopping or self._thread is None or not self._thread.is_alive():
             raise ConnectionError("the inbox writer is not running")
         waiting = _Waiting(Arrival(signal, body))
         self.arrivals += 1
