@@ -412,6 +412,17 @@ async def record_slack_channel(
     )
 
 
+async def claim_channel_name(session: AsyncSession, *, incident_id: int, channel_name: str) -> None:
+    """The name the bot is about to create the incident's channel under, kept before it asks
+    Slack: if the bot stops between Slack's answer and ``record_slack_channel``, its next try
+    knows that a channel under this name is its own."""
+    await session.execute(
+        update(Incident).where(Incident.id == incident_id, Incident.channel_id.is_(None))
+        .values(channel_name=channel_name)
+        .execution_options(synchronize_session=False)
+    )
+
+
 async def record_headline(session: AsyncSession, *, incident_id: int, headline_ts: str) -> None:
     await session.execute(
         update(Incident).where(Incident.id == incident_id).values(headline_ts=headline_ts)

@@ -124,9 +124,19 @@ class SlackWrites:
             name = incident_channel_name(
                 declared_at=incident.declared_at, number=incident.number, title=title, attempt=attempt
             )
+            # Claimed before Slack is asked: a try cut off between Slack's answer and the record
+            # of it (the bot killed) left this name behind, and the next try adopts the channel
+            # it made instead of opening a second one under the next name.
+            claimed_before = incident.channel_name == name
+            if not claimed_before:
+                async with self._sessions() as session, session.begin():
+                    await core.claim_channel_name(session, incident_id=incident.id, channel_name=name)
             try:
                 return await self._gateway.create_channel(name, is_private=private)
             except ChannelNameTaken:
+                if claimed_before and (found := await self._gateway.find_channel(name)) is not None:
+                    log.info("incident %s: adopting channel %s, made by a try that was cut off", incident.id, name)
+                    return CreatedChannel(id=found, name=name)
                 continue
         raise SlackRejected("conversations.create", f"name_taken after {_NAME_ATTEMPTS} tries")
 

@@ -6,8 +6,10 @@ from datetime import UTC, datetime
 
 import httpx
 import pytest
+from sqlalchemy import insert, update
 
 from sandbox.slack_api import LocalSlackServer
+from storage.models import Incident, OutboxMessage
 from tests.scenarios.harness import BotServer, Database, SlackUser, bot_settings
 from tests.scenarios.test_lifecycle import all_text, incident_channel
 
@@ -61,3 +63,21 @@ def test_bot_joins_the_announcement_channel_when_it_must(strict_slack, database_
     finally:
         bot.stop()
         db.dispose()
+
+
+def test_a_try_cut_off_after_slack_made_the_channel_adopts_it(alice: SlackUser, slack, db: Database) -> None:
+    # The bot killed between conversations.create and recording the channel: its next try meets
+    # its own channel's name taken, and must take that channel, not open a second one.
+    assert alice.command("declare P2 GPU memory leak").status_code == 200
+    first = db.wait_incident_ready(1)
+    with db.engine.begin() as conn:  # as if the record of the channel had never been written
+        conn.execute(update(Incident).where(Incident.id == first.id).values(channel_id=None))
+        now = datetime.now(UTC)
+        conn.execute(insert(OutboxMessage).values(incident_id=first.id, kind="provision_channel",
+                                              payload={"incident_id": first.id}, ordering_key=f"incident:{first.id}",
+                                              state="pending", attempts=0, created_at=now, next_attempt_at=now))
+    db.wait_outbox_drained()
+    again = db.incident(1)
+    assert again.channel_id == first.channel_id and again.channel_name == first.channel_name
+    created = [c for c in slack.calls("conversations.create") if c.ok]
+    assert len(created) == 1, [c.params["name"] for c in slack.calls("conversations.create")]
