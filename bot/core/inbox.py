@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -172,12 +172,8 @@ async def apply_pending(session: AsyncSession, *, config: IncidentBotConfig, now
     Each is applied in a savepoint of its own, so one that raises is marked failed (and
     logged) without undoing the others."""
     deadline = None if seconds is None else time.monotonic() + seconds
-    rows = (await session.execute(
-        select(WebhookDelivery.id, WebhookDelivery.source, WebhookDelivery.delivery_id, WebhookDelivery.signal)
-        .where(WebhookDelivery.outcome == PENDING).order_by(WebhookDelivery.id).limit(limit)
-    )).all()
     applied: list[Applied] = []
-    for row_id, source, delivery_id, record in rows:
+    async for row_id, source, delivery_id, record in _pending(session, limit=limit):
         if deadline is not None and applied and time.monotonic() > deadline:
             break
         # The work is the delivery's: what it queues (Slack posts, pages) logs under its id.
@@ -189,6 +185,31 @@ async def apply_pending(session: AsyncSession, *, config: IncidentBotConfig, now
             .execution_options(synchronize_session=False))
         applied.append(Applied(delivery_id=row_id, source=source, result=result))
     return applied
+
+
+# Pending rows are read a few at a time, more as a pass goes on: a pass that its time limit
+# ends after a handful would otherwise have read (and decoded the JSON of) its whole limit.
+FIRST_READ = 4
+
+
+PendingRow = tuple[int, str, str, dict[str, object] | None]  # id, source, delivery id, record
+
+
+async def _pending(session: AsyncSession, *, limit: int) -> AsyncIterator[PendingRow]:
+    """Up to ``limit`` pending deliveries in arrival order: id, source, delivery id, record."""
+    after, size, given = 0, FIRST_READ, 0
+    while given < limit:
+        rows = (await session.execute(
+            select(WebhookDelivery.id, WebhookDelivery.source, WebhookDelivery.delivery_id, WebhookDelivery.signal)
+            .where(WebhookDelivery.outcome == PENDING, WebhookDelivery.id > after)
+            .order_by(WebhookDelivery.id).limit(min(size, limit - given))
+        )).all()
+        for row_id, source, delivery_id, record in rows:
+            yield row_id, source, delivery_id, record
+        given += len(rows)
+        if len(rows) < size:
+            return
+        after, size = rows[-1][0], size * 2
 
 
 async def _apply_one(session: AsyncSession, *, row_id: int, record: dict[str, object] | None,

@@ -156,6 +156,24 @@ async def test_an_apply_stops_at_its_limit_and_the_rest_stay_pending(core: Core)
     assert [outcome for outcome, _ in await rows(core)] == ["opened", "attached", "pending", "pending", "pending"]
 
 
+async def test_a_pass_reads_its_rows_a_few_at_a_time_in_order_up_to_its_limit(core: Core) -> None:
+    # More rows than the first read takes, and a limit that ends inside a later read: every
+    # delivery is applied once, in arrival order, and none past the limit.
+    count = inbox.FIRST_READ * 3 + 1
+    for number in range(count):
+        await append(core, trigger(f"m-{number}", service=f"svc-{number}"))
+    async with core.sessions() as session, session.begin():
+        assert await inbox.take_lease(session)
+        first = await inbox.apply_pending(session, config=CONFIG, now=NOW, limit=count - 2)
+    async with core.sessions() as session, session.begin():
+        assert await inbox.take_lease(session)
+        rest = await inbox.apply_pending(session, config=CONFIG, now=NOW, limit=count)
+    ids = [a.delivery_id for a in first + rest]
+    assert (len(first), len(rest)) == (count - 2, 2)
+    assert ids == sorted(ids) and len(set(ids)) == count
+    assert all(outcome == "opened" for outcome, _ in await rows(core))
+
+
 @pytest.mark.postgres
 async def test_one_replica_applies_at_a_time(postgres_url: str) -> None:
     engine = create_engine_for(postgres_url)
