@@ -36,3 +36,4 @@ def test_a_security_incidents_private_channel_may_be_created_and_followed() -> N
     scopes = set(MANIFEST["oauth_config"]["scopes"]["bot"])
     events = set(MANIFEST["settings"]["event_subscriptions"]["bot_events"])
     assert {"groups:write", "groups:history"} <= scopes and "message.groups" in events
+    assert "groups:read" in scopes  # found again (conversations.list) after a try cut off

@@ -49,7 +49,7 @@ class CreatedChannel:
 
 class SlackGateway(Protocol):
     async def create_channel(self, name: str, *, is_private: bool = False) -> CreatedChannel: ...
-    async def find_channel(self, name: str) -> str | None: ...
+    async def find_channel(self, name: str, *, private: bool = False) -> str | None: ...
     async def join_channel(self, channel_id: str) -> None: ...
     async def invite(self, channel_id: str, user_id: str) -> None: ...
     async def usergroup_members(self, usergroup_id: str) -> list[str]: ...
@@ -136,10 +136,13 @@ class SlackSdkGateway:
         channel = data["channel"]
         return CreatedChannel(id=channel["id"], name=channel.get("name", name))
 
-    async def find_channel(self, name: str) -> str | None:
+    async def find_channel(self, name: str, *, private: bool = False) -> str | None:
+        """The id of the channel named ``name``: a public one, or with ``private`` one of the
+        private channels the bot is a member of (Slack lists no others to it)."""
         cursor = None
         for _ in range(50):
-            params: dict[str, Any] = {"types": "public_channel", "limit": 200, "exclude_archived": True}
+            params: dict[str, Any] = {"types": "private_channel" if private else "public_channel", "limit": 200,
+                                      "exclude_archived": True}
             if cursor:
                 params["cursor"] = cursor
             data = await self._call("conversations.list", **params)

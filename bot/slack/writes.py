@@ -134,7 +134,7 @@ class SlackWrites:
             try:
                 return await self._gateway.create_channel(name, is_private=private)
             except ChannelNameTaken:
-                if claimed_before and (found := await self._gateway.find_channel(name)) is not None:
+                if claimed_before and (found := await self._gateway.find_channel(name, private=private)) is not None:
                     log.info("incident %s: adopting channel %s, made by a try that was cut off", incident.id, name)
                     return CreatedChannel(id=found, name=name)
                 continue

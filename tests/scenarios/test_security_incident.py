@@ -36,6 +36,7 @@ from tests.scenarios.actions_support import (
     wait_for,
 )
 from tests.scenarios.harness import Database, SlackUser, all_text
+from tests.scenarios.test_channels import provision_again_as_if_cut_off
 
 ALICE, BOB, CAROL, DAVE = "U0ALICE", "U0BOB", "U0CAROL", "U0DAVE"  # security responders; approver; nobody
 ONCALL, COMPLIANCE = "U0ONCALL", "U0COMPLY"
@@ -140,6 +141,20 @@ def test_a_security_incident_is_private_and_announced_without_its_title(security
 
     listing = person(security_bot, slack, http, CAROL).command("list").json()
     assert "Leaked" not in json.dumps(listing) and "Confidential incident" in json.dumps(listing)
+
+
+def test_a_try_cut_off_after_slack_made_the_private_channel_adopts_it(security_bot, slack, http,
+                                                                      db: Database) -> None:
+    # The private channel is found again among those the bot is a member of, not opened twice.
+    alice = person(security_bot, slack, http, ALICE)
+    channel = declare_security(alice, db)
+    first = db.incident(1)
+    provision_again_as_if_cut_off(db, first.id)
+    db.wait_outbox_drained()
+    again = db.incident(1)
+    assert again.channel_id == channel and again.channel_name == first.channel_name
+    created = [c for c in slack.calls("conversations.create") if c.ok]
+    assert len(created) == 1, [c.params["name"] for c in slack.calls("conversations.create")]
 
 
 def test_a_security_alarm_opens_a_confidential_incident_from_its_first_write(bot_factory, slack, http,
