@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
+from contextlib import aclosing
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -173,17 +174,18 @@ async def apply_pending(session: AsyncSession, *, config: IncidentBotConfig, now
     logged) without undoing the others."""
     deadline = None if seconds is None else time.monotonic() + seconds
     applied: list[Applied] = []
-    async for row_id, source, delivery_id, record in _pending(session, limit=limit):
-        if deadline is not None and applied and time.monotonic() > deadline:
-            break
-        # The work is the delivery's: what it queues (Slack posts, pages) logs under its id.
-        with correlation.bound(correlation.scoped(source, delivery_id)):
-            result = await _apply_one(session, row_id=row_id, record=record, config=config, now=now)
-        await session.execute(
-            update(WebhookDelivery).where(WebhookDelivery.id == row_id)
-            .values(outcome=result.outcome.value, incident_id=result.incident_id)
-            .execution_options(synchronize_session=False))
-        applied.append(Applied(delivery_id=row_id, source=source, result=result))
+    async with aclosing(_pending(session, limit=limit)) as pending:
+        async for row_id, source, delivery_id, record in pending:
+            if deadline is not None and applied and time.monotonic() > deadline:
+                break
+            # The work is the delivery's: what it queues (Slack posts, pages) logs under its id.
+            with correlation.bound(correlation.scoped(source, delivery_id)):
+                result = await _apply_one(session, row_id=row_id, record=record, config=config, now=now)
+            await session.execute(
+                update(WebhookDelivery).where(WebhookDelivery.id == row_id)
+                .values(outcome=result.outcome.value, incident_id=result.incident_id)
+                .execution_options(synchronize_session=False))
+            applied.append(Applied(delivery_id=row_id, source=source, result=result))
     return applied
 
 
@@ -195,7 +197,7 @@ FIRST_READ = 4
 PendingRow = tuple[int, str, str, dict[str, object] | None]  # id, source, delivery id, record
 
 
-async def _pending(session: AsyncSession, *, limit: int) -> AsyncIterator[PendingRow]:
+async def _pending(session: AsyncSession, *, limit: int) -> AsyncGenerator[PendingRow, None]:
     """Up to ``limit`` pending deliveries in arrival order: id, source, delivery id, record."""
     after, size, given = 0, FIRST_READ, 0
     while given < limit:
