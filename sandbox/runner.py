@@ -193,10 +193,14 @@ class OutboxProbe:
     def pending(self) -> int:
         """Slack writes still to make, counting the webhook deliveries still to apply (each may
         queue some): zero means the bot has caught up with everything it acknowledged."""
+        # Deliveries first: one counted as applied committed its writes with it, so the count of
+        # writes after it sees them. The other way round, a pass committing between the two
+        # counts hid both (seen on PostgreSQL: "drained" before the incident had its channel).
+        deliveries = self.deliveries_to_apply()
         with self.engine.connect() as conn:
             writes = conn.scalar(select(func.count()).select_from(OutboxMessage)
                                  .where(OutboxMessage.state == "pending"))
-        return int(writes or 0) + self.deliveries_to_apply()
+        return int(writes or 0) + deliveries
 
     def deliveries_to_apply(self) -> int:
         """Webhook deliveries acknowledged and not yet applied (the bot applies them after the 2xx)."""
