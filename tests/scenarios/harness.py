@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import delete, func, insert, select, update
 
 from bot.app import AppOptions, create_app
 from bot.config.settings import Settings
+from bot.core.outbox import OutboxKind, incident_ordering_key
 from handlers.slack.context import WORKING_ON_IT
 from sandbox.runner import (
     OutboxProbe,
@@ -19,7 +21,7 @@ from sandbox.runner import (
     slack_signature_headers,
 )
 from sandbox.slack_api import LocalSlackServer
-from storage.models import InboxLease, Incident, WebhookDelivery
+from storage.models import InboxLease, Incident, OutboxMessage, WebhookDelivery
 
 SIGNING_SECRET = "test-signing-secret"
 BOT_TOKEN = "xoxb-test-token"
@@ -141,6 +143,17 @@ class Database(OutboxProbe):
     def release_the_inbox(self) -> None:
         with self.engine.begin() as conn:
             conn.execute(insert(InboxLease).values(id=1))
+
+    def provision_again_as_if_cut_off(self, incident_id: int) -> None:
+        """The bot killed between conversations.create and the record of the channel: the record
+        is gone, and the provisioning step is due again."""
+        with self.engine.begin() as conn:
+            conn.execute(update(Incident).where(Incident.id == incident_id).values(channel_id=None))
+            now = datetime.now(UTC)
+            conn.execute(insert(OutboxMessage).values(
+                incident_id=incident_id, kind=OutboxKind.PROVISION_CHANNEL.value, payload={"incident_id": incident_id},
+                ordering_key=incident_ordering_key(incident_id), state="pending", attempts=0, created_at=now,
+                next_attempt_at=now))
 
     def outcomes(self) -> list[str]:
         """What each webhook delivery did (opened, attached, updated, ...), in arrival order,

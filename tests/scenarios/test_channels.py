@@ -6,10 +6,8 @@ from datetime import UTC, datetime
 
 import httpx
 import pytest
-from sqlalchemy import insert, update
 
 from sandbox.slack_api import LocalSlackServer
-from storage.models import Incident, OutboxMessage
 from tests.scenarios.harness import BotServer, Database, SlackUser, bot_settings
 from tests.scenarios.test_lifecycle import all_text, incident_channel
 
@@ -65,24 +63,12 @@ def test_bot_joins_the_announcement_channel_when_it_must(strict_slack, database_
         db.dispose()
 
 
-def provision_again_as_if_cut_off(db: Database, incident_id: int) -> None:
-    """The bot killed between conversations.create and the record of the channel: the record is
-    gone, and the provisioning step is due again."""
-    with db.engine.begin() as conn:
-        conn.execute(update(Incident).where(Incident.id == incident_id).values(channel_id=None))
-        now = datetime.now(UTC)
-        conn.execute(insert(OutboxMessage).values(incident_id=incident_id, kind="provision_channel",
-                                              payload={"incident_id": incident_id},
-                                              ordering_key=f"incident:{incident_id}",
-                                              state="pending", attempts=0, created_at=now, next_attempt_at=now))
-
-
 def test_a_try_cut_off_after_slack_made_the_channel_adopts_it(alice: SlackUser, slack, db: Database) -> None:
     # The bot killed between conversations.create and recording the channel: its next try meets
     # its own channel's name taken, and must take that channel, not open a second one.
     assert alice.command("declare P2 GPU memory leak").status_code == 200
     first = db.wait_incident_ready(1)
-    provision_again_as_if_cut_off(db, first.id)
+    db.provision_again_as_if_cut_off(first.id)
     db.wait_outbox_drained()
     again = db.incident(1)
     assert again.channel_id == first.channel_id and again.channel_name == first.channel_name

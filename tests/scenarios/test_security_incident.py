@@ -36,7 +36,6 @@ from tests.scenarios.actions_support import (
     wait_for,
 )
 from tests.scenarios.harness import Database, SlackUser, all_text
-from tests.scenarios.test_channels import provision_again_as_if_cut_off
 
 ALICE, BOB, CAROL, DAVE = "U0ALICE", "U0BOB", "U0CAROL", "U0DAVE"  # security responders; approver; nobody
 ONCALL, COMPLIANCE = "U0ONCALL", "U0COMPLY"
@@ -149,7 +148,7 @@ def test_a_try_cut_off_after_slack_made_the_private_channel_adopts_it(security_b
     alice = person(security_bot, slack, http, ALICE)
     channel = declare_security(alice, db)
     first = db.incident(1)
-    provision_again_as_if_cut_off(db, first.id)
+    db.provision_again_as_if_cut_off(first.id)
     db.wait_outbox_drained()
     again = db.incident(1)
     assert again.channel_id == channel and again.channel_name == first.channel_name
