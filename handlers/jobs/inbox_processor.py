@@ -1,4 +1,5 @@
-"""The inbox's processor: applies acknowledged webhook deliveries, in arrival order, after the ack.
+"""The inbox's processor: applies acknowledged webhook deliveries after the ack, each incident
+group's in arrival order, the groups taking turns.
 
 Each pass is one transaction: take the inbox lease (one process applies at a time, across
 replicas), apply pending deliveries until the batch is full or its time is up, measure what is
@@ -49,6 +50,8 @@ class InboxProcessor:
         self._mark = (time.monotonic(), 0)
         self._poll_interval = poll_interval
         self._wake = asyncio.Event()
+        # Whose turn among the incident groups with deliveries pending, from one pass to the next.
+        self._turns = inbox.Turns()
         self._task: asyncio.Task[None] | None = None
 
     def wake(self) -> None:
@@ -106,7 +109,8 @@ class InboxProcessor:
     async def pass_once(self) -> list[Applied]:
         async with self._core.sessions() as session, session.begin():
             applied = await inbox.apply_pending(session, config=self._config, now=self._core.clock(),
-                                                limit=self._batch, seconds=self._pass_seconds) \
+                                                limit=self._batch, turns=self._turns,
+                                                seconds=self._pass_seconds) \
                 if await inbox.take_lease(session) else []
             backlog = await inbox.backlog(session)
         self._state.measured(backlog, age=backlog.oldest_age(self._core.clock()))
