@@ -14,9 +14,12 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev,worker]'
 	touch $(STAMP)
 
-# Everything but the fault-injection tests that take minutes (marker `long`).
+# Everything but the fault-injection tests that take minutes (marker `long`), on every core the
+# machine has (pytest-xdist; TEST_WORKERS=0 runs them in this one process). The tests that need
+# the quick models all go to one worker, which trains those once (tests/conftest.py).
+TEST_WORKERS ?= auto
 test: install
-	$(BIN)/pytest -m "not long" $(PYTEST_ARGS)
+	$(BIN)/pytest -m "not long" -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 # The long fault-injection tests: kill -9 mid-storm, a minute of Slack failures, a database
 # outage, two replicas. CI runs them after `make test`.

@@ -16,6 +16,20 @@ from tests.databases import PostgresDatabases, migrated_sqlite_url, postgres_bas
 pytest_plugins = ("tests.registries", "tests.inference.moto_server", "tests.demo_support")
 
 
+# The session fixtures that train quick models (tests/registries.py): minutes of CPU each.
+MODEL_FIXTURES = frozenset({"trained_registry", "golden_registry", "chart_registry", "full_registry",
+                            "fusion_registry"})
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # `make test` spreads the tests over the machine's cores (pytest-xdist, --dist loadgroup).
+    # Every test that needs the quick models goes to one worker, which trains them once: spread
+    # over two, each worker trained them again, side by side, and the run took longer, not less.
+    for item in items:
+        if MODEL_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.xdist_group("models"))
+
+
 def pytest_collection_finish(session: pytest.Session) -> None:
     # The test process holds millions of long-lived objects (torch, transformers, botocore's
     # models, every collected test): a full garbage collection walks them all, for up to a

@@ -140,8 +140,10 @@ async def _trigger(session: AsyncSession, *, signal: AlertSignal, config: Incide
     for _ in range(3):
         group, grouped = await _grouped_incident(session, key=key, window=window, now=now)
         if grouped is not None:
-            # No open incident has this alert (open_alert above): it is new to this one too.
-            alert = await _attach_new(session, incident=grouped, dedup_key=dedup_key, signal=signal, now=now)
+            # No open incident has this alert (open_alert above), so it is new to this one too; and
+            # deliveries are applied one at a time (the inbox lease), so no other can add it
+            # meanwhile. (If one did, the unique key fails this delivery, which is kept as failed.)
+            alert = await _add_alert(session, incident=grouped, dedup_key=dedup_key, signal=signal, now=now)
             await _note_alert(session, incident=grouped, alert=alert, signal=signal, config=config, now=now,
                               group=group)
             return _result(Outcome.ATTACHED, grouped)
@@ -198,28 +200,6 @@ async def _count_again(session: AsyncSession, alert: Alert, *, now: datetime) ->
     if alert.state == CLEARED:
         alert.state, alert.cleared_at = FIRING, None
     await session.flush()
-
-
-async def _attach_new(session: AsyncSession, *, incident: Incident, dedup_key: str, signal: AlertSignal,
-                      now: datetime) -> Alert:
-    """Add an alert not seen in this incident to it.
-
-    Two deliveries of one new alarm can race to add its row; the loser of the unique key finds
-    the winner's row (committed by then) and counts itself there.
-    """
-    for _ in range(3):
-        try:
-            async with session.begin_nested():
-                return await _add_alert(session, incident=incident, dedup_key=dedup_key, signal=signal, now=now)
-        except IntegrityError:
-            alert = await session.scalar(
-                select(Alert).where(Alert.incident_id == incident.id, Alert.dedup_key == dedup_key)
-                .execution_options(populate_existing=True)
-            )
-            if alert is not None:
-                await _count_again(session, alert, now=now)
-                return alert
-    raise RuntimeError(f"could not record alert {dedup_key}")
 
 
 async def _add_alert(session: AsyncSession, *, incident: Incident, dedup_key: str, signal: AlertSignal,

@@ -23,6 +23,9 @@ from bot.core.ports.worker import (
 )
 from observability import correlation
 
+# How long a golden-set evaluation may take before the client gives up (its callers stop sooner).
+EVALUATE_TIMEOUT_SECONDS = 120.0
+
 _PREDICTION_FIELDS = frozenset({"label", "confidence", "scores", "model_version", "embedding"})
 
 
@@ -30,6 +33,7 @@ class HttpWorkerClient:
     """``WorkerClient`` over httpx: the worker's KServe V1 routes and its own registry routes."""
 
     def __init__(self, base_url: str, *, timeout: float = 10.0, http: httpx.AsyncClient | None = None) -> None:
+        self._timeout = timeout
         self._http = http or httpx.AsyncClient(base_url=base_url.rstrip("/"), timeout=timeout)
         self._owns_http = http is None
 
@@ -135,7 +139,14 @@ class HttpWorkerClient:
         """Golden-set accuracy, macro-F1 and per-class F1 of ``version``; on ``golden_from``'s golden
         set when given, so two versions are compared on the same examples."""
         body = {"golden_from": golden_from} if golden_from is not None else None
-        return await self._request("POST", f"/v1/models/{name}/versions/{version}:evaluate", json=body)
+        # Scoring a version not scored before runs every golden example through it: seconds to
+        # minutes on a CPU, longer than any other call. Each caller bounds its wait with a limit of
+        # its own (Diagnose's golden step, the model gate), and the worker finishes and keeps the
+        # score for the next caller when one stops waiting, so this call gets more time than the
+        # rest: with the client's own, the golden step was cut off before its limit.
+        timeout = httpx.Timeout(max(self._timeout, EVALUATE_TIMEOUT_SECONDS), connect=self._timeout)
+        return await self._request("POST", f"/v1/models/{name}/versions/{version}:evaluate", json=body,
+                                   timeout=timeout)
 
     async def drift(self, name: str, limit: int = 500) -> dict[str, Any]:
         """The served version's drift: ``drift_score`` and ``verdict`` (ok, warning, critical,

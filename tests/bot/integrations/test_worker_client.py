@@ -8,6 +8,7 @@ from bot.core.ports.worker import WorkerRejected, WorkerUnavailable
 from bot.integrations.worker import HttpWorkerClient
 from runbooks.classes import RUNBOOK_CLASSES
 from tests.inference.test_worker import start_worker
+from tests.loopback_http import Answer, LoopbackHttp, json_answer
 
 
 @pytest.fixture
@@ -43,3 +44,16 @@ async def test_an_absent_worker_is_unavailable_not_a_crash() -> None:
         assert not await client.ready()
         with pytest.raises(WorkerUnavailable, match="unreachable"):
             await client.classify_text("anything")
+
+
+async def test_an_evaluation_may_take_longer_than_the_clients_other_calls() -> None:
+    # Scoring a version takes longer than any other call; its callers bound it themselves.
+    score = {"version": "v2", "golden_version": "v2", "accuracy": 0.9, "macro_f1": 0.88, "examples": 40}
+    with LoopbackHttp() as worker:
+        worker.answers["/v1/models"] = Answer(status=200, body=b'{"models": []}', delay=1.0)
+        worker.answers["/v1/models/incident-text/versions/v2:evaluate"] = json_answer(score)
+        worker.answers["/v1/models/incident-text/versions/v2:evaluate"].delay = 1.0
+        async with HttpWorkerClient(worker.base_url, timeout=0.3) as client:
+            with pytest.raises(WorkerUnavailable, match="did not answer in time"):
+                await client.models()
+            assert await client.evaluate("incident-text", "v2") == score
