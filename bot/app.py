@@ -211,7 +211,7 @@ def create_app(settings: Settings, options: AppOptions = AppOptions()) -> Incide
     # The appends get a synchronous connection of their own, used from a thread of their own,
     # which waits for SQLite's write lock its own way (no busy timeout).
     inbox_writer = InboxWriter(engine=create_sync_engine_for(settings.database_url, sqlite_busy_timeout_ms=0),
-                               config=config, clock=options.clock,
+                               clock=options.clock,
                                metrics=metrics, state=inbox_state, appended=inbox_processor.wake)
     inbox_processor.give_way_to(lambda: inbox_writer.arrivals)
     escalation = EscalationPolicy(config)

@@ -155,9 +155,8 @@ class WebhookDelivery(Base):
     __table_args__ = (
         UniqueConstraint("source", "delivery_id", name="uq_webhook_delivery"),
         UniqueConstraint("source", "webhook_id", name="uq_webhook_delivery_webhook_id"),
-        # The inbox's queue: pending rows in arrival order, and the oldest of each group's.
+        # The inbox's queue: pending rows in arrival order.
         Index("ix_webhook_deliveries_outcome", "outcome", "id"),
-        Index("ix_webhook_deliveries_outcome_group", "outcome", "group_key", "id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -172,9 +171,6 @@ class WebhookDelivery(Base):
     # The parsed signal, kept from the append (before the 2xx) to the apply (after it); see
     # bot/core/inbox.py. None on rows applied before the inbox existed.
     signal: Mapped[dict[str, Any] | None] = mapped_column(JSON)
-    # The incident group the signal was routed to as it arrived: a group's pending rows are
-    # applied in arrival order, and the groups take turns. None on rows from before that.
-    group_key: Mapped[str | None] = mapped_column(String(300))
 
 
 class InboxLease(Base):

@@ -6,11 +6,8 @@ storm costs a commit per batch rather than a commit, and a whole ingest, per del
 unique keys (the signed event id; PagerDuty's ``X-Webhook-Id``) make a retry, or a replay
 however re-labelled, a duplicate at the append, so it is counted once and applied once.
 
-The processor (``handlers/jobs/inbox_processor.py``) then applies pending rows a batch per
-transaction, with ``bot.core.ingest.apply_signal``: in arrival order within each incident group
-(the service the signal was routed to as it arrived, kept on the row), and the groups taking
-turns (``Turns``), so a storm on one service does not hold back another service's first alert
-behind its backlog. Only one process applies at a
+The processor (``handlers/jobs/inbox_processor.py``) then applies pending rows in arrival order,
+a batch per transaction, with ``bot.core.ingest.apply_signal``. Only one process applies at a
 time: each batch first locks the single ``inbox_lease`` row (``FOR UPDATE SKIP LOCKED`` on
 PostgreSQL: another replica that finds it locked skips its turn; SQLite has one writer anyway),
 so grouping and storm coalescing see the deliveries one after another, in order, as they did
@@ -20,7 +17,6 @@ loses nothing: the rows are still pending when it, or another replica, comes bac
 
 from __future__ import annotations
 
-import itertools
 import logging
 import time
 from collections.abc import AsyncGenerator, Sequence
@@ -35,9 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import IncidentBotConfig
 from bot.core.errors import OutsideReplayWindow
-from bot.core.incidents import group_key
 from bot.core.ingest import IngestResult, Outcome, apply_signal
-from bot.core.routing import service_of
 from bot.core.signals import AlertSignal, signal_from_record, signal_record
 from observability import correlation
 from storage.models import InboxLease, WebhookDelivery
@@ -80,23 +74,14 @@ class Backlog:
 @dataclass(frozen=True)
 class Arrival:
     """A verified delivery on its way into the inbox, with the signal's record made as it
-    arrived: in a storm, that is work done beside the commit ahead of it, not inside its own.
-    ``group`` is the incident group it is expected to join (``group_of``)."""
+    arrived: in a storm, that is work done beside the commit ahead of it, not inside its own."""
 
     signal: AlertSignal
     body: str
-    group: str
     record: dict[str, object] = field(init=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "record", signal_record(self.signal))
-
-
-def group_of(signal: AlertSignal, config: IncidentBotConfig) -> str:
-    """The incident group a signal goes to, as routed when it arrives: the order its group's
-    deliveries are applied in is theirs of arrival. (A change of the routing between the append
-    and the apply, across a restart, can only change which group's turn it waits for.)"""
-    return group_key(service_of(signal, config))
 
 
 def append_many(connection: Connection, arrivals: Sequence[Arrival], *,
@@ -131,7 +116,7 @@ def append_many(connection: Connection, arrivals: Sequence[Arrival], *,
             "source": key[0], "delivery_id": key[1],
             "webhook_id": webhook_key[1] if webhook_key else None,
             "event_type": signal.event_type[:100], "outcome": PENDING, "received_at": now,
-            "body": arrival.body.replace("\x00", ""), "signal": arrival.record, "group_key": arrival.group[:300],
+            "body": arrival.body.replace("\x00", ""), "signal": arrival.record,
         })
     if rows:
         # Either unique key taken means a duplicate; DO NOTHING (no conflict target) covers both, on
@@ -181,37 +166,15 @@ async def take_lease(session: AsyncSession) -> bool:
     return held is not None
 
 
-class Turns:
-    """Whose turn it is among the incident groups with deliveries pending: the group served
-    longest ago goes next, and a group not served since it last had nothing pending goes first.
-    Kept by the processor from one pass to the next; what another replica served meanwhile only
-    changes whose turn comes first."""
-
-    def __init__(self) -> None:
-        self._count = itertools.count()
-        self._served: dict[str | None, int] = {}
-
-    def next_group(self, heads: Sequence[tuple[str | None, int]]) -> str | None:
-        """Of the groups with pending deliveries (each with the id of its oldest), whose turn it is."""
-        pending = {group for group, _ in heads}
-        # Groups with nothing pending are forgotten, so this stays as small as the backlog's groups.
-        self._served = {group: turn for group, turn in self._served.items() if group in pending}
-        group, _ = min(heads, key=lambda head: (self._served.get(head[0], -1), head[1]))
-        return group
-
-    def served(self, group: str | None) -> None:
-        self._served[group] = next(self._count)
-
-
 async def apply_pending(session: AsyncSession, *, config: IncidentBotConfig, now: datetime, limit: int,
-                        turns: Turns, seconds: float | None = None) -> list[Applied]:
-    """Apply up to ``limit`` pending deliveries, in the caller's transaction, which must hold
-    the lease (``take_lease``), stopping early once ``seconds`` have passed: each group's in
-    arrival order, the groups in ``turns``. Each is applied in a savepoint of its own, so one
-    that raises is marked failed (and logged) without undoing the others."""
+                        seconds: float | None = None) -> list[Applied]:
+    """Apply up to ``limit`` pending deliveries in arrival order, in the caller's transaction,
+    which must hold the lease (``take_lease``), stopping early once ``seconds`` have passed.
+    Each is applied in a savepoint of its own, so one that raises is marked failed (and
+    logged) without undoing the others."""
     deadline = None if seconds is None else time.monotonic() + seconds
     applied: list[Applied] = []
-    async with aclosing(_pending(session, limit=limit, turns=turns)) as pending:
+    async with aclosing(_pending(session, limit=limit)) as pending:
         async for row_id, source, delivery_id, record in pending:
             if deadline is not None and applied and time.monotonic() > deadline:
                 break
@@ -226,40 +189,29 @@ async def apply_pending(session: AsyncSession, *, config: IncidentBotConfig, now
     return applied
 
 
-# A group's pending rows are read a few at a time, more as its turn goes on: a pass that its
-# time limit ends after a handful would otherwise have read (and decoded the JSON of) many more.
+# Pending rows are read a few at a time, more as a pass goes on: a pass that its time limit
+# ends after a handful would otherwise have read (and decoded the JSON of) its whole limit.
 FIRST_READ = 4
 
 
 PendingRow = tuple[int, str, str, dict[str, object] | None]  # id, source, delivery id, record
 
 
-async def _pending(session: AsyncSession, *, limit: int, turns: Turns) -> AsyncGenerator[PendingRow, None]:
-    """Up to ``limit`` pending deliveries: id, source, delivery id, record. Each read is of the
-    group whose turn it is, oldest first; the next read is the next group's turn."""
-    size, given, last_group = FIRST_READ, 0, None
+async def _pending(session: AsyncSession, *, limit: int) -> AsyncGenerator[PendingRow, None]:
+    """Up to ``limit`` pending deliveries in arrival order: id, source, delivery id, record."""
+    after, size, given = 0, FIRST_READ, 0
     while given < limit:
-        heads = (await session.execute(
-            select(WebhookDelivery.group_key, func.min(WebhookDelivery.id))
-            .where(WebhookDelivery.outcome == PENDING).group_by(WebhookDelivery.group_key))).all()
-        if not heads:
-            return
-        group = turns.next_group([(group, int(first)) for group, first in heads])
-        # The same group again (it alone has rows pending): twice as many as its last read.
-        size = size * 2 if group == last_group and given else FIRST_READ
-        last_group = group
-        in_group = WebhookDelivery.group_key.is_(None) if group is None else WebhookDelivery.group_key == group
         rows = (await session.execute(
             select(WebhookDelivery.id, WebhookDelivery.source, WebhookDelivery.delivery_id, WebhookDelivery.signal)
-            .where(WebhookDelivery.outcome == PENDING, in_group)
+            .where(WebhookDelivery.outcome == PENDING, WebhookDelivery.id > after)
             .order_by(WebhookDelivery.id).limit(min(size, limit - given))
         )).all()
-        turns.served(group)
-        if not rows:  # not pending any more: nobody else applies while we hold the lease
-            return
         for row_id, source, delivery_id, record in rows:
             yield row_id, source, delivery_id, record
         given += len(rows)
+        if len(rows) < size:
+            return
+        after, size = rows[-1][0], size * 2
 
 
 async def _apply_one(session: AsyncSession, *, row_id: int, record: dict[str, object] | None,

@@ -78,14 +78,13 @@ async def apply_signal(session: AsyncSession, *, signal: AlertSignal, config: In
 
 
 async def open_alert(session: AsyncSession, *, dedup_key: str) -> Alert | None:
-    """The alert with this dedup key in an open incident, if any, as it is now in the database."""
+    """The alert with this dedup key in an open incident, if any."""
     return await session.scalar(
         select(Alert)
         .join(Incident, Incident.id == Alert.incident_id)
         .where(Alert.dedup_key == dedup_key, Incident.status.in_(_OPEN))
         .order_by(Alert.id.desc())
         .limit(1)
-        .execution_options(populate_existing=True)
     )
 
 
@@ -110,12 +109,10 @@ async def _grouped_incident(
     session: AsyncSession, *, key: str, window: timedelta, now: datetime
 ) -> tuple[IncidentGroup | None, Incident | None]:
     """The group row, and its incident if that is open and heard from within the window."""
-    found = (await session.execute(
-        select(IncidentGroup, Incident).outerjoin(Incident, Incident.id == IncidentGroup.incident_id)
-        .where(IncidentGroup.group_key == key).execution_options(populate_existing=True))).first()
-    if found is None:
+    group = await session.get(IncidentGroup, key, populate_existing=True)
+    if group is None:
         return None, None
-    group, incident = found
+    incident = await session.get(Incident, group.incident_id, populate_existing=True)
     if incident is None or incident.status not in _OPEN or now - group.last_alert_at > window:
         return group, None
     return group, incident
@@ -130,8 +127,8 @@ async def _trigger(session: AsyncSession, *, signal: AlertSignal, config: Incide
     existing = await open_alert(session, dedup_key=dedup_key)
     if existing is not None:
         incident = await incidents.get_incident(session, incident_id=existing.incident_id)
-        await _count_again(session, existing, now=now)
-        await _note_alert(session, incident=incident, alert=existing, signal=signal, config=config, now=now)
+        alert = await _attach(session, incident=incident, dedup_key=dedup_key, signal=signal, now=now)
+        await _note_alert(session, incident=incident, alert=alert, signal=signal, config=config, now=now)
         return _result(Outcome.ATTACHED, incident)
 
     routed = route(signal, config)
@@ -140,12 +137,8 @@ async def _trigger(session: AsyncSession, *, signal: AlertSignal, config: Incide
     for _ in range(3):
         group, grouped = await _grouped_incident(session, key=key, window=window, now=now)
         if grouped is not None:
-            # No open incident has this alert (open_alert above), so it is new to this one too; and
-            # deliveries are applied one at a time (the inbox lease), so no other can add it
-            # meanwhile. (If one did, the unique key fails this delivery, which is kept as failed.)
-            alert = await _add_alert(session, incident=grouped, dedup_key=dedup_key, signal=signal, now=now)
-            await _note_alert(session, incident=grouped, alert=alert, signal=signal, config=config, now=now,
-                              group=group)
+            alert = await _attach(session, incident=grouped, dedup_key=dedup_key, signal=signal, now=now)
+            await _note_alert(session, incident=grouped, alert=alert, signal=signal, config=config, now=now)
             return _result(Outcome.ATTACHED, grouped)
         opened = await _open_incident(session, signal=signal, routed=routed, key=key, stale_group=group,
                                       dedup_key=dedup_key, now=now)
@@ -192,14 +185,32 @@ class _GroupTaken(Exception):
     """Another delivery replaced a stale group first; the savepoint rolls our incident back."""
 
 
-async def _count_again(session: AsyncSession, alert: Alert, *, now: datetime) -> None:
-    """A repeat of an alert: bump its row, and it fires again if it had cleared."""
-    # In SQL, not in Python: concurrent repeats of one alarm must each count.
-    alert.occurrences = Alert.occurrences + 1
-    alert.last_seen_at = now
-    if alert.state == CLEARED:
-        alert.state, alert.cleared_at = FIRING, None
-    await session.flush()
+async def _attach(session: AsyncSession, *, incident: Incident, dedup_key: str, signal: AlertSignal,
+                  now: datetime) -> Alert:
+    """Count the alert against the incident: a repeat bumps its row, a new one adds a row.
+
+    Two deliveries of one new alarm can race to add its row; the loser of the unique key finds
+    the winner's row (committed by then) and counts itself there.
+    """
+    for _ in range(3):
+        alert = await session.scalar(
+            select(Alert).where(Alert.incident_id == incident.id, Alert.dedup_key == dedup_key)
+            .execution_options(populate_existing=True)
+        )
+        if alert is not None:
+            # In SQL, not in Python: concurrent repeats of one alarm must each count.
+            alert.occurrences = Alert.occurrences + 1
+            alert.last_seen_at = now
+            if alert.state == CLEARED:
+                alert.state, alert.cleared_at = FIRING, None
+            await session.flush()
+            return alert
+        try:
+            async with session.begin_nested():
+                return await _add_alert(session, incident=incident, dedup_key=dedup_key, signal=signal, now=now)
+        except IntegrityError:
+            continue
+    raise RuntimeError(f"could not record alert {dedup_key}")
 
 
 async def _add_alert(session: AsyncSession, *, incident: Incident, dedup_key: str, signal: AlertSignal,
@@ -244,19 +255,17 @@ async def _alert_event(session: AsyncSession, *, incident: Incident, alert: Aler
 
 
 async def _note_alert(session: AsyncSession, *, incident: Incident, alert: Alert, signal: AlertSignal,
-                      config: IncidentBotConfig, now: datetime, group: IncidentGroup | None = None) -> None:
-    """An alert joined an open incident: keep it quiet, count it, and summarise it later.
-    ``group``, when the caller just read it, spares a statement while it is fresh."""
+                      config: IncidentBotConfig, now: datetime) -> None:
+    """An alert joined an open incident: keep it quiet, count it, and summarise it later."""
     await _alert_event(session, incident=incident, alert=alert, signal=signal, now=now)
     # Touch the group at most once a second: in a storm every delivery would otherwise queue
     # on this one row's lock.
-    if group is None or group.last_alert_at < now - GROUP_TOUCH_EVERY:
-        await session.execute(
-            update(IncidentGroup)
-            .where(IncidentGroup.incident_id == incident.id, IncidentGroup.last_alert_at < now - GROUP_TOUCH_EVERY)
-            .values(last_alert_at=now)
-            .execution_options(synchronize_session=False)
-        )
+    await session.execute(
+        update(IncidentGroup)
+        .where(IncidentGroup.incident_id == incident.id, IncidentGroup.last_alert_at < now - GROUP_TOUCH_EVERY)
+        .values(last_alert_at=now)
+        .execution_options(synchronize_session=False)
+    )
     await enqueue(
         session, kind=OutboxKind.ALERT_SUMMARY, incident_id=incident.id, ordering_key=f"alerts:{incident.id}",
         payload={"incident_id": incident.id}, now=now, coalesce_key=f"alerts:{incident.id}",

@@ -10,11 +10,10 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, cast
 
-from sqlalchemy import event, select, update
+from sqlalchemy import select, update
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Session, SessionTransaction
 
 from bot.core.lifecycle import OPEN_STATUSES
 from observability import correlation
@@ -64,13 +63,8 @@ async def enqueue(
     not_before: datetime | None = None,
 ) -> OutboxMessage | None:
     """Add a write; with ``coalesce_key``, only if no such write is still waiting."""
-    if coalesce_key is not None:
-        joined = _joined_in_this_transaction(session)
-        if coalesce_key in joined:
-            return None
-        if await _join_waiting(session, coalesce_key):
-            joined.add(coalesce_key)
-            return None
+    if coalesce_key is not None and await _join_waiting(session, coalesce_key):
+        return None
     message = OutboxMessage(
         kind=kind.value,
         incident_id=incident_id,
@@ -94,29 +88,7 @@ async def enqueue(
             await session.flush()
     except IntegrityError:
         return None
-    _joined_in_this_transaction(session).add(coalesce_key)
     return message
-
-
-# The coalesce keys whose waiting write this transaction has joined or added: joining one again
-# before the commit changes nothing (the row is locked by, or is, this transaction's), so the
-# inbox's pass that applies a storm's deliveries to one incident asks once, not once a delivery.
-_JOINED = "outbox_coalesce_keys_joined"
-
-
-def _joined_in_this_transaction(session: AsyncSession) -> set[str]:
-    transaction = session.sync_session.get_transaction()
-    held: tuple[SessionTransaction | None, set[str]] | None = session.info.get(_JOINED)
-    if held is None or held[0] is not transaction:
-        held = (transaction, set())
-        session.info[_JOINED] = held
-    return held[1]
-
-
-@event.listens_for(Session, "after_soft_rollback")
-def _forget_joined(session: Session, _previous: SessionTransaction) -> None:
-    # A rollback, of a savepoint too, may have undone a write added or joined inside it.
-    session.info.pop(_JOINED, None)
 
 
 async def _join_waiting(session: AsyncSession, coalesce_key: str) -> bool:

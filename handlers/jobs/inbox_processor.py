@@ -1,5 +1,4 @@
-"""The inbox's processor: applies acknowledged webhook deliveries after the ack, each incident
-group's in arrival order, the groups taking turns.
+"""The inbox's processor: applies acknowledged webhook deliveries, in arrival order, after the ack.
 
 Each pass is one transaction: take the inbox lease (one process applies at a time, across
 replicas), apply pending deliveries until the batch is full or its time is up, measure what is
@@ -30,8 +29,6 @@ log = logging.getLogger(__name__)
 # Deliveries a second above which the processor holds its passes back for the acks: more than it
 # can apply in that time anyway (about 200 a second on SQLite).
 STORM_RATE = 500.0
-# How often a pass that applied something counts the backlog (for /readyz, /metrics and the 503s).
-MEASURE_EVERY_SECONDS = 0.25
 
 
 class InboxProcessor:
@@ -52,9 +49,6 @@ class InboxProcessor:
         self._mark = (time.monotonic(), 0)
         self._poll_interval = poll_interval
         self._wake = asyncio.Event()
-        # Whose turn among the incident groups with deliveries pending, from one pass to the next.
-        self._turns = inbox.Turns()
-        self._measured_at = 0.0  # when the backlog was last counted (time.monotonic())
         self._task: asyncio.Task[None] | None = None
 
     def wake(self) -> None:
@@ -112,18 +106,10 @@ class InboxProcessor:
     async def pass_once(self) -> list[Applied]:
         async with self._core.sessions() as session, session.begin():
             applied = await inbox.apply_pending(session, config=self._config, now=self._core.clock(),
-                                                limit=self._batch, turns=self._turns,
-                                                seconds=self._pass_seconds) \
+                                                limit=self._batch, seconds=self._pass_seconds) \
                 if await inbox.take_lease(session) else []
-            # Counting the backlog reads every pending row's key: once in a while during a
-            # backlog, and after every pass that found nothing (so an empty inbox reads as such).
-            measure = not applied or time.monotonic() - self._measured_at >= MEASURE_EVERY_SECONDS
-            backlog = await inbox.backlog(session) if measure else None
-        if backlog is not None:
-            self._measured_at = time.monotonic()
-            self._state.measured(backlog, age=backlog.oldest_age(self._core.clock()))
-        else:
-            self._state.pending = max(0, self._state.pending - len(applied))
+            backlog = await inbox.backlog(session)
+        self._state.measured(backlog, age=backlog.oldest_age(self._core.clock()))
         for (source, outcome), count in inbox.outcomes(applied).items():
             self._metrics.alerts_applied.labels(source=source, outcome=outcome).inc(count)
         if applied:

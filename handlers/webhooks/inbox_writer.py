@@ -32,7 +32,6 @@ from dataclasses import dataclass, field
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 
-from bot.config import IncidentBotConfig
 from bot.core import inbox
 from bot.core.clock import Clock
 from bot.core.errors import OutsideReplayWindow
@@ -78,10 +77,9 @@ class _Waiting:
 
 
 class InboxWriter:
-    def __init__(self, *, engine: Engine, config: IncidentBotConfig, clock: Clock, metrics: Metrics,
-                 state: InboxState, appended: Callable[[], None], max_batch: int = 256) -> None:
+    def __init__(self, *, engine: Engine, clock: Clock, metrics: Metrics, state: InboxState,
+                 appended: Callable[[], None], max_batch: int = 256) -> None:
         self._engine = engine  # synchronous, used from the writer's thread only
-        self._config = config  # routes each delivery to its incident group as it arrives
         self._clock = clock
         self._appended = appended  # wakes the processor
         self._metrics = metrics
@@ -121,7 +119,7 @@ class InboxWriter:
             raise InboxFull()
         if self._stopping or self._thread is None or not self._thread.is_alive():
             raise ConnectionError("the inbox writer is not running")
-        waiting = _Waiting(Arrival(signal, body, inbox.group_of(signal, self._config)))
+        waiting = _Waiting(Arrival(signal, body))
         self.arrivals += 1
         with self._arrived:
             self._queue.append(waiting)

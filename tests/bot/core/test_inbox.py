@@ -45,33 +45,27 @@ async def core(database_url: str):
 
 
 def writer_for(url: str, **kwargs) -> InboxWriter:  # type: ignore[no-untyped-def]
-    return InboxWriter(engine=create_sync_engine_for(url), config=CONFIG, clock=lambda: NOW, **kwargs)
+    return InboxWriter(engine=create_sync_engine_for(url), clock=lambda: NOW, **kwargs)
 
 
 def writer_for_engine(engine) -> InboxWriter:  # type: ignore[no-untyped-def]
-    return InboxWriter(engine=engine, config=CONFIG, clock=lambda: NOW, metrics=Metrics(),
-                       state=InboxState(max_backlog=10),
+    return InboxWriter(engine=engine, clock=lambda: NOW, metrics=Metrics(), state=InboxState(max_backlog=10),
                        appended=lambda: None)
-
-
-def arrival(signal: AlertSignal) -> inbox.Arrival:
-    return inbox.Arrival(signal, "{}", inbox.group_of(signal, CONFIG))
 
 
 async def append(core: Core, signal: AlertSignal, *, now: datetime = NOW) -> inbox.Appended:
     async with core.sessions() as session, session.begin():
         (answer,) = await session.run_sync(
-            lambda sync: inbox.append_many(sync.connection(), [arrival(signal)], now=now))
+            lambda sync: inbox.append_many(sync.connection(), [inbox.Arrival(signal, "{}")], now=now))
     if isinstance(answer, OutsideReplayWindow):
         raise answer
     return answer
 
 
-async def apply_all(core: Core, *, limit: int = 100, turns: inbox.Turns | None = None) -> list[inbox.Applied]:
+async def apply_all(core: Core) -> list[inbox.Applied]:
     async with core.sessions() as session, session.begin():
         assert await inbox.take_lease(session)
-        return await inbox.apply_pending(session, config=CONFIG, now=NOW + timedelta(seconds=30), limit=limit,
-                                         turns=turns or inbox.Turns())
+        return await inbox.apply_pending(session, config=CONFIG, now=NOW + timedelta(seconds=30), limit=100)
 
 
 async def rows(core: Core) -> list[tuple[str, int | None]]:
@@ -158,57 +152,26 @@ async def test_an_apply_stops_at_its_limit_and_the_rest_stay_pending(core: Core)
         await append(core, trigger(f"m-{number}"))
     async with core.sessions() as session, session.begin():
         assert await inbox.take_lease(session)
-        assert len(await inbox.apply_pending(session, config=CONFIG, now=NOW, limit=2, turns=inbox.Turns())) == 2
+        assert len(await inbox.apply_pending(session, config=CONFIG, now=NOW, limit=2)) == 2
     assert [outcome for outcome, _ in await rows(core)] == ["opened", "attached", "pending", "pending", "pending"]
 
 
 async def test_a_pass_reads_its_rows_a_few_at_a_time_in_order_up_to_its_limit(core: Core) -> None:
-    # One group with more rows than the first read takes, and a limit that ends inside a later
-    # read: every delivery is applied once, in arrival order, and none past the limit.
+    # More rows than the first read takes, and a limit that ends inside a later read: every
+    # delivery is applied once, in arrival order, and none past the limit.
     count = inbox.FIRST_READ * 3 + 1
     for number in range(count):
-        await append(core, trigger(f"m-{number}", title=f"alarm-{number}"))
-    turns = inbox.Turns()
-    first = await apply_all(core, limit=count - 2, turns=turns)
-    rest = await apply_all(core, limit=count, turns=turns)
+        await append(core, trigger(f"m-{number}", service=f"svc-{number}"))
+    async with core.sessions() as session, session.begin():
+        assert await inbox.take_lease(session)
+        first = await inbox.apply_pending(session, config=CONFIG, now=NOW, limit=count - 2)
+    async with core.sessions() as session, session.begin():
+        assert await inbox.take_lease(session)
+        rest = await inbox.apply_pending(session, config=CONFIG, now=NOW, limit=count)
     ids = [a.delivery_id for a in first + rest]
     assert (len(first), len(rest)) == (count - 2, 2)
     assert ids == sorted(ids) and len(set(ids)) == count
-    assert [outcome for outcome, _ in await rows(core)] == ["opened"] + ["attached"] * (count - 1)
-
-
-async def test_a_storm_on_one_service_does_not_hold_back_another_services_first_alert(core: Core) -> None:
-    for number in range(12):
-        await append(core, trigger(f"storm-{number}", title=f"storm-{number}", service="scoring-engine"))
-    await append(core, trigger("other", service="ticket-classifier"))
-    turns = inbox.Turns()
-    # The storm's group had its turn; the other service's alert is next, ahead of the backlog.
-    first = await apply_all(core, limit=2, turns=turns)
-    second = await apply_all(core, limit=1, turns=turns)
-    rest = await apply_all(core, turns=turns)
-    async with core.sessions() as session:
-        delivery_of = dict((await session.execute(select(WebhookDelivery.id, WebhookDelivery.delivery_id))).all())
-    assert [delivery_of[a.delivery_id] for a in first + second] == ["storm-0", "storm-1", "other"]
-    # Within its group, the storm stays in arrival order.
-    assert [delivery_of[a.delivery_id] for a in rest] == [f"storm-{n}" for n in range(2, 12)]
-    assert [a.result.outcome.value for a in first + second] == ["opened", "attached", "opened"]
-
-
-def test_the_groups_take_turns_the_one_served_longest_ago_first() -> None:
-    turns = inbox.Turns()
-    pending = {"service:a": 1, "service:b": 5, None: 3}  # each group's oldest pending delivery
-    order = []
-    for _ in range(6):
-        group = turns.next_group(list(pending.items()))
-        turns.served(group)
-        order.append(group)
-    # Never served: by their oldest delivery; then round and round.
-    assert order == ["service:a", None, "service:b", "service:a", None, "service:b"]
-    # A group that had nothing pending for a while comes back as new: first in line.
-    del pending["service:b"]
-    turns.next_group(list(pending.items()))
-    pending["service:b"] = 90
-    assert turns.next_group(list(pending.items())) == "service:b"
+    assert all(outcome == "opened" for outcome, _ in await rows(core))
 
 
 @pytest.mark.postgres
