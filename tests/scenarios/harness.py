@@ -12,7 +12,7 @@ from sqlalchemy import delete, func, insert, select, update
 
 from bot.app import AppOptions, create_app
 from bot.config.settings import Settings
-from bot.core.outbox import OutboxKind, incident_ordering_key
+from bot.core.outbox import OutboxKind, OutboxState, incident_ordering_key
 from handlers.slack.context import WORKING_ON_IT
 from sandbox.runner import (
     OutboxProbe,
@@ -152,8 +152,8 @@ class Database(OutboxProbe):
             now = datetime.now(UTC)
             conn.execute(insert(OutboxMessage).values(
                 incident_id=incident_id, kind=OutboxKind.PROVISION_CHANNEL.value, payload={"incident_id": incident_id},
-                ordering_key=incident_ordering_key(incident_id), state="pending", attempts=0, created_at=now,
-                next_attempt_at=now))
+                ordering_key=incident_ordering_key(incident_id), state=OutboxState.PENDING.value, attempts=0,
+                created_at=now, next_attempt_at=now))
 
     def outcomes(self) -> list[str]:
         """What each webhook delivery did (opened, attached, updated, ...), in arrival order,

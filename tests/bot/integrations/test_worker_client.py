@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from bot.core.ports.worker import WorkerRejected, WorkerUnavailable
@@ -51,8 +53,7 @@ async def test_an_evaluation_may_take_longer_than_the_clients_other_calls() -> N
     score = {"version": "v2", "golden_version": "v2", "accuracy": 0.9, "macro_f1": 0.88, "examples": 40}
     with LoopbackHttp() as worker:
         worker.answers["/v1/models"] = Answer(status=200, body=b'{"models": []}', delay=1.0)
-        worker.answers["/v1/models/incident-text/versions/v2:evaluate"] = json_answer(score)
-        worker.answers["/v1/models/incident-text/versions/v2:evaluate"].delay = 1.0
+        worker.answers["/v1/models/incident-text/versions/v2:evaluate"] = replace(json_answer(score), delay=1.0)
         async with HttpWorkerClient(worker.base_url, timeout=0.3) as client:
             with pytest.raises(WorkerUnavailable, match="did not answer in time"):
                 await client.models()
